@@ -1,0 +1,418 @@
+"""Command-line interface: a thin adapter over the ``provenance`` library.
+
+Results go to stdout (``--json`` for machines), logs to stderr. Exit codes:
+0 ok; 1 operational error; 2 usage error; 3 finished but something was flagged (with ``--fail-on``).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Callable
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_FLAGGED = 0, 1, 2, 3
+PASSPHRASE_ENV = "PROVENANCE_KEY_PASSPHRASE"
+
+log = logging.getLogger("provenance.cli")
+
+
+class UsageError(Exception):
+    """A mistake in the command line that argparse cannot see (exit code 2)."""
+
+
+def _print_json(obj) -> None:
+    sys.stdout.write(json.dumps(obj, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+def _passphrase(args) -> str | None:
+    path = getattr(args, "passphrase_file", None)
+    if path:
+        try:
+            return Path(path).read_text(encoding="utf-8").rstrip("\r\n")
+        except OSError as e:
+            raise UsageError(f"--passphrase-file {path}: cannot read ({e.strerror or e})") from e
+    return os.environ.get(PASSPHRASE_ENV) or None
+
+
+def _identity(args):
+    from provenance import load_identity
+
+    cert, key = getattr(args, "cert", None), getattr(args, "key", None)
+    return load_identity(cert=Path(cert) if cert else None, key=Path(key) if key else None,
+                         passphrase=_passphrase(args))
+
+
+# --- keys -------------------------------------------------------------------------------------
+
+def cmd_keys_init(args) -> int:
+    from provenance import describe_keys, import_keys, init_keys
+
+    if (args.cert is None) != (args.key is None):
+        raise UsageError("give both --cert and --key to import your own key, or neither to create one")
+    if args.cert:
+        directory = import_keys(cert=Path(args.cert), key=Path(args.key), passphrase=_passphrase(args),
+                                overwrite=args.overwrite)
+    else:
+        directory = init_keys(org=args.org, passphrase=_passphrase(args), overwrite=args.overwrite)
+    info = describe_keys(directory)
+    if args.json:
+        _print_json(info)
+    else:
+        print(f"keys written to {directory}")
+        _print_key_info(info)
+        if info["trust_anchor"]:
+            print(f"verifiers should trust: {info['trust_anchor']}")
+    return EXIT_OK
+
+
+def _print_key_info(info: dict) -> None:
+    print(f"private key: {info['key_file']} (mode {info['key_mode']}, "
+          f"{'encrypted' if info['key_encrypted'] else 'not encrypted'})")
+    for i, c in enumerate(info["certificates"]):
+        role = "signing certificate" if i == 0 else ("root CA" if c["is_ca"] else "certificate")
+        print(f"{role}:\n  subject:  {c['subject']}\n  issuer:   {c['issuer']}\n"
+              f"  valid:    {c['not_before']} .. {c['not_after']}\n  sha256:   {c['sha256_fingerprint']}")
+
+
+def cmd_keys_show(args) -> int:
+    from provenance import describe_keys
+
+    info = describe_keys()
+    _print_json(info) if args.json else _print_key_info(info)
+    return EXIT_OK
+
+
+# --- stamp ------------------------------------------------------------------------------------
+
+def _record_from_args(args):
+    from provenance import GenerationRecord
+
+    record = GenerationRecord.from_json_file(args.params) if args.params else GenerationRecord()
+    return record.merged(
+        model=args.model, prompt=args.prompt, negative_prompt=args.negative_prompt, seed=args.seed,
+        steps=args.steps, guidance=args.guidance, scheduler=args.scheduler, source=args.source,
+        generator=args.generator,
+        loras=[_parse_lora(s) for s in args.lora] if args.lora else None,
+    )
+
+
+def _parse_lora(text: str) -> dict:
+    name, sep, weight = text.rpartition(":")
+    if not sep:
+        return {"name": text}
+    try:
+        return {"name": name, "weight": float(weight)}
+    except ValueError:
+        return {"name": text}
+
+
+def cmd_stamp(args) -> int:
+    from provenance import Registry, stamp_file
+
+    record = _record_from_args(args)
+    identity = _identity(args)
+    action = {"edited": "c2pa.edited", "resized": "c2pa.resized"}[args.parent_action]
+    registry = None if args.no_registry else Registry()
+    try:
+        result = stamp_file(args.src, args.output, identity=identity, record=record, method=args.method,
+                            fmt=args.format, quality=args.quality, overwrite=args.overwrite,
+                            parent=args.parent, parent_action=action, thumbnail=args.thumbnail,
+                            registry=registry)
+    finally:
+        if registry is not None:
+            registry.close()
+    if args.json:
+        _print_json(result.to_dict())
+    else:
+        print(f"{result.output}: stamped ({result.format} {result.width}x{result.height}, "
+              f"watermark {result.method}, content id {result.content_id}, signed by {result.signer})")
+    return EXIT_OK
+
+
+# --- watermark --------------------------------------------------------------------------------
+
+def cmd_watermark_embed(args) -> int:
+    from provenance import load_image, new_content_id
+    from provenance._imageio import atomic_write, check_output_path, format_for_suffix
+    from provenance._metadata import encode_image
+    from provenance._payload import normalize_content_id
+    from provenance.watermark import embed_watermark
+
+    fmt = (args.format or format_for_suffix(args.dst) or "").upper().replace("JPG", "JPEG")
+    if fmt not in ("PNG", "JPEG", "WEBP"):
+        raise UsageError(f"{args.dst}: cannot tell the output format; use .png, .jpg or .webp, or --format")
+    try:
+        content_id = normalize_content_id(args.content_id) if args.content_id else new_content_id()
+    except ValueError as e:
+        raise UsageError(f"--content-id: {e}") from e
+    check_output_path(args.dst, overwrite=args.overwrite)
+    image = load_image(args.src)
+    marked = embed_watermark(image.rgb, content_id, method=args.method)
+    data = encode_image(marked, fmt, alpha=image.alpha, icc_profile=image.icc_profile, quality=args.quality)
+    atomic_write(args.dst, data, overwrite=args.overwrite)
+    out = {"file": str(args.dst), "scheme": args.method, "payload": content_id}
+    _print_json(out) if args.json else print(f"{args.dst}: watermark {args.method}, content id {content_id}")
+    return EXIT_OK
+
+
+def cmd_watermark_detect(args) -> int:
+    from provenance import ProvenanceError, load_image
+    from provenance.watermark import detect_watermarks
+
+    results, failed = [], False
+    for f in args.files:
+        try:
+            image = load_image(f)
+            marks = detect_watermarks(image.rgb, methods=args.method or None)
+            results.append({"file": f, "watermarks": [m.to_dict() for m in marks]})
+        except ProvenanceError as e:
+            failed = True
+            log.error("%s", e)
+            results.append({"file": f, "error": str(e), "watermarks": []})
+    if args.json:
+        _print_json(results)
+    else:
+        for r in results:
+            if "error" in r:
+                print(f"{r['file']}: error: {r['error']}")
+                continue
+            found = [w for w in r["watermarks"] if w["detected"]]
+            if not found:
+                print(f"{r['file']}: no watermark found ({', '.join(w['scheme'] for w in r['watermarks'])})")
+            for w in found:
+                kind = "id prefix" if w["partial"] else "content id"
+                print(f"{r['file']}: {w['scheme']} {kind} {w['payload']} ({w['bit_errors']} bit errors corrected, "
+                      f"false-positive rate {w['false_positive_rate']:.1e})")
+    return EXIT_ERROR if failed else EXIT_OK
+
+
+def cmd_watermark_methods(args) -> int:
+    from provenance.watermark import DEFAULT_METHOD, get_method, method_names
+
+    rows = []
+    for name in method_names():
+        m = get_method(name)
+        rows.append({"name": name, "default": name == DEFAULT_METHOD, "summary": m.summary,
+                     "payload_bits": m.codec.bits, "code": m.codec.name, "id_hex_digits": m.codec.id_hex_len,
+                     "false_positive_rate": m.codec.false_positive_rate,
+                     "min_size": list(m.min_size), "available": m.available()})
+    if args.json:
+        _print_json(rows)
+    else:
+        for r in rows:
+            flag = " (default)" if r["default"] else ""
+            avail = "" if r["available"] else f"  [not installed]"
+            print(f"{r['name']}{flag}: {r['summary']}; {r['code']}, false-positive rate "
+                  f"{r['false_positive_rate']:.1e}, min {r['min_size'][0]}x{r['min_size'][1]}{avail}")
+    return EXIT_OK
+
+
+# --- registry ---------------------------------------------------------------------------------
+
+def cmd_registry_list(args) -> int:
+    from provenance import Registry
+
+    with Registry() as reg:
+        rows = reg.list(limit=args.limit)
+    if args.json:
+        _print_json([r.to_dict(with_manifest=False) for r in rows])
+    else:
+        for r in rows:
+            print(f"{r.content_id}  {r.created_at}  {r.method:<9} {r.format:<4} {r.width}x{r.height}  {r.output_path}")
+        print(f"{len(rows)} stamp(s) in {reg.path}", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_registry_show(args) -> int:
+    from provenance import Registry
+
+    with Registry() as reg:
+        rows = reg.find_by_prefix(args.content_id)
+    if not rows:
+        print(f"no stamp with content id {args.content_id!r} in the registry", file=sys.stderr)
+        return EXIT_ERROR
+    records = [r.to_dict() for r in rows]
+    if args.json:
+        _print_json(records if len(records) > 1 else records[0])
+        return EXIT_OK
+    for r in records:
+        print(f"content id:  {r['content_id']}\nstamped:     {r['created_at']} by {r['signer']}\n"
+              f"watermark:   {r['method']}\nfile:        {r['output_path']} ({r['format']} {r['width']}x{r['height']})\n"
+              f"source:      {r['source_path']}\nsha256:      {r['sha256']}\nphash:       {r['phash']}")
+        generation = next((a["data"] for a in (r["manifest"] or {}).get("assertions", [])
+                           if a["label"] == "org.provenance.generation"), {})
+        for k, v in generation.items():
+            print(f"  {k}: {v}")
+    return EXIT_OK
+
+
+def cmd_registry_export(args) -> int:
+    from provenance import Registry
+    from provenance._imageio import atomic_write
+    from provenance._registry import export_records
+
+    with Registry() as reg:
+        text = export_records(list(reg.iter_all()), "json" if args.json else args.format)
+    if args.output in (None, "-"):
+        sys.stdout.write(text)
+    else:
+        atomic_write(args.output, text.encode("utf-8"), overwrite=args.overwrite)
+        print(f"exported to {args.output}", file=sys.stderr)
+    return EXIT_OK
+
+
+# --- parser -----------------------------------------------------------------------------------
+
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    pass
+
+
+def _sub(subparsers, name: str, func: Callable[[argparse.Namespace], int], help: str, example: str):
+    p = subparsers.add_parser(name, help=help, description=help, epilog=f"example:\n  {example}",
+                              formatter_class=_Formatter)
+    p.set_defaults(func=func)
+    return p
+
+
+def _add_json(p) -> None:
+    p.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
+
+
+def _add_key_options(p) -> None:
+    p.add_argument("--cert", help="PEM certificate chain to sign with (leaf first) instead of the keys folder")
+    p.add_argument("--key", help="PEM private key matching --cert")
+    p.add_argument("--passphrase-file", help=f"file holding the key's passphrase (or set {PASSPHRASE_ENV})")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from provenance import __version__
+    from provenance.watermark import DEFAULT_METHOD, method_names
+
+    parser = argparse.ArgumentParser(
+        prog="provenance",
+        description="Stamp images with invisible watermarks and signed C2PA Content Credentials, and check where images came from.",
+        epilog="exit codes: 0 ok, 1 operational error, 2 usage error, 3 flagged (with --fail-on)\n"
+               "environment: PROVENANCE_HOME (keys and registry folder), " + PASSPHRASE_ENV,
+        formatter_class=_Formatter,
+    )
+    parser.add_argument("--version", action="version", version=f"provenance {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages to stderr")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    # keys
+    keys = commands.add_parser("keys", help="create or show the signing key and certificate chain")
+    keys_sub = keys.add_subparsers(dest="keys_command", metavar="ACTION", required=True)
+    p = _sub(keys_sub, "init", cmd_keys_init, "create a root CA and an ES256 signing certificate (once)",
+             'provenance keys init --org "Example Newsroom"')
+    p.add_argument("--org", default="Provenance User", help="organisation name in the certificates")
+    p.add_argument("--cert", help="import this PEM chain (leaf first) instead of creating one")
+    p.add_argument("--key", help="import this PEM private key (with --cert)")
+    p.add_argument("--passphrase-file", help=f"encrypt the private key with the passphrase in this file (or {PASSPHRASE_ENV})")
+    p.add_argument("--overwrite", action="store_true", help="replace existing keys")
+    _add_json(p)
+    p = _sub(keys_sub, "show", cmd_keys_show, "print subject, issuer, validity and fingerprint of the keys",
+             "provenance keys show --json")
+    _add_json(p)
+
+    # stamp
+    p = _sub(commands, "stamp", cmd_stamp,
+             "watermark an image, write EXIF/XMP/PNG metadata and a signed C2PA manifest, record it in the registry",
+             'provenance stamp out.png -o out.stamped.png --model "sdxl-base-1.0" --params params.json')
+    p.add_argument("src", help="image to stamp (PNG, JPEG, WebP, ...); never modified")
+    p.add_argument("-o", "--output", required=True, help="stamped image to write (.png, .jpg or .webp)")
+    p.add_argument("--params", help="JSON file with the generation record (prompt, seed, steps, loras, ...)")
+    p.add_argument("--model", help="model name or id")
+    p.add_argument("--prompt")
+    p.add_argument("--negative-prompt")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--steps", type=int)
+    p.add_argument("--guidance", type=float, help="CFG scale")
+    p.add_argument("--scheduler", help="sampler / scheduler name")
+    p.add_argument("--lora", action="append", metavar="NAME[:WEIGHT]", help="LoRA used (repeatable)")
+    p.add_argument("--generator", help="tool that made the image (diffusers, A1111, ComfyUI, an API name)")
+    p.add_argument("--source", choices=["local", "api"], help="generated locally or by an API")
+    p.add_argument("--method", default=DEFAULT_METHOD, choices=method_names(), help="watermark method")
+    p.add_argument("--format", choices=["png", "jpeg", "jpg", "webp"], help="output format (default: from the name)")
+    p.add_argument("--quality", type=int, default=95, help="JPEG/WebP quality (default 95)")
+    p.add_argument("--parent", help="image this one was made from (added as a C2PA ingredient)")
+    p.add_argument("--parent-action", choices=["edited", "resized"], default="edited",
+                   help="what was done to the parent: resized for an upscale (default edited)")
+    p.add_argument("--thumbnail", action="store_true", help="embed a C2PA thumbnail (slower, larger)")
+    p.add_argument("--no-registry", action="store_true", help="do not record the stamp in the registry")
+    p.add_argument("--overwrite", action="store_true", help="replace the output if it exists")
+    _add_key_options(p)
+    _add_json(p)
+
+    # watermark
+    wm = commands.add_parser("watermark", help="embed or detect invisible watermarks alone")
+    wm_sub = wm.add_subparsers(dest="watermark_command", metavar="ACTION", required=True)
+    p = _sub(wm_sub, "embed", cmd_watermark_embed, "embed a content-id watermark (no metadata, no signature)",
+             "provenance watermark embed in.png marked.png --method dwtDctSvd --json")
+    p.add_argument("src")
+    p.add_argument("dst")
+    p.add_argument("--method", default=DEFAULT_METHOD, choices=method_names())
+    p.add_argument("--content-id", help="16 hex digits (default: a fresh random id)")
+    p.add_argument("--format", choices=["png", "jpeg", "jpg", "webp"])
+    p.add_argument("--quality", type=int, default=95)
+    p.add_argument("--overwrite", action="store_true")
+    _add_json(p)
+    p = _sub(wm_sub, "detect", cmd_watermark_detect, "look for watermarks of every registered method",
+             "provenance watermark detect out.stamped.png --json")
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("--method", action="append", choices=method_names(), help="only this method (repeatable)")
+    _add_json(p)
+    p = _sub(wm_sub, "methods", cmd_watermark_methods, "list the registered watermark methods",
+             "provenance watermark methods --json")
+    _add_json(p)
+
+    # registry
+    reg = commands.add_parser("registry", help="the local registry of stamped images")
+    reg_sub = reg.add_subparsers(dest="registry_command", metavar="ACTION", required=True)
+    p = _sub(reg_sub, "list", cmd_registry_list, "list stamps, newest first", "provenance registry list --limit 20")
+    p.add_argument("--limit", type=int)
+    _add_json(p)
+    p = _sub(reg_sub, "show", cmd_registry_show, "show one stamp (full content id or a prefix) with its manifest",
+             "provenance registry show 3f9a0c1b2d4e5f60")
+    p.add_argument("content_id")
+    _add_json(p)
+    p = _sub(reg_sub, "export", cmd_registry_export, "export every stamp as JSON, JSONL or CSV",
+             "provenance registry export --format csv -o stamps.csv")
+    p.add_argument("--format", choices=["json", "jsonl", "csv"], default="jsonl")
+    p.add_argument("-o", "--output", help="file to write (default: stdout)")
+    p.add_argument("--overwrite", action="store_true")
+    p.add_argument("--json", action="store_true", help="same as --format json")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)  # exits 2 on usage errors
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
+                        format="provenance: %(levelname)s: %(message)s", stream=sys.stderr)
+    from provenance import ProvenanceError
+
+    try:
+        return args.func(args)
+    except UsageError as e:
+        parser.exit(EXIT_USAGE, f"provenance: error: {e}\n")
+    except ProvenanceError as e:
+        print(f"provenance: error: {e}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("provenance: interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:  # a bug: say so briefly, without locals (they could hold key bytes)
+        if args.debug:
+            raise
+        print(f"provenance: internal error: {type(e).__name__}: {e} (run with --debug for the traceback)",
+              file=sys.stderr)
+        return EXIT_ERROR
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,57 @@
+"""Typed errors. Every error a user can cause derives from :class:`ProvenanceError`.
+
+The CLI maps these to exit code 1 with the message alone (no traceback); anything else is a bug.
+"""
+from __future__ import annotations
+
+
+class ProvenanceError(Exception):
+    """Base class for every error this package raises on purpose."""
+
+
+class ImageError(ProvenanceError):
+    """The input is not an image we can read: unsupported, corrupt, truncated or too large."""
+
+
+class ImageTooSmallError(ImageError):
+    """The image is smaller than a watermark method can carry its payload in."""
+
+
+class SigningKeyError(ProvenanceError):
+    """Signing key or certificate problems (missing, unreadable, mismatched)."""
+
+
+class KeyNotFoundError(SigningKeyError):
+    """No signing key is configured."""
+
+
+class PassphraseError(SigningKeyError):
+    """The private key is encrypted and the passphrase is missing or wrong."""
+
+
+class OutputExistsError(ProvenanceError):
+    """The output file exists and overwriting was not asked for."""
+
+
+class OutputError(ProvenanceError):
+    """The output cannot be written (directory missing or not writable, disk full, ...)."""
+
+
+class SigningError(ProvenanceError):
+    """Building or signing the C2PA manifest failed."""
+
+
+class ParamsError(ProvenanceError):
+    """The generation record (``--params``) is malformed."""
+
+
+class UnknownMethodError(ProvenanceError):
+    """No watermark method of that name is registered."""
+
+
+class MissingDependencyError(ProvenanceError, ImportError):
+    """An optional dependency is not installed; the message names the extra to install."""
+
+
+class RegistryError(ProvenanceError):
+    """The registry database cannot be opened or queried."""

@@ -1,0 +1,209 @@
+"""Reading images safely and writing outputs atomically.
+
+Reading: the container is sniffed from the bytes (never the file name), the pixel count is checked
+from the header before anything is decoded (decompression bombs), and truncated or corrupt data is
+a clear :class:`ImageError`, never a half-decoded array.
+
+Writing: bytes go to a temporary file in the destination folder, are flushed to disk, and are then
+linked into place, so a crash leaves either the complete file or nothing.
+"""
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageFile
+
+from ._errors import ImageError, OutputError, OutputExistsError
+
+#: Largest image we decode, in pixels (about 16k x 16k). Pillow's own bomb check is a warning
+#: at 89 MP; we make the limit explicit and an error.
+MAX_PIXELS = 268_435_456
+
+#: Container formats, by magic bytes. Order matters only for readability.
+_SIGNATURES: tuple[tuple[str, bytes, int], ...] = (
+    ("PNG", b"\x89PNG\r\n\x1a\n", 0),
+    ("JPEG", b"\xff\xd8\xff", 0),
+    ("GIF", b"GIF87a", 0),
+    ("GIF", b"GIF89a", 0),
+    ("TIFF", b"II*\x00", 0),
+    ("TIFF", b"MM\x00*", 0),
+    ("BMP", b"BM", 0),
+)
+
+#: Formats we can write a stamped image to, with their MIME type and usual suffixes.
+WRITABLE_FORMATS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "PNG": ("image/png", (".png",)),
+    "JPEG": ("image/jpeg", (".jpg", ".jpeg")),
+    "WEBP": ("image/webp", (".webp",)),
+}
+
+
+def sniff_format(head: bytes) -> str | None:
+    """Return the container format named by the first bytes of a file, or None."""
+    if len(head) >= 12 and head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "WEBP"
+    for name, magic, offset in _SIGNATURES:
+        if head[offset : offset + len(magic)] == magic:
+            return name
+    return None
+
+
+def format_for_suffix(path: str | os.PathLike[str]) -> str | None:
+    """The writable format whose usual suffix ``path`` has, or None."""
+    suffix = Path(path).suffix.lower()
+    for name, (_mime, suffixes) in WRITABLE_FORMATS.items():
+        if suffix in suffixes:
+            return name
+    return None
+
+
+def mime_type(fmt: str) -> str:
+    return WRITABLE_FORMATS[fmt][0]
+
+
+@dataclass
+class LoadedImage:
+    """A decoded image plus what we need to re-encode it faithfully."""
+
+    path: Path | None
+    format: str
+    rgb: np.ndarray  # H x W x 3, uint8
+    alpha: np.ndarray | None = None  # H x W, uint8, when the source had transparency
+    icc_profile: bytes | None = None
+    text: dict[str, str] = field(default_factory=dict)  # PNG text chunks of the source
+    data: bytes = b""  # the file's bytes as read
+
+    @property
+    def width(self) -> int:
+        return int(self.rgb.shape[1])
+
+    @property
+    def height(self) -> int:
+        return int(self.rgb.shape[0])
+
+
+def read_bytes(path: str | os.PathLike[str]) -> bytes:
+    p = Path(path)
+    try:
+        return p.read_bytes()
+    except FileNotFoundError as e:
+        raise ImageError(f"{p}: no such file") from e
+    except IsADirectoryError as e:
+        raise ImageError(f"{p}: is a directory, not an image") from e
+    except OSError as e:
+        raise ImageError(f"{p}: cannot read ({e.strerror or e})") from e
+
+
+def decode_image(data: bytes, *, name: str = "<bytes>", max_pixels: int = MAX_PIXELS) -> LoadedImage:
+    """Decode image bytes to RGB (and alpha), refusing corrupt, truncated and oversized input."""
+    fmt = sniff_format(data[:16])
+    if fmt is None:
+        raise ImageError(f"{name}: not a supported image (unrecognised content; PNG, JPEG, WebP, GIF, TIFF, BMP are read)")
+    # Pillow must not silently pad truncated files with grey.
+    ImageFile.LOAD_TRUNCATED_IMAGES = False
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            img = Image.open(io.BytesIO(data), formats=[fmt])
+            width, height = img.size
+            if width * height > max_pixels:
+                raise ImageError(
+                    f"{name}: {width}x{height} is {width * height:,} pixels, above the limit of "
+                    f"{max_pixels:,} (possible decompression bomb)"
+                )
+            img.load()
+    except ImageError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        raise ImageError(f"{name}: refused as a possible decompression bomb ({e})") from e
+    except (OSError, SyntaxError, ValueError, EOFError) as e:
+        raise ImageError(f"{name}: corrupt or truncated {fmt} ({e})") from e
+
+    text = {k: v for k, v in getattr(img, "text", {}).items() if isinstance(v, str)} if fmt == "PNG" else {}
+    icc = img.info.get("icc_profile")
+    alpha = None
+    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+        rgba = img.convert("RGBA")
+        alpha = np.asarray(rgba)[:, :, 3].copy()
+        rgb = np.asarray(rgba.convert("RGB"))
+    elif img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        # 16-bit / float greyscale: scale to 8 bits rather than let Pillow clip.
+        arr = np.asarray(img).astype(np.float64)
+        hi = arr.max() or 1.0
+        grey = np.clip(arr / hi * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        rgb = np.repeat(grey[:, :, None], 3, axis=2)
+    else:
+        rgb = np.asarray(img.convert("RGB"))
+    return LoadedImage(
+        path=None,
+        format=fmt,
+        rgb=np.ascontiguousarray(rgb, dtype=np.uint8),
+        alpha=alpha,
+        icc_profile=icc,
+        text=text,
+        data=data,
+    )
+
+
+def load_image(path: str | os.PathLike[str], *, max_pixels: int = MAX_PIXELS) -> LoadedImage:
+    """Read and decode an image file; see :func:`decode_image`."""
+    data = read_bytes(path)
+    loaded = decode_image(data, name=str(path), max_pixels=max_pixels)
+    loaded.path = Path(path)
+    return loaded
+
+
+def check_output_path(path: str | os.PathLike[str], *, overwrite: bool) -> Path:
+    """Fail early, before any work, if ``path`` cannot be written."""
+    p = Path(path)
+    if p.exists() and not overwrite:
+        raise OutputExistsError(f"{p}: already exists (pass --overwrite to replace it)")
+    if p.is_dir():
+        raise OutputError(f"{p}: is a directory")
+    parent = p.parent if str(p.parent) else Path(".")
+    if not parent.is_dir():
+        raise OutputError(f"{p}: output folder {parent} does not exist")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise OutputError(f"{p}: output folder {parent} is not writable")
+    return p
+
+
+def atomic_write(path: str | os.PathLike[str], data: bytes, *, overwrite: bool = False, mode: int = 0o644) -> Path:
+    """Write ``data`` to ``path`` so that readers see either nothing or the whole file.
+
+    Without ``overwrite`` an existing file is never replaced, even one created by another process
+    while we were writing (the final step is a hard link, which fails if the name exists).
+    """
+    p = check_output_path(path, overwrite=overwrite)
+    parent = p.parent if str(p.parent) else Path(".")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=parent)
+    except OSError as e:
+        raise OutputError(f"{p}: cannot create a file in {parent} ({e.strerror or e})") from e
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, mode)
+        if overwrite:
+            os.replace(tmp, p)
+        else:
+            try:
+                os.link(tmp, p)
+            except FileExistsError as e:
+                raise OutputExistsError(f"{p}: already exists (pass --overwrite to replace it)") from e
+            finally:
+                os.unlink(tmp)
+    except OSError as e:
+        raise OutputError(f"{p}: write failed ({e.strerror or e})") from e
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return p

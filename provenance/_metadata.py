@@ -1,0 +1,150 @@
+"""Write (and read back) the metadata a stamped image carries outside C2PA.
+
+- EXIF (piexif): Software, ImageDescription, DateTime, and UserComment holding the generation
+  record as JSON.
+- XMP: ``Iptc4xmpExt:DigitalSourceType`` = trainedAlgorithmicMedia plus the IPTC 2023.2 AI fields
+  (AISystemUsed, AISystemVersionUsed, AIPromptInformation), ``xmp:CreatorTool`` and our content id.
+- PNG: an AUTOMATIC1111-style ``parameters`` text chunk so SD tools show prompt and settings.
+
+Encoding choices are deliberate (see docs/BENCHMARKS.md): PNG at zlib level 1 (Pillow's default
+level 6 costs ~4x the time for ~10% smaller files), JPEG and WebP at quality 95 unless asked.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import struct
+from xml.sax.saxutils import escape
+
+import numpy as np
+import piexif
+import piexif.helper
+from PIL import Image
+from PIL.PngImagePlugin import PngInfo
+
+from ._record import GenerationRecord, a1111_parameters
+
+TRAINED_ALGORITHMIC_MEDIA = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
+XMP_PNG_KEY = "XML:com.adobe.xmp"
+PNG_COMPRESS_LEVEL = 1
+DEFAULT_QUALITY = 95
+#: PNG text keys we write; a source image's own chunks with these keys are replaced, others kept.
+OUR_PNG_KEYS = ("parameters", XMP_PNG_KEY, "provenance:content_id")
+
+
+def build_exif(record: GenerationRecord, *, software: str, content_id: str, when: dt.datetime) -> bytes:
+    description = (record.prompt or "AI-generated image")[:2000]
+    zeroth = {
+        piexif.ImageIFD.Software: software.encode(),
+        piexif.ImageIFD.ImageDescription: description.encode("utf-8"),
+        piexif.ImageIFD.DateTime: when.strftime("%Y:%m:%d %H:%M:%S").encode(),
+    }
+    comment = json.dumps({"content_id": content_id, "generation": record.to_dict()}, ensure_ascii=False)
+    exif = {
+        piexif.ExifIFD.UserComment: piexif.helper.UserComment.dump(comment, encoding="unicode"),
+        piexif.ExifIFD.DateTimeOriginal: when.strftime("%Y:%m:%d %H:%M:%S").encode(),
+    }
+    return piexif.dump({"0th": zeroth, "Exif": exif})
+
+
+def build_xmp(record: GenerationRecord, *, software: str, content_id: str, when: dt.datetime) -> str:
+    ai_system = escape(record.model or record.generator or "unknown")
+    fields = [
+        f"<Iptc4xmpExt:DigitalSourceType>{TRAINED_ALGORITHMIC_MEDIA}</Iptc4xmpExt:DigitalSourceType>",
+        f"<Iptc4xmpExt:AISystemUsed>{ai_system}</Iptc4xmpExt:AISystemUsed>",
+        f"<xmp:CreatorTool>{escape(software)}</xmp:CreatorTool>",
+        f"<xmp:CreateDate>{when.isoformat(timespec='seconds')}</xmp:CreateDate>",
+        f"<provenance:ContentId>{content_id}</provenance:ContentId>",
+    ]
+    version = record.generator_version or record.diffusers_version
+    if version:
+        fields.append(f"<Iptc4xmpExt:AISystemVersionUsed>{escape(version)}</Iptc4xmpExt:AISystemVersionUsed>")
+    if record.prompt:
+        fields.append(f"<Iptc4xmpExt:AIPromptInformation>{escape(record.prompt)}</Iptc4xmpExt:AIPromptInformation>")
+    body = "\n    ".join(fields)
+    return (
+        '<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>\n'
+        '<x:xmpmeta xmlns:x="adobe:ns:meta/">\n'
+        ' <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">\n'
+        '  <rdf:Description rdf:about=""\n'
+        '    xmlns:Iptc4xmpExt="http://iptc.org/std/Iptc4xmpExt/2008-02-29/"\n'
+        '    xmlns:xmp="http://ns.adobe.com/xap/1.0/"\n'
+        '    xmlns:provenance="https://github.com/provenance-tool/ns/1.0/">\n'
+        f"    {body}\n"
+        "  </rdf:Description>\n"
+        " </rdf:RDF>\n"
+        "</x:xmpmeta>\n"
+        '<?xpacket end="w"?>'
+    )
+
+
+def encode_image(rgb: np.ndarray, fmt: str, *, alpha: np.ndarray | None = None, exif: bytes | None = None,
+                 xmp: str | None = None, text: dict[str, str] | None = None, icc_profile: bytes | None = None,
+                 quality: int = DEFAULT_QUALITY) -> bytes:
+    """Encode pixels plus metadata to PNG, JPEG or WebP bytes."""
+    img = Image.fromarray(rgb, "RGB")
+    if alpha is not None and fmt in ("PNG", "WEBP"):
+        img.putalpha(Image.fromarray(alpha, "L"))
+    buf = io.BytesIO()
+    kwargs: dict = {}
+    if icc_profile:
+        kwargs["icc_profile"] = icc_profile
+    if exif:
+        kwargs["exif"] = exif
+    if fmt == "PNG":
+        info = PngInfo()
+        for key, value in (text or {}).items():
+            info.add_itxt(key, value) if not value.isascii() else info.add_text(key, value)
+        if xmp:
+            info.add_itxt(XMP_PNG_KEY, xmp)
+        img.save(buf, "PNG", pnginfo=info, compress_level=PNG_COMPRESS_LEVEL, **kwargs)
+    elif fmt == "JPEG":
+        img.save(buf, "JPEG", quality=quality, xmp=xmp.encode() if xmp else b"", **kwargs)
+    elif fmt == "WEBP":
+        img.save(buf, "WEBP", quality=quality, method=4, xmp=xmp.encode() if xmp else b"", **kwargs)
+    else:
+        raise ValueError(f"cannot write {fmt}")
+    return buf.getvalue()
+
+
+def stamp_metadata(record: GenerationRecord, *, software: str, content_id: str, fmt: str,
+                   when: dt.datetime | None = None) -> dict:
+    """The keyword arguments for :func:`encode_image` that carry our metadata."""
+    when = when or dt.datetime.now(dt.timezone.utc)
+    meta = {
+        "exif": build_exif(record, software=software, content_id=content_id, when=when),
+        "xmp": build_xmp(record, software=software, content_id=content_id, when=when),
+        "text": {},
+    }
+    if fmt == "PNG":
+        meta["text"] = {"parameters": a1111_parameters(record), "provenance:content_id": content_id}
+    return meta
+
+
+def read_metadata(data: bytes) -> dict:
+    """EXIF (decoded), XMP packet and PNG text chunks of encoded image bytes. Missing parts are absent."""
+    img = Image.open(io.BytesIO(data))
+    out: dict = {"format": img.format}
+    raw_exif = img.info.get("exif")
+    if raw_exif:
+        try:
+            ex = piexif.load(raw_exif)
+            out["exif"] = {
+                "Software": ex["0th"].get(piexif.ImageIFD.Software, b"").decode(errors="replace"),
+                "ImageDescription": ex["0th"].get(piexif.ImageIFD.ImageDescription, b"").decode(errors="replace"),
+                "DateTime": ex["0th"].get(piexif.ImageIFD.DateTime, b"").decode(errors="replace"),
+            }
+            uc = ex["Exif"].get(piexif.ExifIFD.UserComment)
+            if uc:
+                out["exif"]["UserComment"] = piexif.helper.UserComment.load(uc)
+        except (ValueError, struct.error) as e:  # malformed EXIF is reported, not fatal
+            out["exif_error"] = str(e)
+    xmp = img.info.get("xmp") or img.info.get(XMP_PNG_KEY)
+    if isinstance(xmp, bytes):
+        xmp = xmp.decode("utf-8", errors="replace")
+    if xmp:
+        out["xmp"] = xmp
+    if img.format == "PNG":
+        out["text"] = {k: v for k, v in getattr(img, "text", {}).items() if k != XMP_PNG_KEY}
+    return out

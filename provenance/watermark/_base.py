@@ -1,0 +1,93 @@
+"""The interface every watermark method implements, and the result every detector returns."""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from .._errors import ImageTooSmallError
+from .._payload import PayloadCodec
+
+
+@dataclass
+class WatermarkResult:
+    """One method's verdict on one image.
+
+    ``payload`` is the content id as lowercase hex (an id *prefix* when ``partial``), present only
+    when ``detected``. ``false_positive_rate`` is the probability that an unmarked image yields a
+    detection this strong; it comes from the payload code, not from a guess.
+    """
+
+    scheme: str
+    detected: bool
+    payload: str | None = None
+    bit_errors: int | None = None
+    false_positive_rate: float | None = None
+    partial: bool = False
+    raw_bits: str | None = None
+    extra: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        if not d["extra"]:
+            d.pop("extra")
+        return d
+
+
+class WatermarkMethod(ABC):
+    """A watermark scheme: embed a content id into RGB pixels, detect it again.
+
+    Images are ``H x W x 3`` uint8 RGB arrays. Implementations are stateless apart from loaded
+    models, so one instance serves every call.
+    """
+
+    #: Registry key, also the ``scheme`` of results and the CLI's ``--method`` choice.
+    name: str
+    #: One line for ``--help`` and the docs.
+    summary: str
+    #: Payload layout the method carries.
+    codec: PayloadCodec
+    #: Smallest image, as (width, height), that carries the payload.
+    min_size: tuple[int, int] = (256, 256)
+    #: Extra needed to run, for the error message when it is missing (None: always available).
+    extra_name: str | None = None
+
+    def check_size(self, image: np.ndarray) -> None:
+        h, w = image.shape[:2]
+        min_w, min_h = self.min_size
+        if w < min_w or h < min_h:
+            raise ImageTooSmallError(
+                f"{self.name} needs an image of at least {min_w}x{min_h} pixels; this one is {w}x{h}"
+            )
+
+    def embed(self, image: np.ndarray, content_id: str) -> np.ndarray:
+        """Return a marked copy of ``image`` carrying ``content_id``."""
+        self.check_size(image)
+        return self._embed(np.ascontiguousarray(image, dtype=np.uint8), self.codec.encode(content_id))
+
+    def detect(self, image: np.ndarray) -> WatermarkResult:
+        """Look for this method's mark. Images too small to carry one are reported undetected."""
+        h, w = image.shape[:2]
+        if w < self.min_size[0] or h < self.min_size[1]:
+            return WatermarkResult(self.name, False, extra={"reason": f"image smaller than {self.min_size[0]}x{self.min_size[1]}"})
+        bits = self._extract(np.ascontiguousarray(image, dtype=np.uint8))
+        decoded = self.codec.decode(bits)
+        return WatermarkResult(
+            scheme=self.name,
+            detected=decoded.valid,
+            payload=decoded.content_id,
+            bit_errors=decoded.bit_errors,
+            false_positive_rate=self.codec.false_positive_rate,
+            partial=self.codec.is_partial,
+            raw_bits=decoded.raw_bits,
+        )
+
+    def available(self) -> bool:
+        return True
+
+    @abstractmethod
+    def _embed(self, image: np.ndarray, bits: np.ndarray) -> np.ndarray: ...
+
+    @abstractmethod
+    def _extract(self, image: np.ndarray) -> np.ndarray: ...
