@@ -1,0 +1,77 @@
+"""Shared fixtures: synthetic natural-looking images, an isolated PROVENANCE_HOME, a signing identity."""
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageFilter
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+def natural_image(width: int = 512, height: int = 512, seed: int = 0) -> np.ndarray:
+    """A deterministic RGB image with smooth regions, edges and grain, like a photo (not noise)."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float64)
+    base = np.stack([
+        0.5 + 0.3 * np.sin(xx / width * 3.1 + seed),
+        0.45 + 0.25 * np.cos(yy / height * 2.3),
+        0.4 + 0.2 * np.sin((xx + yy) / (width + height) * 4.0),
+    ], axis=2)
+    coarse = rng.standard_normal((height // 16 + 1, width // 16 + 1, 3)).astype(np.float32)
+    blobs = np.asarray(Image.fromarray(((coarse - coarse.min()) / np.ptp(coarse) * 255).astype(np.uint8))
+                       .resize((width, height), Image.BICUBIC), dtype=np.float64) / 255.0
+    img = 0.6 * base + 0.4 * blobs
+    for _ in range(6):
+        cx, cy, r = rng.uniform(0, width), rng.uniform(0, height), rng.uniform(20, 80)
+        mask = (xx - cx) ** 2 + (yy - cy) ** 2 < r * r
+        img[mask] = img[mask] * 0.5 + rng.uniform(0, 1, 3) * 0.5
+    img += rng.normal(0, 0.01, img.shape)
+    pil = Image.fromarray((np.clip(img, 0, 1) * 255).astype(np.uint8)).filter(ImageFilter.GaussianBlur(0.7))
+    return np.asarray(pil)
+
+
+def jpeg_roundtrip(rgb: np.ndarray, quality: int) -> np.ndarray:
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, "JPEG", quality=quality)
+    return np.asarray(Image.open(buf).convert("RGB"))
+
+
+@pytest.fixture(scope="session")
+def photo() -> np.ndarray:
+    return natural_image(512, 512, seed=3)
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch) -> Path:
+    """An empty PROVENANCE_HOME for one test."""
+    h = tmp_path / "home"
+    monkeypatch.setenv("PROVENANCE_HOME", str(h))
+    monkeypatch.delenv("PROVENANCE_KEY_PASSPHRASE", raising=False)
+    return h
+
+
+@pytest.fixture
+def identity(home):
+    """Keys created in the test's PROVENANCE_HOME, loaded for signing."""
+    from provenance import init_keys, load_identity
+
+    init_keys(org="Test Org")
+    return load_identity()
+
+
+@pytest.fixture
+def photo_png(tmp_path, photo) -> Path:
+    p = tmp_path / "input.png"
+    Image.fromarray(photo).save(p)
+    return p
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not (SHARED_DATA / "real" / "MANIFEST.csv").exists():
+        pytest.skip("../shared/data is not present")
+    return SHARED_DATA

@@ -1,0 +1,197 @@
+"""The CLI: every command's --help, JSON outputs, and every exit code these commands can give."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+import cli
+from conftest import REPO, natural_image
+
+HELP = [["--help"], ["keys", "--help"], ["keys", "init", "--help"], ["keys", "show", "--help"],
+        ["stamp", "--help"], ["watermark", "--help"], ["watermark", "embed", "--help"],
+        ["watermark", "detect", "--help"], ["watermark", "methods", "--help"], ["registry", "--help"],
+        ["registry", "list", "--help"], ["registry", "show", "--help"], ["registry", "export", "--help"]]
+
+
+def run(capsys, *args: str) -> tuple[int, str, str]:
+    try:
+        code = cli.main(list(args))
+    except SystemExit as e:  # argparse exits for --help and usage errors
+        code = e.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.mark.parametrize("argv", [pytest.param(a, id=" ".join(a)) for a in HELP])
+def test_help(capsys, argv):
+    """Every command has --help; leaf commands end with an example."""
+    code, out, _ = run(capsys, *argv)
+    assert code == 0 and "usage:" in out
+    if len(argv) == 3 or argv[0] == "stamp":
+        assert "example:\n  provenance " in out
+
+
+def test_keys_init_show_json(capsys, home):
+    """keys init then keys show --json describe the same certificate."""
+    code, out, _ = run(capsys, "keys", "init", "--org", "CLI Org", "--json")
+    assert code == 0
+    created = json.loads(out)
+    code, out, _ = run(capsys, "keys", "show", "--json")
+    assert code == 0 and json.loads(out)["certificates"] == created["certificates"]
+    assert "CLI Org" in created["certificates"][0]["subject"]
+
+
+@pytest.fixture
+def stamped(capsys, home, tmp_path):
+    img = tmp_path / "gen.png"
+    Image.fromarray(natural_image(384, 384, seed=5)).save(img)
+    params = tmp_path / "params.json"
+    params.write_text(json.dumps({"prompt": "a lighthouse", "seed": 7, "steps": 30}))
+    assert run(capsys, "keys", "init", "--org", "T")[0] == 0
+    out_path = tmp_path / "gen.stamped.png"
+    code, out, err = run(capsys, "stamp", str(img), "-o", str(out_path), "--model", "sdxl-base-1.0",
+                         "--params", str(params), "--json")
+    assert code == 0, err
+    return img, out_path, json.loads(out)
+
+
+def test_stamp_detect_registry_round_trip(capsys, stamped):
+    """stamp --json, watermark detect --json and registry show agree on the content id."""
+    _, out_path, result = stamped
+    cid = result["content_id"]
+    assert result["output"] == str(out_path) and len(cid) == 16
+    assert set(result["timings_ms"]) >= {"watermark", "metadata", "encode", "sign", "write", "registry"}
+    code, out, _ = run(capsys, "watermark", "detect", str(out_path), "--json", "--method", "dwtDctSvd")
+    assert code == 0
+    [entry] = json.loads(out)
+    assert entry["file"] == str(out_path)
+    [wm] = entry["watermarks"]
+    assert wm["scheme"] == "dwtDctSvd" and wm["detected"] and wm["payload"] == cid
+    assert wm["false_positive_rate"] < 1e-9
+    code, out, _ = run(capsys, "registry", "show", cid[:8], "--json")
+    assert code == 0 and json.loads(out)["content_id"] == cid
+    code, out, _ = run(capsys, "registry", "show", cid)
+    assert code == 0 and "seed: 7" in out and "model: sdxl-base-1.0" in out
+    code, out, _ = run(capsys, "registry", "list", "--json")
+    assert code == 0 and [r["content_id"] for r in json.loads(out)] == [cid]
+    code, out, _ = run(capsys, "registry", "export", "--format", "csv")
+    assert code == 0 and cid in out.splitlines()[1]
+
+
+def test_watermark_embed_then_detect(capsys, tmp_path, home):
+    """watermark embed writes a marked copy with the given id; detect finds it; the input is untouched."""
+    src = tmp_path / "in.png"
+    Image.fromarray(natural_image(320, 320, seed=2)).save(src)
+    before = src.read_bytes()
+    dst = tmp_path / "marked.png"
+    code, out, _ = run(capsys, "watermark", "embed", str(src), str(dst), "--content-id", "00112233AABBCCDD", "--json")
+    assert code == 0 and json.loads(out)["payload"] == "00112233aabbccdd"
+    assert src.read_bytes() == before
+    code, out, _ = run(capsys, "watermark", "detect", str(dst), str(src), "--method", "dwtDctSvd")
+    assert code == 0
+    assert f"{dst}: dwtDctSvd content id 00112233aabbccdd" in out and f"{src}: no watermark found" in out
+
+
+def test_watermark_methods_lists_the_registry(capsys):
+    """watermark methods --json lists every registered method with its false-positive rate."""
+    from provenance.watermark import method_names
+
+    code, out, _ = run(capsys, "watermark", "methods", "--json")
+    rows = json.loads(out)
+    assert code == 0 and [r["name"] for r in rows] == method_names()
+    assert sum(r["default"] for r in rows) == 1
+
+
+# --- exit codes -------------------------------------------------------------------------------
+
+def test_exit_1_missing_key(capsys, home, tmp_path):
+    """Stamping without keys exits 1 and says how to create them."""
+    src = tmp_path / "in.png"
+    Image.fromarray(natural_image(300, 300)).save(src)
+    code, _, err = run(capsys, "stamp", str(src), "-o", str(tmp_path / "o.png"))
+    assert code == 1 and "provenance keys init" in err and "Traceback" not in err
+
+
+def test_exit_1_output_exists(capsys, stamped):
+    """Stamping onto an existing file exits 1 and leaves it alone."""
+    img, out_path, _ = stamped
+    before = out_path.read_bytes()
+    code, _, err = run(capsys, "stamp", str(img), "-o", str(out_path))
+    assert code == 1 and "--overwrite" in err and out_path.read_bytes() == before
+
+
+def test_exit_1_corrupt_input(capsys, stamped, tmp_path):
+    """A corrupt input exits 1 with one clear line and no output file."""
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"\xff\xd8\xff\xe0" + b"\x00" * 64)
+    code, _, err = run(capsys, "stamp", str(bad), "-o", str(tmp_path / "x.png"))
+    assert code == 1 and "corrupt or truncated JPEG" in err and not (tmp_path / "x.png").exists()
+
+
+def test_exit_1_wrong_passphrase(capsys, home, tmp_path, monkeypatch):
+    """An encrypted key with a wrong passphrase exits 1 naming the problem."""
+    secret = tmp_path / "pass.txt"
+    secret.write_text("right\n")
+    assert run(capsys, "keys", "init", "--passphrase-file", str(secret))[0] == 0
+    src = tmp_path / "in.png"
+    Image.fromarray(natural_image(300, 300)).save(src)
+    monkeypatch.setenv("PROVENANCE_KEY_PASSPHRASE", "wrong")
+    code, _, err = run(capsys, "stamp", str(src), "-o", str(tmp_path / "o.png"))
+    assert code == 1 and "wrong passphrase" in err
+    monkeypatch.setenv("PROVENANCE_KEY_PASSPHRASE", "right")
+    assert run(capsys, "stamp", str(src), "-o", str(tmp_path / "o.png"))[0] == 0
+
+
+def test_exit_1_unwritable_output(capsys, stamped):
+    """An output folder that cannot be written exits 1."""
+    img, _, _ = stamped
+    code, _, err = run(capsys, "stamp", str(img), "-o", "/sys/provenance-out.png")
+    assert code == 1 and "/sys" in err
+
+
+def test_exit_1_detect_with_unreadable_file_reports_the_rest(capsys, stamped, tmp_path):
+    """watermark detect keeps going past a bad file, reports it as an error row, and exits 1."""
+    _, out_path, result = stamped
+    bad = tmp_path / "bad.png"
+    bad.write_text("nope")
+    code, out, _ = run(capsys, "watermark", "detect", str(bad), str(out_path), "--json", "--method", "dwtDctSvd")
+    rows = json.loads(out)
+    assert code == 1 and "error" in rows[0] and rows[1]["watermarks"][0]["payload"] == result["content_id"]
+
+
+def test_exit_1_registry_show_unknown(capsys, home):
+    """registry show of an unknown id exits 1."""
+    assert run(capsys, "registry", "show", "deadbeef")[0] == 1
+
+
+@pytest.mark.parametrize("argv", [
+    pytest.param(["stamp"], id="stamp-no-args"),
+    pytest.param(["frobnicate"], id="unknown-command"),
+    pytest.param(["watermark", "embed", "a.png", "b.png", "--method", "nope"], id="bad-method"),
+    pytest.param(["watermark", "embed", "a.png", "b.png", "--content-id", "xyz"], id="bad-content-id"),
+    pytest.param(["watermark", "embed", "a.png", "b.gif"], id="bad-output-format"),
+    pytest.param(["keys", "init", "--cert", "c.pem"], id="cert-without-key"),
+])
+def test_exit_2_usage_errors(capsys, home, argv):
+    """Command-line mistakes exit 2 with a usage message, before any work."""
+    code, _, err = run(capsys, *argv)
+    assert code == 2 and "error" in err
+
+
+def test_console_script_and_python_cli_py_are_the_same(tmp_path):
+    """`provenance` and `python cli.py` give the same output and exit code."""
+    env = {**os.environ, "PROVENANCE_HOME": str(tmp_path)}
+    script = Path(sys.executable).with_name("provenance")
+    a = subprocess.run([str(script), "watermark", "methods", "--json"], capture_output=True, text=True, env=env)
+    b = subprocess.run([sys.executable, str(REPO / "cli.py"), "watermark", "methods", "--json"],
+                       capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert a.returncode == b.returncode == 0 and a.stdout == b.stdout
+    c = subprocess.run([sys.executable, str(REPO / "cli.py"), "registry", "show", "00"], capture_output=True,
+                       text=True, env=env)
+    assert c.returncode == 1

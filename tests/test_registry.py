@@ -1,0 +1,98 @@
+"""The SQLite registry: lookups, export, and two processes stamping at once."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import multiprocessing as mp
+import sqlite3
+
+import pytest
+
+from provenance import Registry, StampRecord
+from provenance._payload import new_content_id
+from provenance._registry import export_records
+
+
+def _row(content_id: str | None = None, phash: str = "ffff0000ffff0000", **kw) -> StampRecord:
+    base = dict(content_id=content_id or new_content_id(), sha256="0" * 64, phash=phash, method="dwtDctSvd",
+                format="PNG", width=512, height=512, signer="CN=Test", created_at="2026-11-26T00:00:00+00:00",
+                output_path="/tmp/x.png", source_path="/tmp/in.png", manifest_json=json.dumps({"title": "x"}))
+    base.update(kw)
+    return StampRecord(**base)
+
+
+def test_add_get_and_lookups(tmp_path):
+    """Rows come back by content id, id prefix, sha256 and perceptual hash distance."""
+    with Registry(tmp_path / "r.sqlite") as reg:
+        a = _row(sha256="a" * 64, phash="ffff0000ffff0000")
+        b = _row(sha256="b" * 64, phash="0000ffff0000ffff")
+        reg.add(a)
+        reg.add(b)
+        assert reg.get(a.content_id) == a
+        assert reg.get(a.content_id.upper()) == a
+        assert reg.find_by_prefix(a.content_id[:6]) == [a]
+        assert reg.find_by_prefix("zz") == []
+        assert reg.find_by_sha256("b" * 64) == [b]
+        near = reg.find_by_phash("ffff0000ffff0001", max_distance=4)
+        assert [(d, r.content_id) for d, r in near] == [(1, a.content_id)]
+        assert reg.count() == 2 and reg.integrity_ok()
+
+
+def test_duplicate_content_id_is_refused(tmp_path):
+    """A content id is recorded once; a second row with it is an error, not an overwrite."""
+    from provenance import RegistryError
+
+    with Registry(tmp_path / "r.sqlite") as reg:
+        r = _row()
+        reg.add(r)
+        with pytest.raises(RegistryError, match=r.content_id):
+            reg.add(_row(r.content_id, sha256="c" * 64))
+        assert reg.get(r.content_id).sha256 == "0" * 64
+
+
+@pytest.mark.parametrize("fmt", ["json", "jsonl", "csv"])
+def test_export_formats(tmp_path, fmt):
+    """Every row is exported, with its manifest, in each format."""
+    with Registry(tmp_path / "r.sqlite") as reg:
+        rows = [_row() for _ in range(3)]
+        for r in rows:
+            reg.add(r)
+        text = export_records(list(reg.iter_all()), fmt)
+    ids = {r.content_id for r in rows}
+    if fmt == "json":
+        assert {d["content_id"] for d in json.loads(text)} == ids
+    elif fmt == "jsonl":
+        parsed = [json.loads(line) for line in text.splitlines()]
+        assert {d["content_id"] for d in parsed} == ids and parsed[0]["manifest"] == {"title": "x"}
+    else:
+        assert {d["content_id"] for d in csv.DictReader(io.StringIO(text))} == ids
+
+
+def _writer(path: str, n: int, queue) -> None:
+    ids = []
+    with Registry(path) as reg:
+        for _ in range(n):
+            r = _row()
+            reg.add(r)
+            ids.append(r.content_id)
+    queue.put(ids)
+
+
+def test_two_processes_writing_at_once(tmp_path):
+    """Two processes adding 200 rows each lose none and leave an intact database."""
+    path = str(tmp_path / "shared.sqlite")
+    Registry(path).close()
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    procs = [ctx.Process(target=_writer, args=(path, 200, queue)) for _ in range(2)]
+    for p in procs:
+        p.start()
+    ids = queue.get(timeout=120) + queue.get(timeout=120)
+    for p in procs:
+        p.join(timeout=60)
+        assert p.exitcode == 0
+    with Registry(path) as reg:
+        assert reg.count() == 400 and reg.integrity_ok()
+        assert {r.content_id for r in reg.iter_all()} == set(ids)
+    assert sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
