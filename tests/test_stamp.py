@@ -7,6 +7,7 @@ import json
 import os
 import struct
 import zlib
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -106,23 +107,6 @@ def test_metadata_fields(tmp_path, photo_png, identity):
     assert params.endswith("Size: 512x512, Model hash: ababababab, Model: sdxl-base-1.0")
 
 
-def _png_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
-    chunks, pos = [], 8
-    while pos < len(data):
-        (length,) = struct.unpack(">I", data[pos:pos + 4])
-        kind = data[pos + 4:pos + 8]
-        chunks.append((kind, data[pos + 8:pos + 8 + length]))
-        pos += 12 + length
-    return chunks
-
-
-def _png_from_chunks(chunks) -> bytes:
-    out = b"\x89PNG\r\n\x1a\n"
-    for kind, body in chunks:
-        out += struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-    return out
-
-
 def test_one_changed_pixel_is_a_hard_binding_mismatch(tmp_path, photo_png, identity):
     """Changing one pixel after signing (manifest kept) is reported as a data-hash mismatch."""
     out = tmp_path / "out.png"
@@ -211,7 +195,32 @@ def test_input_is_never_the_output(tmp_path, photo_png, identity):
     assert _sha(photo_png) == before
 
 
+def _png_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
+    chunks, pos = [], 8
+    while pos < len(data):
+        (length,) = struct.unpack(">I", data[pos:pos + 4])
+        kind = data[pos + 4:pos + 8]
+        chunks.append((kind, data[pos + 8:pos + 8 + length]))
+        pos += 12 + length
+    return chunks
+
+
+def _png_from_chunks(chunks) -> bytes:
+    out = b"\x89PNG\r\n\x1a\n"
+    for kind, body in chunks:
+        out += struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+    return out
+
+
+def _bomb_png(width: int, height: int) -> bytes:
+    """A tiny PNG whose header claims width x height pixels (the data is never decoded)."""
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    idat = zlib.compress(b"\x00" * 64)
+    return _png_from_chunks([(b"IHDR", ihdr), (b"IDAT", idat), (b"IEND", b"")])
+
+
 @pytest.mark.parametrize("content,error,match", [
+    pytest.param(_bomb_png(40000, 40000), ImageError, "decompression bomb", id="bomb"),
     pytest.param(b"\x89PNG\r\n\x1a\n" + b"\x00" * 40, ImageError, "corrupt", id="corrupt-png"),
     pytest.param(b"GIF89a not really", ImageError, "corrupt", id="corrupt-gif"),
     pytest.param(b"plain text", ImageError, "not a supported image", id="text"),
@@ -260,3 +269,32 @@ def test_alpha_and_source_parameters_are_kept(tmp_path, identity):
     assert img.mode == "RGBA" and np.asarray(img)[5, 5, 3] == 200
     assert img.text["parameters"] == "a cat\nSteps: 20, Sampler: Euler a, Seed: 1"
     assert read_manifest(out.read_bytes(), trust_anchors_pem=identity.anchors_pem).state == "Trusted"
+
+
+def _stamp_many(home: str, src: str, out_dir: str, n: int, tag: str) -> None:
+    os.environ["PROVENANCE_HOME"] = home
+    from provenance import Registry, load_identity, stamp_file
+
+    identity = load_identity()
+    with Registry() as reg:
+        for i in range(n):
+            stamp_file(src, f"{out_dir}/{tag}-{i}.jpg", identity=identity, registry=reg)
+
+
+@pytest.mark.slow
+def test_two_stamping_processes_share_one_registry(tmp_path, photo_png, identity, home):
+    """Two processes stamping at once into one registry: every stamp recorded, database intact."""
+    import multiprocessing as mp
+
+    ctx = mp.get_context("spawn")
+    procs = [ctx.Process(target=_stamp_many, args=(str(home), str(photo_png), str(tmp_path), 6, tag))
+             for tag in ("a", "b")]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(timeout=300)
+        assert p.exitcode == 0
+    with Registry() as reg:
+        rows = list(reg.iter_all())
+        assert len(rows) == 12 and reg.integrity_ok()
+        assert {Path(r.output_path).name for r in rows} == {f"{t}-{i}.jpg" for t in "ab" for i in range(6)}

@@ -112,3 +112,27 @@ def test_detect_watermarks_runs_every_method(photo):
     results = {r.scheme: r for r in detect_watermarks(marked, methods=["dwtDctSvd", "dwtDct"])}
     assert results["dwtDctSvd"].detected and results["dwtDctSvd"].payload == cid
     assert not results["dwtDct"].detected
+
+
+@pytest.mark.shared_data
+@pytest.mark.parametrize("name", ["dwtDctSvd", "dwtDct"])
+def test_no_false_detections_on_real_photos(name, shared_data):
+    """On 150 unmarked camera photos from ../shared/data the detector reports nothing (bench/calibrate_watermarks.py covers all)."""
+    import csv
+
+    from provenance import ImageError, load_image
+
+    method = get_method(name)
+    with open(shared_data / "real" / "MANIFEST.csv", newline="") as fh:
+        files = [row["file"] for row in csv.DictReader(fh)][::4][:150]
+    tested = 0
+    for rel in files:
+        try:
+            rgb = load_image(shared_data / rel).rgb
+        except ImageError:
+            continue
+        if rgb.shape[0] < 256 or rgb.shape[1] < 256:
+            continue
+        tested += 1
+        assert not method.detect(rgb).detected, rel
+    assert tested >= 100
