@@ -270,6 +270,16 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
     pass
 
 
+def _quality(text: str) -> int:
+    try:
+        q = int(text)
+    except ValueError:
+        q = 0
+    if not 1 <= q <= 100:
+        raise argparse.ArgumentTypeError(f"quality must be an integer from 1 to 100, got {text!r}")
+    return q
+
+
 def _sub(subparsers, name: str, func: Callable[[argparse.Namespace], int], help: str, example: str):
     p = subparsers.add_parser(name, help=help, description=help, epilog=f"example:\n  {example}",
                               formatter_class=_Formatter)
@@ -337,7 +347,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--source", choices=["local", "api"], help="generated locally or by an API")
     p.add_argument("--method", default=DEFAULT_METHOD, choices=method_names(), help="watermark method")
     p.add_argument("--format", choices=["png", "jpeg", "jpg", "webp"], help="output format (default: from the name)")
-    p.add_argument("--quality", type=int, default=95, help="JPEG/WebP quality (default 95)")
+    p.add_argument("--quality", type=_quality, default=95, help="JPEG/WebP quality 1-100 (default 95)")
     p.add_argument("--parent", help="image this one was made from (added as a C2PA ingredient)")
     p.add_argument("--parent-action", choices=["edited", "resized"], default="edited",
                    help="what was done to the parent: resized for an upscale (default edited)")
@@ -357,7 +367,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--method", default=DEFAULT_METHOD, choices=method_names())
     p.add_argument("--content-id", help="16 hex digits (default: a fresh random id)")
     p.add_argument("--format", choices=["png", "jpeg", "jpg", "webp"])
-    p.add_argument("--quality", type=int, default=95)
+    p.add_argument("--quality", type=_quality, default=95)
     p.add_argument("--overwrite", action="store_true")
     _add_json(p)
     p = _sub(wm_sub, "detect", cmd_watermark_detect, "look for watermarks of every registered method",

@@ -177,6 +177,8 @@ def test_exit_1_registry_show_unknown(capsys, home):
     pytest.param(["watermark", "embed", "a.png", "b.png", "--content-id", "xyz"], id="bad-content-id"),
     pytest.param(["watermark", "embed", "a.png", "b.gif"], id="bad-output-format"),
     pytest.param(["keys", "init", "--cert", "c.pem"], id="cert-without-key"),
+    pytest.param(["stamp", "a.png", "-o", "b.jpg", "--quality", "101"], id="bad-quality"),
+    pytest.param(["stamp", "a.png", "-o", "b.jpg", "--seed", "x"], id="bad-seed"),
 ])
 def test_exit_2_usage_errors(capsys, home, argv):
     """Command-line mistakes exit 2 with a usage message, before any work."""

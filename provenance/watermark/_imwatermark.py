@@ -51,28 +51,32 @@ def _to_rgb(bgr: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(np.ascontiguousarray(bgr, dtype=np.uint8), cv2.COLOR_BGR2RGB)
 
 
-class DwtDct(WatermarkMethod):
+class _TransformMethod(WatermarkMethod):
+    """A transform-domain iw method: pixels go through ``embed_fn``/``decode_fn`` of ``_fast_iw`` in BGR."""
+
+    codec = FULL_CODEC
+    embed_fn: staticmethod
+    decode_fn: staticmethod
+
+    def _embed(self, image, bits):
+        return _to_rgb(self.embed_fn(_to_bgr(image), bits))
+
+    def _extract(self, image):
+        return self.decode_fn(_to_bgr(image), self.codec.bits)[0]
+
+
+class DwtDct(_TransformMethod):
     name = "dwtDct"
     summary = "invisible-watermark DWT 'max coefficient' (fast; misses its own mark on many images; no JPEG)"
-    codec = FULL_CODEC
-
-    def _embed(self, image, bits):
-        return _to_rgb(embed_dwt_dct(_to_bgr(image), bits))
-
-    def _extract(self, image):
-        return decode_dwt_dct(_to_bgr(image), self.codec.bits)[0]
+    embed_fn = staticmethod(embed_dwt_dct)
+    decode_fn = staticmethod(decode_dwt_dct)
 
 
-class DwtDctSvd(WatermarkMethod):
+class DwtDctSvd(_TransformMethod):
     name = "dwtDctSvd"
     summary = "invisible-watermark DWT+DCT+SVD (survives JPEG q90 on most images; not crops or resizes)"
-    codec = FULL_CODEC
-
-    def _embed(self, image, bits):
-        return _to_rgb(embed_dwt_dct_svd(_to_bgr(image), bits))
-
-    def _extract(self, image):
-        return decode_dwt_dct_svd(_to_bgr(image), self.codec.bits)[0]
+    embed_fn = staticmethod(embed_dwt_dct_svd)
+    decode_fn = staticmethod(decode_dwt_dct_svd)
 
 
 class RivaGan(WatermarkMethod):
