@@ -30,7 +30,7 @@ from ._imageio import (
 )
 from ._keys import SigningIdentity
 from ._metadata import DEFAULT_QUALITY, OUR_PNG_KEYS, encode_image, stamp_metadata
-from ._payload import new_content_id
+from ._payload import new_content_id, normalize_content_id
 from ._record import GenerationRecord
 from ._registry import Registry, StampRecord
 from ._version import __version__
@@ -119,11 +119,12 @@ def stamp_file(src: str | os.PathLike[str], dst: str | os.PathLike[str], *, iden
                record: GenerationRecord | None = None, method: str = DEFAULT_METHOD, fmt: str | None = None,
                quality: int = DEFAULT_QUALITY, overwrite: bool = False, parent: str | os.PathLike[str] | None = None,
                parent_action: str = "c2pa.edited", thumbnail: bool = False,
-               registry: Registry | None = None) -> StampResult:
+               registry: Registry | None = None, content_id: str | None = None) -> StampResult:
     """Stamp ``src`` into a new file ``dst``; the input is never modified.
 
     ``registry`` receives a row for the stamp; if adding it fails the output is removed again,
-    so there is never a stamped file the registry does not know.
+    so there is never a stamped file the registry does not know. ``content_id`` (16 hex digits)
+    is for callers that allocate ids themselves; by default a fresh random one is drawn.
     """
     src_p, dst_p = Path(src), Path(dst)
     check_output_path(dst_p, overwrite=overwrite)
@@ -142,6 +143,7 @@ def stamp_file(src: str | os.PathLike[str], dst: str | os.PathLike[str], *, iden
         image, fmt=fmt, identity=identity, record=record or GenerationRecord(), method=method,
         quality=quality, title=dst_p.name, parent=Path(parent) if parent else None,
         parent_action=parent_action, thumbnail=thumbnail,
+        content_id=normalize_content_id(content_id) if content_id else None,
     )
     t = time.perf_counter()
     atomic_write(dst_p, signed, overwrite=overwrite)
