@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageFile
+from PIL import Image
 
 from ._errors import ImageError, OutputError, OutputExistsError
 
@@ -105,8 +105,8 @@ def decode_image(data: bytes, *, name: str = "<bytes>", max_pixels: int = MAX_PI
     fmt = sniff_format(data[:16])
     if fmt is None:
         raise ImageError(f"{name}: not a supported image (unrecognised content; PNG, JPEG, WebP, GIF, TIFF, BMP are read)")
-    # Pillow must not silently pad truncated files with grey.
-    ImageFile.LOAD_TRUNCATED_IMAGES = False
+    # Pillow's default (ImageFile.LOAD_TRUNCATED_IMAGES = False) makes truncated data an error
+    # instead of grey padding; we rely on it and never change it.
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -174,6 +174,23 @@ def check_output_path(path: str | os.PathLike[str], *, overwrite: bool) -> Path:
     return p
 
 
+def _link_new(tmp: str, p: Path) -> None:
+    """Move ``tmp`` to the new name ``p``, failing if ``p`` exists (also if it appeared meanwhile)."""
+    try:
+        os.link(tmp, p)
+    except FileExistsError as e:
+        raise OutputExistsError(f"{p}: already exists (pass --overwrite to replace it)") from e
+    except OSError:
+        # No hard links here (some network and FUSE file systems): reserve the name, then replace.
+        try:
+            os.close(os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        except FileExistsError as e:
+            raise OutputExistsError(f"{p}: already exists (pass --overwrite to replace it)") from e
+        os.replace(tmp, p)
+        return
+    os.unlink(tmp)
+
+
 def atomic_write(path: str | os.PathLike[str], data: bytes, *, overwrite: bool = False, mode: int = 0o644) -> Path:
     """Write ``data`` to ``path`` so that readers see either nothing or the whole file.
 
@@ -195,12 +212,7 @@ def atomic_write(path: str | os.PathLike[str], data: bytes, *, overwrite: bool =
         if overwrite:
             os.replace(tmp, p)
         else:
-            try:
-                os.link(tmp, p)
-            except FileExistsError as e:
-                raise OutputExistsError(f"{p}: already exists (pass --overwrite to replace it)") from e
-            finally:
-                os.unlink(tmp)
+            _link_new(tmp, p)
     except OSError as e:
         raise OutputError(f"{p}: write failed ({e.strerror or e})") from e
     finally:

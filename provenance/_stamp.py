@@ -41,6 +41,11 @@ log = logging.getLogger(__name__)
 SOFTWARE = f"provenance/{__version__}"
 
 
+def _has_c2pa(data: bytes) -> bool:
+    """Cheap check for embedded C2PA data (a JUMBF box labelled c2pa), used only to warn."""
+    return b"jumb" in data and b"c2pa" in data
+
+
 def perceptual_hash(rgb: np.ndarray) -> str:
     """64-bit DCT perceptual hash (imagehash.phash) as 16 hex digits."""
     import imagehash
@@ -138,6 +143,9 @@ def stamp_file(src: str | os.PathLike[str], dst: str | os.PathLike[str], *, iden
 
     t0 = time.perf_counter()
     image = load_image(src_p)
+    if parent is None and _has_c2pa(image.data):
+        log.warning("%s carries a C2PA manifest of its own; pass --parent %s to keep it as an ingredient",
+                    src_p, src_p)
     decode_ms = round((time.perf_counter() - t0) * 1000.0, 2)
     signed, result, manifest = stamp_image(
         image, fmt=fmt, identity=identity, record=record or GenerationRecord(), method=method,

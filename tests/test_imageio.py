@@ -101,3 +101,17 @@ def test_atomic_write_to_missing_or_readonly_folder(tmp_path):
                 atomic_write(ro / "x.bin", b"x")
     finally:
         ro.chmod(0o700)
+
+
+def test_atomic_write_without_hard_links(tmp_path, monkeypatch):
+    """Where hard links are unsupported the write still refuses existing files and lands whole."""
+    def no_link(src, dst):
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(os, "link", no_link)
+    p = tmp_path / "out.bin"
+    atomic_write(p, b"one")
+    assert p.read_bytes() == b"one"
+    with pytest.raises(OutputExistsError):
+        atomic_write(p, b"two")
+    assert p.read_bytes() == b"one" and sorted(os.listdir(tmp_path)) == ["out.bin"]

@@ -299,3 +299,16 @@ def test_two_stamping_processes_share_one_registry(tmp_path, photo_png, identity
         rows = list(reg.iter_all())
         assert len(rows) == 12 and reg.integrity_ok()
         assert {Path(r.output_path).name for r in rows} == {f"{t}-{i}.jpg" for t in "ab" for i in range(6)}
+
+
+def test_restamping_a_signed_image_warns_about_its_manifest(tmp_path, photo_png, identity, caplog):
+    """Stamping an image that already has Content Credentials, without --parent, warns how to keep them."""
+    first = tmp_path / "first.png"
+    stamp_file(photo_png, first, identity=identity)
+    with caplog.at_level("WARNING", logger="provenance"):
+        stamp_file(first, tmp_path / "second.png", identity=identity)
+    assert "--parent" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="provenance"):
+        stamp_file(first, tmp_path / "third.png", identity=identity, parent=first)
+    assert "--parent" not in caplog.text
