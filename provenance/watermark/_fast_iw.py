@@ -205,10 +205,12 @@ def _haar():
 # iw's encode() and decode() loops, shared by both methods
 
 
-def _check_image(bgr) -> np.ndarray:
+def _check_image(bgr, *, float_ok: bool = False) -> np.ndarray:
     bgr = np.asarray(bgr)
-    if bgr.ndim != 3 or bgr.shape[2] != 3 or bgr.dtype != np.uint8:
-        raise ValueError(f"expected a BGR uint8 image of shape (H, W, 3), got {bgr.dtype} {bgr.shape}")
+    dtypes = (np.uint8, np.float32) if float_ok else (np.uint8,)
+    if bgr.ndim != 3 or bgr.shape[2] != 3 or bgr.dtype not in dtypes:
+        raise ValueError(f"expected a BGR {' or '.join(np.dtype(d).name for d in dtypes)} image of shape (H, W, 3), "
+                         f"got {bgr.dtype} {bgr.shape}")
     return bgr
 
 
@@ -250,7 +252,9 @@ def _embed(bgr, bits, scales, block, diffuse):
 
 
 def _decode(bgr, n_bits, scales, block, infer):
-    bgr = _check_image(bgr)
+    # float32 input is decoded in OpenCV's float colour space (U/V offset 0.5), as iw does when
+    # handed floats: that is how diffusers' SDXL watermarker embeds, so it is how it is read back.
+    bgr = _check_image(bgr, float_ok=True)
     n_bits = int(n_bits)
     if n_bits <= 0:
         raise ValueError("n_bits must be positive")
