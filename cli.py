@@ -198,16 +198,90 @@ def cmd_watermark_methods(args) -> int:
         rows.append({"name": name, "default": name == DEFAULT_METHOD, "summary": m.summary,
                      "payload_bits": m.codec.bits, "code": m.codec.name, "id_hex_digits": m.codec.id_hex_len,
                      "false_positive_rate": m.codec.false_positive_rate,
-                     "min_size": list(m.min_size), "available": m.available()})
+                     "min_size": list(m.min_size), "available": m.available(),
+                     "scanned_by_default": m.scan_by_default})
     if args.json:
         _print_json(rows)
     else:
         for r in rows:
             flag = " (default)" if r["default"] else ""
-            avail = "" if r["available"] else f"  [not installed]"
+            avail = ("" if r["available"] else "  [not installed]") + \
+                    ("" if r["scanned_by_default"] else "  [only with --method]")
             print(f"{r['name']}{flag}: {r['summary']}; {r['code']}, false-positive rate "
                   f"{r['false_positive_rate']:.1e}, min {r['min_size'][0]}x{r['min_size'][1]}{avail}")
     return EXIT_OK
+
+
+# --- verify -----------------------------------------------------------------------------------
+
+FAIL_ON = ("ai", "tampered", "invalid", "error", "unknown")
+
+
+def _fail_on(text: str) -> set[str]:
+    chosen = {t.strip() for t in text.split(",") if t.strip()}
+    bad = chosen - set(FAIL_ON)
+    if bad or not chosen:
+        raise argparse.ArgumentTypeError(f"choose from {','.join(FAIL_ON)}; got {text!r}")
+    return chosen
+
+
+def _print_report(r: dict) -> None:
+    v = r["verdict"]
+    print(f"{r['file']}: {v['label'].upper()} (confidence {v['confidence']:.2f})")
+    print(f"  {v['summary']}")
+    how = {k: val for k, val in v["how"].items() if val not in (None, "unknown", [])}
+    if how:
+        print("  how: " + ", ".join(f"{k}={val}" for k, val in how.items()))
+    c = r["c2pa"]
+    if c.get("status") != "absent":
+        signer = (c.get("signer") or {}).get("common_name")
+        print(f"  c2pa: {c['status']}" + (f", signed by {signer}" if signer else "")
+              + (f", codes {', '.join(c['codes'])}" if c.get("codes") else ""))
+    for w in r["watermarks"]:
+        if w.get("detected"):
+            print(f"  watermark: {w['scheme']} {w.get('payload')} (false-positive rate {w['false_positive_rate']:.1e})")
+    gen = (r.get("metadata") or {}).get("generator")
+    if gen:
+        print(f"  metadata: written by {gen.get('tool')}" + (f", model {gen['model']}" if gen.get("model") else ""))
+    if r["registry"].get("match") not in (None, "none"):
+        rec = r["registry"].get("record") or {}
+        print(f"  registry: {r['registry']['match']} match, stamp {rec.get('content_id')} ({rec.get('output_path')})")
+    f = r.get("forensics") or {}
+    if f.get("p_ai") is not None:
+        print(f"  forensics: p_ai={f['p_ai']:.2f} (an estimate)")
+    for conflict in v["conflicts"]:
+        print(f"  conflict: {conflict}")
+    for e in r["errors"]:
+        print(f"  error ({e['collector']}): {e['error']}")
+
+
+def cmd_verify(args) -> int:
+    from provenance import Registry
+    from provenance._trust import trust_anchors
+    from provenance._verify import VerifyOptions, verify_file
+
+    pem, _sources = trust_anchors(args.trust)
+    registry = None if args.no_registry else Registry()
+    options = VerifyOptions(trust_anchors_pem=pem, registry=registry, forensics=not args.no_forensics,
+                            watermark_methods=args.method or None)
+    flagged = errored = False
+    reports = []
+    try:
+        for f in args.files:
+            report = verify_file(f, options=options)
+            errored |= bool(report.errors)
+            flagged |= bool(report.flags & args.fail_on) if args.fail_on else False
+            reports.append(report.to_dict())
+            if not args.json:
+                _print_report(reports[-1])
+    finally:
+        if registry is not None:
+            registry.close()
+    if args.json:
+        _print_json(reports)
+    if flagged:
+        return EXIT_FLAGGED
+    return EXIT_ERROR if errored else EXIT_OK
 
 
 # --- registry ---------------------------------------------------------------------------------
@@ -370,13 +444,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quality", type=_quality, default=95)
     p.add_argument("--overwrite", action="store_true")
     _add_json(p)
-    p = _sub(wm_sub, "detect", cmd_watermark_detect, "look for watermarks of every registered method",
+    p = _sub(wm_sub, "detect", cmd_watermark_detect,
+             "look for watermarks of every registered method (slow ones, e.g. rivaGan, only with --method)",
              "provenance watermark detect out.stamped.png --json")
     p.add_argument("files", nargs="+", metavar="FILE")
-    p.add_argument("--method", action="append", choices=method_names(), help="only this method (repeatable)")
+    p.add_argument("--method", action="append", choices=method_names(),
+                   help="only this method (repeatable); default: every method scanned by default")
     _add_json(p)
     p = _sub(wm_sub, "methods", cmd_watermark_methods, "list the registered watermark methods",
              "provenance watermark methods --json")
+    _add_json(p)
+
+    # verify
+    p = _sub(commands, "verify", cmd_verify,
+             "one verdict about each image's origin, with the evidence behind it (C2PA, watermarks, "
+             "metadata, registry, forensics)",
+             "provenance verify photo.jpg\n  provenance verify a.png b.jpg --json\n"
+             "  provenance verify x.png --trust anchors.pem --fail-on ai,invalid   # exit 3 if flagged")
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("--trust", action="append", metavar="PEM",
+                   help="extra trust anchors (repeatable); the tool's own root CA is always trusted")
+    p.add_argument("--fail-on", type=_fail_on, default=set(), metavar="LIST",
+                   help=f"exit 3 when any file is flagged: comma-separated from {','.join(FAIL_ON)}")
+    p.add_argument("--method", action="append", choices=method_names(),
+                   help="only these of our watermark methods (default: every installed one)")
+    p.add_argument("--no-registry", action="store_true", help="skip the registry lookup")
+    p.add_argument("--no-forensics", action="store_true", help="skip the forensic classifier")
     _add_json(p)
 
     # registry

@@ -27,3 +27,9 @@ def registry_path() -> Path:
     home = _home_override()
     base = home if home else Path(platformdirs.user_data_dir(APP))
     return base / "registry.sqlite"
+
+
+def trust_file() -> Path:
+    """Extra trust anchors (PEM) that verify always uses, beside the tool's own root CA."""
+    home = _home_override()
+    return home / "trust-anchors.pem" if home else Path(platformdirs.user_config_dir(APP)) / "trust-anchors.pem"

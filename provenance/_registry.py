@@ -22,6 +22,11 @@ from ._errors import RegistryError
 
 SCHEMA_VERSION = 1
 
+#: Largest pHash Hamming distance treated as "the same image" (bench/calibrate_phash.py on 300
+#: shared images: JPEG q50-q90, WebP q80 and 50% resizes of an image stay within 2 bits, while
+#: no two different images came closer than 6).
+PHASH_MAX_DISTANCE = 4
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS stamps (
     content_id    TEXT PRIMARY KEY,
@@ -131,7 +136,7 @@ class Registry:
     def find_by_sha256(self, sha256: str) -> list[StampRecord]:
         return self._rows("SELECT * FROM stamps WHERE sha256 = ?", (sha256.lower(),))
 
-    def find_by_phash(self, phash: str, *, max_distance: int = 8) -> list[tuple[int, StampRecord]]:
+    def find_by_phash(self, phash: str, *, max_distance: int = PHASH_MAX_DISTANCE) -> list[tuple[int, StampRecord]]:
         """Rows whose perceptual hash is within ``max_distance`` bits, nearest first (a linear scan)."""
         matches = []
         for r in self.iter_all():

@@ -18,12 +18,16 @@ def embed_watermark(image: np.ndarray, content_id: str, *, method: str = DEFAULT
 
 
 def detect_watermarks(image: np.ndarray, *, methods: list[str] | None = None) -> list[WatermarkResult]:
-    """Run every (or the named) registered, installed method's detector on an RGB image."""
-    names = methods if methods is not None else method_names()
+    """Run the named methods' detectors on an RGB image; by default every registered method that
+    is installed and scanned by default (slow ones such as rivaGan must be named)."""
+    if methods is not None:
+        return [get_method(name).detect(image) for name in methods]
     results = []
-    for name in names:
+    for name in method_names():
         m = get_method(name)
-        if methods is None and not m.available():
+        if not m.scan_by_default:
+            continue
+        if not m.available():
             results.append(WatermarkResult(name, False, extra={"skipped": f"needs the '{m.extra_name}' extra"}))
             continue
         results.append(m.detect(image))

@@ -52,6 +52,9 @@ class WatermarkMethod(ABC):
     min_size: tuple[int, int] = (256, 256)
     #: Extra needed to run, for the error message when it is missing (None: always available).
     extra_name: str | None = None
+    #: Whether detection runs it when no methods are named. Slow detectors (rivaGan: ~2 s per
+    #: image on a CPU) run only when asked for, so verify and audit stay fast.
+    scan_by_default: bool = True
 
     def check_size(self, image: np.ndarray) -> None:
         h, w = image.shape[:2]

@@ -84,6 +84,7 @@ class RivaGan(WatermarkMethod):
     summary = "invisible-watermark RivaGAN (ONNX; 32 bits: carries a 24-bit id prefix; ~1 s/image)"
     codec = SHORT_CODEC
     extra_name = "rivagan"
+    scan_by_default = False
 
     def available(self) -> bool:
         return importlib.util.find_spec("onnxruntime") is not None

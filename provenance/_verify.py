@@ -1,0 +1,186 @@
+"""verify: decode an image once, run every evidence collector, fuse the evidence into a verdict.
+
+Collectors are independent: each returns its evidence or, if it fails, an ``errors`` entry and an
+``absent`` result; one collector's failure never hides another's evidence. The report is the
+evidence model of DESIGN.md (``schema: provenance.verify/1``; JSON Schema in
+docs/verify.schema.json).
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from ._c2pa_evidence import C2paEvidence, collect_c2pa
+from ._errors import ProvenanceError
+from ._imageio import LoadedImage, decode_image, read_bytes
+from ._registry import PHASH_MAX_DISTANCE, Registry
+from ._verdict import Verdict, fuse
+from .watermark import detect_watermarks
+
+log = logging.getLogger(__name__)
+
+SCHEMA = "provenance.verify/1"
+#: Our watermark detections below this false-positive rate count as strong evidence.
+STRONG_WATERMARK_FPR = 1e-6
+
+
+@dataclass
+class VerifyOptions:
+    trust_anchors_pem: bytes = b""
+    registry: Registry | None = None
+    forensics: bool = True
+    watermark_methods: list[str] | None = None  # None: every registered, installed method
+
+
+@dataclass
+class VerifyReport:
+    file: str
+    sha256: str | None = None
+    format: str | None = None
+    width: int | None = None
+    height: int | None = None
+    verdict: Verdict = field(default_factory=Verdict)
+    c2pa: dict = field(default_factory=lambda: {"status": "absent"})
+    watermarks: list[dict] = field(default_factory=list)
+    metadata: dict = field(default_factory=dict)
+    registry: dict = field(default_factory=lambda: {"match": "none"})
+    forensics: dict = field(default_factory=lambda: {"status": "absent"})
+    errors: list[dict] = field(default_factory=list)
+    timing_ms: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        return {"schema": SCHEMA, **d}
+
+    @property
+    def flags(self) -> set[str]:
+        """What ``--fail-on`` can select: ai, tampered, invalid, error, unknown."""
+        out = set()
+        if self.verdict.label in ("ai-generated", "likely-ai-generated"):
+            out.add("ai")
+        if self.c2pa.get("status") in ("tampered", "invalid"):
+            out.add(self.c2pa["status"])
+        if self.errors:
+            out.add("error")
+        if self.verdict.label == "unknown":
+            out.add("unknown")
+        return out
+
+
+def _timed(report: VerifyReport, name: str, fn: Callable[[], Any]) -> Any:
+    t = time.perf_counter()
+    try:
+        return fn()
+    except ProvenanceError as e:
+        report.errors.append({"collector": name, "error": str(e)})
+    except Exception as e:  # a collector bug must not take the others down; it is reported loudly
+        log.exception("collector %s failed", name)
+        report.errors.append({"collector": name, "error": f"{type(e).__name__}: {e}"})
+    finally:
+        report.timing_ms[name] = round((time.perf_counter() - t) * 1000.0, 2)
+    return None
+
+
+def _watermarks(loaded: LoadedImage, options: VerifyOptions) -> list[dict]:
+    from detectors.sd_watermarks import detect_public_marks
+
+    ours = detect_watermarks(loaded.rgb, methods=options.watermark_methods)
+    return [dict(m.to_dict(), kind="content-id") for m in ours] + \
+           [dict(m.to_dict(), kind="public") for m in detect_public_marks(loaded.rgb)]
+
+
+def _registry_lookup(loaded: LoadedImage, sha256: str, watermarks: list[dict], registry: Registry) -> dict:
+    from ._stamp import perceptual_hash
+
+    for w in watermarks:
+        if w.get("kind") != "content-id" or not w.get("detected"):
+            continue
+        rows = registry.find_by_prefix(w["payload"]) if w.get("partial") else \
+            [r for r in [registry.get(w["payload"])] if r is not None]
+        if len(rows) == 1:
+            return {"match": "watermark", "scheme": w["scheme"], "record": rows[0].to_dict(),
+                    "identical_file": rows[0].sha256 == sha256}
+        if len(rows) > 1:  # a short id prefix can name several stamps
+            return {"match": "watermark", "scheme": w["scheme"], "ambiguous": len(rows),
+                    "record": rows[0].to_dict(), "identical_file": False}
+    exact = registry.find_by_sha256(sha256)
+    if exact:
+        return {"match": "fingerprint", "distance": 0, "record": exact[0].to_dict(), "identical_file": True}
+    near = registry.find_by_phash(perceptual_hash(loaded.rgb), max_distance=PHASH_MAX_DISTANCE)
+    if near:
+        distance, row = near[0]
+        return {"match": "fingerprint", "distance": distance, "max_distance": PHASH_MAX_DISTANCE,
+                "record": row.to_dict(), "identical_file": False}
+    return {"match": "none"}
+
+
+def _metadata(loaded: LoadedImage) -> dict:
+    try:
+        from detectors.metadata import read_image_metadata
+    except ImportError:
+        return {"status": "absent", "reason": "metadata parsers not installed"}
+    return read_image_metadata(loaded).to_dict()
+
+
+def _forensics(loaded: LoadedImage) -> dict:
+    try:
+        from detectors.forensics import analyze_image
+    except ImportError:
+        return {"status": "absent", "reason": "no forensic classifier installed"}
+    return analyze_image(loaded.rgb)
+
+
+def verify_bytes(data: bytes, *, name: str, options: VerifyOptions | None = None) -> VerifyReport:
+    """Verify an image given as bytes; ``name`` labels the report."""
+    options = options or VerifyOptions()
+    report = VerifyReport(file=name, sha256=hashlib.sha256(data).hexdigest())
+    t = time.perf_counter()
+    try:
+        loaded = decode_image(data, name=name)
+    except ProvenanceError as e:
+        report.errors.append({"collector": "decode", "error": str(e)})
+        report.timing_ms["decode"] = round((time.perf_counter() - t) * 1000.0, 2)
+        report.verdict = fuse(report)
+        return report
+    report.timing_ms["decode"] = round((time.perf_counter() - t) * 1000.0, 2)
+    report.format, report.width, report.height = loaded.format, loaded.width, loaded.height
+
+    c2pa_ev: C2paEvidence | None = _timed(report, "c2pa", lambda: collect_c2pa(
+        data, trust_anchors_pem=options.trust_anchors_pem or None))
+    if c2pa_ev is not None:
+        report.c2pa = c2pa_ev.to_dict()
+    marks = _timed(report, "watermarks", lambda: _watermarks(loaded, options))
+    report.watermarks = marks or []
+    meta = _timed(report, "metadata", lambda: _metadata(loaded))
+    if meta is not None:
+        report.metadata = meta
+    if options.registry is not None:
+        found = _timed(report, "registry", lambda: _registry_lookup(loaded, report.sha256, report.watermarks,
+                                                                    options.registry))
+        if found is not None:
+            report.registry = found
+    else:
+        report.registry = {"match": "none", "reason": "registry lookup disabled"}
+    if options.forensics:
+        result = _timed(report, "forensics", lambda: _forensics(loaded))
+        if result is not None:
+            report.forensics = result
+    else:
+        report.forensics = {"status": "absent", "reason": "forensics disabled"}
+    report.verdict = fuse(report)
+    return report
+
+
+def verify_file(path: str | Path, *, options: VerifyOptions | None = None) -> VerifyReport:
+    """Verify one file. Unreadable files give a report with an ``errors`` entry, never an exception."""
+    try:
+        data = read_bytes(path)
+    except ProvenanceError as e:
+        report = VerifyReport(file=str(path), errors=[{"collector": "read", "error": str(e)}])
+        report.verdict = fuse(report)
+        return report
+    return verify_bytes(data, name=str(path), options=options)

@@ -1,0 +1,259 @@
+"""verify: each collector, the damaged-manifest cases, the verdict rules, the schema, the CLI exit codes."""
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import cli
+from conftest import REPO, natural_image
+from provenance import GenerationRecord, Registry, init_keys, load_identity, stamp_file
+from provenance._trust import trust_anchors
+from provenance._verify import VerifyOptions, verify_bytes, verify_file
+
+RECORD = GenerationRecord.from_dict({"generator": "diffusers", "model": "sdxl-base-1.0", "seed": 7, "source": "local",
+                                     "extra": {"marker": "ASSERTIONMARKER"}})
+SCHEMA = json.loads((REPO / "docs" / "verify.schema.json").read_text())
+
+
+def _validate(report: dict) -> None:
+    import jsonschema
+
+    jsonschema.validate(report, SCHEMA)
+
+
+@pytest.fixture
+def registry(home):
+    with Registry() as reg:
+        yield reg
+
+
+@pytest.fixture
+def options(identity, registry):
+    pem, _ = trust_anchors()
+    return VerifyOptions(trust_anchors_pem=pem, registry=registry, forensics=False)
+
+
+@pytest.fixture
+def stamped_png(tmp_path, photo_png, identity, registry):
+    out = tmp_path / "stamped.png"
+    stamp_file(photo_png, out, identity=identity, record=RECORD, registry=registry, content_id="5eed0f00dcafe123")
+    return out
+
+
+@pytest.fixture
+def stamped_jpg(tmp_path, photo_png, identity, registry):
+    out = tmp_path / "signed-title.jpg"
+    stamp_file(photo_png, out, identity=identity, record=RECORD, registry=registry, content_id="5eed0f00dcafe123")
+    return out
+
+
+def test_stamped_image_is_ai_generated_trusted(stamped_jpg, options):
+    """Our own stamp: trusted C2PA declaring AI, our watermark, a registry match; schema-valid JSON."""
+    r = verify_file(stamped_jpg, options=options)
+    d = r.to_dict()
+    _validate(d)
+    assert d["c2pa"]["status"] == "trusted" and d["c2pa"]["ai_generated"] is True
+    assert d["c2pa"]["generation"]["seed"] == 7
+    assert d["c2pa"]["soft_bindings"][0]["value"] == "5eed0f00dcafe123"
+    assert d["verdict"]["label"] == "ai-generated" and d["verdict"]["rules"][0] == "c2pa-ai"
+    assert {"watermark-ours", "registry-watermark"} & set(d["verdict"]["rules"]) == {"watermark-ours"}
+    assert d["registry"]["match"] == "watermark" and d["registry"]["identical_file"] is True
+    assert d["verdict"]["how"]["model"] == "sdxl-base-1.0" and d["verdict"]["how"]["source"] == "local"
+    assert d["verdict"]["conflicts"] == [] and d["errors"] == []
+
+
+def test_unknown_signer_is_valid_not_an_error(stamped_jpg, tmp_path, monkeypatch):
+    """Without our root as an anchor the manifest is 'valid' and the verdict says the signer is not trusted."""
+    monkeypatch.setenv("PROVENANCE_HOME", str(tmp_path / "other"))
+    init_keys(org="Someone Else")
+    pem, _ = trust_anchors()
+    r = verify_file(stamped_jpg, options=VerifyOptions(trust_anchors_pem=pem, forensics=False)).to_dict()
+    assert r["c2pa"]["status"] == "valid" and r["errors"] == []
+    assert "not in the trust list" in r["verdict"]["summary"]
+    assert r["verdict"]["confidence"] == 0.95
+
+
+def _replace_once(data: bytes, old: bytes, new: bytes) -> bytes:
+    assert data.count(old) == 1 and len(old) == len(new)
+    return data.replace(old, new)
+
+
+@pytest.mark.parametrize("damage,status,code", [
+    pytest.param("pixels", "tampered", "assertion.dataHash.mismatch", id="pixels-changed"),
+    pytest.param("claim", "invalid", "claimSignature.mismatch", id="signature-fails"),
+    pytest.param("assertion", "invalid", "assertion.hashedURI.mismatch", id="assertion-uri-mismatch"),
+])
+def test_damaged_manifests(stamped_jpg, options, damage, status, code):
+    """Each way of damaging a manifest is named, reported with its raw code, and listed as a conflict."""
+    data = stamped_jpg.read_bytes()
+    if damage == "pixels":
+        data = bytearray(data)
+        data[-300] ^= 0x04  # inside the entropy-coded scan: decoded pixels change
+        data = bytes(data)
+    elif damage == "claim":
+        data = _replace_once(data, b"signed-title.jpg", b"signed-titlX.jpg")  # dc:title inside the signed claim
+    else:
+        data = _replace_once(data, b"ASSERTIONMARKER", b"ASSERTIONMARKEX")  # inside our generation assertion
+    report = verify_bytes(data, name="damaged.jpg", options=options)
+    r = report.to_dict()
+    _validate(r)
+    assert r["c2pa"]["status"] == status and code in r["c2pa"]["codes"]
+    expected = "changed after signing" if status == "tampered" else code
+    assert any(c.startswith("C2PA manifest present") and expected in c for c in r["verdict"]["conflicts"])
+    assert status in report.flags
+
+
+def test_ingredient_with_failed_signature_is_reported(tmp_path, photo_png, identity, options):
+    """A parent whose own signature fails is reported on its ingredient while the active manifest stays valid."""
+    parent = tmp_path / "parent-title.jpg"
+    stamp_file(photo_png, parent, identity=identity, record=RECORD)
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(_replace_once(parent.read_bytes(), b"parent-title.jpg", b"parent-titlX.jpg"))
+    child = tmp_path / "child.jpg"
+    stamp_file(photo_png, child, identity=identity, record=RECORD, parent=broken)
+    r = verify_file(child, options=options).to_dict()
+    assert r["c2pa"]["status"] == "trusted"
+    [ing] = r["c2pa"]["ingredients"]
+    assert ing["status"] == "invalid" and "claimSignature.mismatch" in ing["codes"]
+    assert any("ingredient" in c and "invalid" in c for c in r["verdict"]["conflicts"])
+
+
+def test_stripped_copies_are_found(stamped_png, tmp_path, options):
+    """A JPEG re-encode keeps the watermark; a half-size copy loses it but matches by perceptual hash."""
+    img = Image.open(stamped_png).convert("RGB")
+    q90 = tmp_path / "q90.jpg"
+    img.save(q90, quality=90)
+    r = verify_file(q90, options=options).to_dict()
+    assert r["c2pa"]["status"] == "absent" and r["registry"]["match"] == "watermark"
+    assert r["verdict"]["label"] == "ai-generated" and r["verdict"]["rules"][0] == "watermark-ours"
+    assert r["verdict"]["how"]["model"] == "sdxl-base-1.0"  # from the registry's manifest
+    small = tmp_path / "small.png"
+    img.resize((256, 256), Image.BICUBIC).save(small)
+    r = verify_file(small, options=options).to_dict()
+    assert r["registry"]["match"] == "fingerprint" and r["registry"]["distance"] <= 4
+    assert r["verdict"]["label"] == "ai-generated" and r["verdict"]["rules"][0] == "registry-fingerprint"
+
+
+def test_public_sd_watermark(tmp_path, options):
+    """An image marked like the SD 1.x reference script is ai-generated by the public-watermark rule."""
+    from test_sd_watermarks import sd_mark
+
+    p = tmp_path / "sd1.png"
+    Image.fromarray(sd_mark(natural_image(512, 512, seed=1), "sd1")).save(p)
+    r = verify_file(p, options=options).to_dict()
+    assert r["verdict"]["label"] == "ai-generated" and "watermark-public" in r["verdict"]["rules"]
+    assert r["verdict"]["how"]["generator_family"] == "sd1"
+
+
+def test_plain_image_is_unknown(tmp_path, options):
+    """An image with no evidence at all gets 'unknown' and no errors."""
+    p = tmp_path / "plain.png"
+    Image.fromarray(natural_image(320, 320, seed=9)).save(p)
+    r = verify_file(p, options=options).to_dict()
+    _validate(r)
+    assert r["verdict"]["label"] == "unknown" and r["errors"] == [] and r["c2pa"]["status"] == "absent"
+
+
+@pytest.mark.parametrize("content", [
+    pytest.param(b"", id="zero-bytes"),
+    pytest.param(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", id="truncated-png"),
+    pytest.param(b"GIF89a" + b"\xff" * 50, id="corrupt-gif"),
+    pytest.param(b"<html>not an image</html>", id="html"),
+])
+def test_bad_files_become_error_entries(tmp_path, options, content):
+    """Unreadable files give an errors entry and 'unknown', never an exception."""
+    p = tmp_path / "bad.png"
+    p.write_bytes(content)
+    r = verify_file(p, options=options).to_dict()
+    _validate(r)
+    assert r["verdict"]["label"] == "unknown" and r["errors"]
+
+
+def test_missing_file_is_an_error_entry(options):
+    """A path that does not exist is reported, not raised."""
+    r = verify_file("/nonexistent/x.png", options=options).to_dict()
+    assert r["errors"][0]["collector"] == "read" and r["verdict"]["label"] == "unknown"
+
+
+# --- CLI ----------------------------------------------------------------------------------------
+
+def run(capsys, *args):
+    try:
+        code = cli.main(list(args))
+    except SystemExit as e:
+        code = e.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_cli_verify_json_and_exit_codes(capsys, stamped_jpg, tmp_path):
+    """--json prints one schema-valid object per file; --fail-on gives 3 only when a file is flagged."""
+    plain = tmp_path / "plain.png"
+    Image.fromarray(natural_image(300, 300, seed=4)).save(plain)
+    code, out, _ = run(capsys, "verify", str(stamped_jpg), str(plain), "--json", "--no-forensics")
+    reports = json.loads(out)
+    assert code == 0 and [r["file"] for r in reports] == [str(stamped_jpg), str(plain)]
+    for r in reports:
+        _validate(r)
+    assert run(capsys, "verify", str(stamped_jpg), "--fail-on", "ai")[0] == 3
+    assert run(capsys, "verify", str(plain), "--fail-on", "ai,tampered,invalid")[0] == 0
+    assert run(capsys, "verify", str(plain), "--fail-on", "unknown")[0] == 3
+
+
+def test_cli_verify_human_output(capsys, stamped_jpg):
+    """The terminal report names the verdict, the signer and the watermark."""
+    code, out, _ = run(capsys, "verify", str(stamped_jpg), "--no-forensics")
+    assert code == 0
+    assert "AI-GENERATED" in out and "c2pa: trusted" in out and "watermark: dwtDctSvd 5eed0f00dcafe123" in out
+
+
+def test_cli_verify_errors_exit_1_and_usage_exit_2(capsys, tmp_path, home):
+    """An unreadable file exits 1 (others still reported); a bad --fail-on value or --trust file exits 2/1."""
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"nope")
+    code, out, _ = run(capsys, "verify", str(bad), "--json", "--no-forensics")
+    assert code == 1 and json.loads(out)[0]["errors"]
+    assert run(capsys, "verify", str(bad), "--fail-on", "purple")[0] == 2
+    garbage = tmp_path / "anchors.pem"
+    garbage.write_text("not a certificate")
+    code, _, err = run(capsys, "verify", str(bad), "--trust", str(garbage))
+    assert code == 1 and "not a PEM certificate" in err
+
+
+def test_cli_verify_trust_option(capsys, stamped_jpg, tmp_path, monkeypatch):
+    """--trust PEM makes another signer's manifest 'trusted'."""
+    root = (Path(load_identity.__globals__["_paths"].keys_dir()) / "root-ca.pem").read_bytes()
+    anchors = tmp_path / "anchors.pem"
+    anchors.write_bytes(root)
+    monkeypatch.setenv("PROVENANCE_HOME", str(tmp_path / "elsewhere"))
+    code, out, _ = run(capsys, "verify", str(stamped_jpg), "--json", "--no-forensics")
+    assert json.loads(out)[0]["c2pa"]["status"] == "valid"
+    code, out, _ = run(capsys, "verify", str(stamped_jpg), "--json", "--no-forensics", "--trust", str(anchors))
+    assert json.loads(out)[0]["c2pa"]["status"] == "trusted"
+
+
+def test_mutated_files_never_crash_verify(stamped_jpg, options):
+    """Property test: random byte flips, truncations and insertions in a signed JPEG never raise."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    original = stamped_jpg.read_bytes()
+
+    @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(st.lists(st.tuples(st.integers(0, len(original) - 1), st.integers(0, 255)), max_size=8),
+           st.integers(16, len(original)), st.binary(max_size=64))
+    def check(flips, cut, insert):
+        data = bytearray(original[:cut])
+        for pos, value in flips:
+            if pos < len(data):
+                data[pos] = value
+        data[len(data) // 2:len(data) // 2] = insert
+        report = verify_bytes(bytes(data), name="mutated.jpg", options=options).to_dict()
+        _validate(report)
+
+    check()
