@@ -78,6 +78,7 @@ class LoadedImage:
     icc_profile: bytes | None = None
     text: dict[str, str] = field(default_factory=dict)  # PNG text chunks of the source
     data: bytes = b""  # the file's bytes as read
+    notes: list[str] = field(default_factory=list)  # decoder warnings (damaged EXIF, ...)
 
     @property
     def width(self) -> int:
@@ -108,7 +109,10 @@ def decode_image(data: bytes, *, name: str = "<bytes>", max_pixels: int = MAX_PI
     # Pillow's default (ImageFile.LOAD_TRUNCATED_IMAGES = False) makes truncated data an error
     # instead of grey padding; we rely on it and never change it.
     try:
-        with warnings.catch_warnings():
+        # Pillow warns (rather than fails) about damaged EXIF and similar; keep those as notes on
+        # the image instead of letting them escape, but make its bomb warning a hard error.
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             img = Image.open(io.BytesIO(data), formats=[fmt])
             width, height = img.size
@@ -125,7 +129,11 @@ def decode_image(data: bytes, *, name: str = "<bytes>", max_pixels: int = MAX_PI
     except (OSError, SyntaxError, ValueError, EOFError) as e:
         raise ImageError(f"{name}: corrupt or truncated {fmt} ({e})") from e
 
-    text = {k: v for k, v in getattr(img, "text", {}).items() if isinstance(v, str)} if fmt == "PNG" else {}
+    notes = [f"{w.category.__name__}: {w.message}" for w in caught]
+    try:
+        text = {k: v for k, v in getattr(img, "text", {}).items() if isinstance(v, str)} if fmt == "PNG" else {}
+    except (OSError, ValueError, SyntaxError) as e:  # text chunks are parsed lazily
+        text, notes = {}, notes + [f"text chunks unreadable: {e}"]
     icc = img.info.get("icc_profile")
     alpha = None
     if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
@@ -148,6 +156,7 @@ def decode_image(data: bytes, *, name: str = "<bytes>", max_pixels: int = MAX_PI
         icc_profile=icc,
         text=text,
         data=data,
+        notes=notes,
     )
 
 

@@ -155,8 +155,10 @@ def verify_bytes(data: bytes, *, name: str, options: VerifyOptions | None = None
         report.c2pa = c2pa_ev.to_dict()
     marks = _timed(report, "watermarks", lambda: _watermarks(loaded, options))
     report.watermarks = marks or []
+    report.errors += [{"collector": "decode", "error": note} for note in loaded.notes]
     meta = _timed(report, "metadata", lambda: _metadata(loaded))
     if meta is not None:
+        report.errors += [{"collector": "metadata", "error": str(e)} for e in meta.pop("errors", [])]
         report.metadata = meta
     if options.registry is not None:
         found = _timed(report, "registry", lambda: _registry_lookup(loaded, report.sha256, report.watermarks,

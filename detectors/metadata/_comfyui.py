@@ -1,0 +1,308 @@
+"""ComfyUI: the ``prompt`` (API) graph and the ``workflow`` (UI) graph.
+
+ComfyUI's SaveImage writes ``prompt`` = json.dumps of the API graph ({node id: {"class_type",
+"inputs"}}, a link being ``[node id, output index]``) and ``workflow`` = the UI graph (nodes with
+``widgets_values``, a ``links`` table of ``[id, from node, from slot, to node, to slot, type]``).
+Its WebP writer puts ``"prompt:" + json`` in EXIF Model and ``"workflow:" + json`` in EXIF Make.
+
+We start at the sampler nearest to an output node and walk back through links to the prompts,
+the checkpoint, the LoRAs and the latent size. Walks are breadth-first with a visited set and a
+visit budget: cycles, unknown custom nodes and huge graphs end a walk, never the program.
+"""
+from __future__ import annotations
+
+from collections import deque
+from typing import Any
+
+from provenance import Lora
+from provenance._imageio import LoadedImage
+
+from ._model import GeneratorInfo
+from ._sources import ImageSources
+from ._values import clean_text, load_json, scalar, to_float, to_int
+
+#: Largest graph we walk (nodes); bigger ones are reported and skipped.
+MAX_NODES = 20_000
+#: Most nodes one walk visits.
+MAX_VISITS = 5_000
+
+SAMPLER_TYPES = frozenset({
+    "KSampler", "KSamplerAdvanced", "SamplerCustom", "SamplerCustomAdvanced",
+    "KSampler (Efficient)", "KSampler Adv. (Efficient)", "KSampler SDXL (Eff.)",
+})
+MODEL_KEYS = ("ckpt_name", "unet_name", "base_ckpt_name", "model_name", "checkpoint")
+TEXT_KEYS = ("text", "text_g", "text_l", "prompt", "string", "positive", "negative", "value")
+#: Inputs that lead to the image being refined, not to the settings of this sampler.
+NOT_SETTINGS = frozenset({"latent_image", "samples", "latent", "model", "positive", "negative", "clip",
+                          "vae", "image", "images", "pixels", "conditioning", "mask", "control_net"})
+
+#: widgets_values order of common nodes in the UI graph (ComfyUI's INPUT_TYPES order; seeds are
+#: followed by the UI-only "control_after_generate" widget).
+WIDGETS = {
+    "KSampler": ("seed", "control_after_generate", "steps", "cfg", "sampler_name", "scheduler", "denoise"),
+    "KSamplerAdvanced": ("add_noise", "noise_seed", "control_after_generate", "steps", "cfg", "sampler_name",
+                         "scheduler", "start_at_step", "end_at_step", "return_with_leftover_noise"),
+    "SamplerCustom": ("add_noise", "noise_seed", "control_after_generate", "cfg"),
+    "CheckpointLoaderSimple": ("ckpt_name",),
+    "CheckpointLoader": ("config_name", "ckpt_name"),
+    "UNETLoader": ("unet_name", "weight_dtype"),
+    "LoraLoader": ("lora_name", "strength_model", "strength_clip"),
+    "LoraLoaderModelOnly": ("lora_name", "strength_model"),
+    "CLIPTextEncode": ("text",),
+    "CLIPTextEncodeSDXL": ("width", "height", "crop_w", "crop_h", "target_width", "target_height", "text_g",
+                           "text_l"),
+    "EmptyLatentImage": ("width", "height", "batch_size"),
+    "EmptySD3LatentImage": ("width", "height", "batch_size"),
+    "RandomNoise": ("noise_seed", "control_after_generate"),
+    "KSamplerSelect": ("sampler_name",),
+    "BasicScheduler": ("scheduler", "steps", "denoise"),
+    "CFGGuider": ("cfg",),
+    "FluxGuidance": ("guidance",),
+    "UpscaleModelLoader": ("model_name",),
+}
+
+Graph = dict[str, dict[str, Any]]
+
+
+def _is_link(value: Any) -> bool:
+    return (isinstance(value, list) and len(value) == 2 and isinstance(value[0], (str, int))
+            and not isinstance(value[0], bool) and isinstance(value[1], int) and not isinstance(value[1], bool))
+
+
+def graph_from_prompt(data: Any) -> Graph | None:
+    """The API graph as {node id: {"class_type", "inputs"}}, or None when ``data`` is not one."""
+    if not isinstance(data, dict) or not data or len(data) > MAX_NODES:
+        return None
+    graph = {}
+    for node_id, node in data.items():
+        if isinstance(node, dict) and isinstance(node.get("class_type"), str):
+            inputs = node.get("inputs")
+            graph[str(node_id)] = {"class_type": node["class_type"],
+                                   "inputs": inputs if isinstance(inputs, dict) else {}}
+    return graph or None
+
+
+def graph_from_workflow(data: Any) -> Graph | None:
+    """The UI graph turned into API form: widget values named where the node type is known."""
+    if not isinstance(data, dict):
+        return None
+    nodes, links = data.get("nodes"), data.get("links")
+    if not isinstance(nodes, list) or not nodes or len(nodes) > MAX_NODES:
+        return None
+    sources: dict[Any, list] = {}
+    for link in links if isinstance(links, list) else []:
+        if isinstance(link, list) and len(link) >= 5 and not isinstance(link[0], (list, dict)):
+            sources[link[0]] = [str(link[1]), link[2] if isinstance(link[2], int) else 0]
+        elif isinstance(link, dict) and "id" in link and "origin_id" in link:  # newer serialisation
+            sources[link["id"]] = [str(link["origin_id"]), to_int(link.get("origin_slot")) or 0]
+        if len(sources) > 4 * MAX_NODES:
+            break
+    graph: Graph = {}
+    for node in nodes:
+        if not isinstance(node, dict) or not isinstance(node.get("type"), str) or str(node.get("id")) in graph:
+            continue
+        inputs: dict[str, Any] = {}
+        widgets = node.get("widgets_values")
+        if isinstance(widgets, list):
+            for name, value in zip(WIDGETS.get(node["type"], ()), widgets):
+                inputs[name] = value
+        elif isinstance(widgets, dict):
+            inputs.update({str(k): v for k, v in list(widgets.items())[:256]})
+        slots = node.get("inputs")
+        for slot in slots if isinstance(slots, list) else []:
+            if isinstance(slot, dict) and isinstance(slot.get("name"), str):
+                link = slot.get("link")
+                if not isinstance(link, (list, dict)) and link in sources:
+                    inputs[slot["name"]] = sources[link]
+        graph[str(node.get("id"))] = {"class_type": node["type"], "inputs": inputs,
+                                      "muted": node.get("mode") in (2, 4)}
+    return graph or None
+
+
+def _links(node: dict[str, Any], *, skip: frozenset[str] = frozenset(), only: tuple[str, ...] = ()):
+    for name, value in node["inputs"].items():
+        if _is_link(value) and name not in skip and (not only or name in only or
+                                                     any(name.startswith(o) for o in only)):
+            yield name, str(value[0])
+
+
+def _walk(graph: Graph, start: str, *, skip: frozenset[str] = frozenset(), only: tuple[str, ...] = ()):
+    """Nodes reachable from ``start`` backwards through links, breadth first, each once."""
+    seen, queue = {start}, deque([start])
+    while queue and len(seen) <= MAX_VISITS:
+        node_id = queue.popleft()
+        node = graph.get(node_id)
+        if node is None:
+            continue
+        expand = yield node_id, node
+        if expand is False:
+            continue
+        for _name, target in _links(node, skip=skip, only=only):
+            if target not in seen:
+                seen.add(target)
+                queue.append(target)
+
+
+def _find_scalar(graph: Graph, start: str, keys: tuple[str, ...]) -> Any:
+    for _node_id, node in _walk(graph, start, skip=NOT_SETTINGS):
+        for key in keys:
+            value = node["inputs"].get(key)
+            if value is not None and not _is_link(value) and scalar(value) is not None:
+                return value
+    return None
+
+
+def _find_link(graph: Graph, start: str, keys: tuple[str, ...]) -> str | None:
+    for _node_id, node in _walk(graph, start, skip=NOT_SETTINGS):
+        for key in keys:
+            value = node["inputs"].get(key)
+            if _is_link(value):
+                return str(value[0])
+    return None
+
+
+def _texts(graph: Graph, start: str | None) -> str | None:
+    """Prompt text reachable from a conditioning input (stopping at each node that has text)."""
+    if start is None:
+        return None
+    found: list[str] = []
+    walker = _walk(graph, start, skip=frozenset({"clip", "model", "vae", "image", "images", "latent_image"}))
+    expand = None
+    try:
+        while True:
+            _node_id, node = walker.send(expand)
+            texts = [clean_text(node["inputs"].get(k)) for k in TEXT_KEYS
+                     if isinstance(node["inputs"].get(k), str)]
+            texts = [t for t in texts if t]
+            for text in texts:
+                if text not in found:
+                    found.append(text)
+            expand = not texts
+            if len(found) >= 16:
+                break
+    except StopIteration:
+        pass
+    return clean_text("\n".join(found))
+
+
+def _model_and_loras(graph: Graph, start: str) -> tuple[str | None, list[Lora]]:
+    model, loras = None, []
+    for _node_id, node in _walk(graph, start, only=("model", "guider", "sigmas", "unet", "base_model")):
+        inputs = node["inputs"]
+        name = inputs.get("lora_name")
+        if isinstance(name, str) and name and name != "None":
+            weight = next((to_float(inputs.get(k)) for k in ("strength_model", "strength", "lora_strength")
+                           if to_float(inputs.get(k)) is not None), None)
+            loras.append(Lora(name=name[:500], weight=weight))
+        for value in list(inputs.values())[:64]:  # stacker nodes: {"on": true, "lora": name, "strength": w}
+            if isinstance(value, dict) and isinstance(value.get("lora"), str) and value.get("on", True):
+                if value["lora"] and value["lora"] != "None":
+                    loras.append(Lora(name=value["lora"][:500], weight=to_float(value.get("strength"))))
+        if model is None:
+            model = next((clean_text(inputs[k], limit=500) for k in MODEL_KEYS
+                          if isinstance(inputs.get(k), str) and inputs.get(k)), None)
+        if len(loras) >= 64:
+            break
+    return model, loras
+
+
+def _pick_sampler(graph: Graph) -> str | None:
+    def is_sampler(node: dict[str, Any]) -> bool:
+        if node.get("muted"):
+            return False
+        inputs = node["inputs"]
+        return node["class_type"] in SAMPLER_TYPES or {"sampler_name", "steps", "cfg"} <= inputs.keys()
+
+    outputs = [nid for nid, node in graph.items()
+               if "save" in node["class_type"].lower() or "preview" in node["class_type"].lower()]
+    for output in outputs[:8]:
+        for node_id, node in _walk(graph, output):
+            if is_sampler(node):
+                return node_id
+    samplers = [nid for nid, node in graph.items() if is_sampler(node)]
+
+    def order(node_id: str) -> tuple[int, str]:
+        number = to_int(node_id)
+        return (number if number is not None else -1, node_id)
+
+    return max(samplers, key=order) if samplers else None
+
+
+def comfyui_info(graph: Graph, *, raw: dict[str, str], model_hashes: dict[str, str]) -> GeneratorInfo:
+    """Settings of the sampler that made the output, read from an API-form graph."""
+    info = GeneratorInfo(tool="ComfyUI", source="local", raw=raw)
+    sampler = _pick_sampler(graph)
+    if sampler is None:
+        info.model, info.loras = None, []
+        for node in list(graph.values())[:MAX_VISITS]:
+            name = next((node["inputs"][k] for k in MODEL_KEYS if isinstance(node["inputs"].get(k), str)), None)
+            if name:
+                info.model = clean_text(name, limit=500)
+                break
+        return info
+    node = graph[sampler]
+    info.extra["sampler_node"] = node["class_type"][:200]
+    info.seed = to_int(_find_scalar(graph, sampler, ("seed", "noise_seed")))
+    info.steps = to_int(_find_scalar(graph, sampler, ("steps",)))
+    info.cfg = to_float(_find_scalar(graph, sampler, ("cfg",)))
+    info.sampler = clean_text(_find_scalar(graph, sampler, ("sampler_name",)), limit=200)
+    info.scheduler = clean_text(_find_scalar(graph, sampler, ("scheduler",)), limit=200)
+    denoise = to_float(_find_scalar(graph, sampler, ("denoise",)))
+    if denoise is not None:
+        info.extra["denoise"] = denoise
+    positive = _find_link(graph, sampler, ("positive",)) or _find_link(graph, sampler, ("conditioning",))
+    negative = _find_link(graph, sampler, ("negative",))
+    info.prompt = _texts(graph, positive)
+    info.negative_prompt = _texts(graph, negative)
+    guidance = to_float(_find_scalar(graph, positive, ("guidance",))) if positive else None
+    if guidance is not None:
+        info.extra["guidance"] = guidance
+    info.model, info.loras = _model_and_loras(graph, sampler)
+    if info.model:
+        info.model_hash = model_hashes.get(info.model)
+    for _node_id, latent in _walk(graph, sampler, only=("latent_image", "samples", "latent", "pixels")):
+        width, height = to_int(latent["inputs"].get("width")), to_int(latent["inputs"].get("height"))
+        if width and height:
+            info.width, info.height = width, height
+            break
+    for other in list(graph.values())[:MAX_NODES]:
+        if other["class_type"] == "UpscaleModelLoader" and isinstance(other["inputs"].get("model_name"), str):
+            info.upscaler = clean_text(other["inputs"]["model_name"], limit=500)
+            break
+    return info
+
+
+def _workflow_model_hashes(workflow: Any) -> dict[str, str]:
+    """The UI graph's ``models`` list ({"name", "hash"}) that newer frontends save."""
+    out = {}
+    models = workflow.get("models") if isinstance(workflow, dict) else None
+    for item in models[:256] if isinstance(models, list) else []:
+        if isinstance(item, dict) and isinstance(item.get("name"), str) and isinstance(item.get("hash"), str):
+            out[item["name"]] = item["hash"][:128]
+    return out
+
+
+def read_comfyui(loaded: LoadedImage, src: ImageSources) -> GeneratorInfo | None:
+    """``prompt``/``workflow`` PNG chunks, or the "prompt:"/"workflow:" EXIF tags of ComfyUI's WebP."""
+    texts: dict[str, str] = {}
+    for key in ("prompt", "workflow"):
+        if key in src.text:
+            texts[f"png:{key}"] = src.text[key]
+    for tag, value in src.exif_ifd0.items():
+        if isinstance(value, str):
+            for key in ("prompt", "workflow"):
+                if value.startswith(key + ":") and f"png:{key}" not in texts:
+                    texts[f"exif:{key}"] = value[len(key) + 1 :]
+    if not texts:
+        return None
+    parsed = {where: load_json(text, where=where, errors=src.errors) for where, text in texts.items()}
+    prompt = next((v for k, v in parsed.items() if k.endswith(":prompt")), None)
+    workflow = next((v for k, v in parsed.items() if k.endswith(":workflow")), None)
+    graph = graph_from_prompt(prompt)
+    if graph is None:
+        graph = graph_from_workflow(workflow)
+    if graph is None:
+        if isinstance(prompt, dict) and len(prompt) > MAX_NODES:
+            src.errors.append(f"comfyui: graph of {len(prompt):,} nodes is over the {MAX_NODES:,}-node limit; ignored")
+        return None
+    return comfyui_info(graph, raw=texts, model_hashes=_workflow_model_hashes(workflow))
