@@ -1,0 +1,96 @@
+"""Each verdict rule and conflict of docs/VERDICTS.md, on evidence built by hand."""
+from __future__ import annotations
+
+import pytest
+
+from provenance._verdict import fuse
+from provenance._verify import VerifyReport
+
+AI = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
+CAPTURE = "http://cv.iptc.org/newscodes/digitalsourcetype/digitalCapture"
+OURS = {"kind": "content-id", "scheme": "dwtDctSvd", "detected": True, "payload": "5eed0f00dcafe123",
+        "bit_errors": 0, "false_positive_rate": 3.1e-10}
+WEAK = {"kind": "content-id", "scheme": "rivaGan", "detected": True, "payload": "5eed0f", "partial": True,
+        "bit_errors": 0, "false_positive_rate": 3.9e-3}
+PUBLIC = {"kind": "public", "scheme": "sdxl", "detected": True, "payload": "SDXL", "bit_errors": 1,
+          "false_positive_rate": 1e-9}
+CAMERA_EXIF = {"exif": {"make": "Canon", "model": "EOS R5"}}
+
+
+def report(**kw) -> VerifyReport:
+    return VerifyReport(file="x.jpg", **kw)
+
+
+@pytest.mark.parametrize("kw,rule,label,confidence", [
+    pytest.param(dict(c2pa={"status": "trusted", "ai_generated": True}), "c2pa-ai", "ai-generated", 0.99, id="c2pa-ai-trusted"),
+    pytest.param(dict(c2pa={"status": "valid", "ai_generated": True}), "c2pa-ai", "ai-generated", 0.95, id="c2pa-ai-valid"),
+    pytest.param(dict(watermarks=[OURS]), "watermark-ours", "ai-generated", 0.99, id="watermark-ours"),
+    pytest.param(dict(watermarks=[PUBLIC]), "watermark-public", "ai-generated", 0.97, id="watermark-public"),
+    pytest.param(dict(watermarks=[WEAK], registry={"match": "watermark", "scheme": "rivaGan", "record": {}}),
+                 "registry-watermark", "ai-generated", 0.9, id="registry-watermark"),
+    pytest.param(dict(registry={"match": "fingerprint", "distance": 0, "record": {}}), "registry-fingerprint",
+                 "ai-generated", 0.95, id="registry-exact"),
+    pytest.param(dict(registry={"match": "fingerprint", "distance": 3, "record": {}}), "registry-fingerprint",
+                 "ai-generated", 0.9, id="registry-near"),
+    pytest.param(dict(metadata={"generator": {"tool": "ComfyUI", "model": "sdxl.safetensors"}}),
+                 "generator-metadata", "ai-generated", 0.9, id="generator-metadata"),
+    pytest.param(dict(metadata={"xmp": {"ai_generated": True, "digital_source_type": AI}}), "iptc-ai",
+                 "ai-generated", 0.9, id="iptc-ai"),
+    pytest.param(dict(c2pa={"status": "tampered", "ai_generated": True}), "c2pa-ai-tampered",
+                 "likely-ai-generated", 0.8, id="c2pa-ai-tampered"),
+    pytest.param(dict(c2pa={"status": "trusted", "ai_generated": False, "digital_source_type": CAPTURE}),
+                 "c2pa-camera", "camera-signed", 0.95, id="c2pa-camera"),
+    pytest.param(dict(forensics={"p_ai": 0.93}), "forensics-ai", "likely-ai-generated", 0.93, id="forensics-ai"),
+    pytest.param(dict(metadata=CAMERA_EXIF), "camera-exif", "likely-camera", 0.6, id="camera-exif"),
+    pytest.param(dict(forensics={"p_ai": 0.05}), "forensics-camera", "likely-camera", 0.76, id="forensics-camera"),
+])
+def test_each_rule(kw, rule, label, confidence):
+    """The rule fires alone, sets the label and confidence, and writes a non-empty sentence."""
+    v = fuse(report(**kw))
+    assert v.rules == [rule] and v.label == label and v.confidence == pytest.approx(confidence)
+    assert v.summary.endswith(".") and len(v.summary) > 20
+
+
+def test_no_evidence_is_unknown():
+    """Nothing to go on: unknown, confidence 0."""
+    v = fuse(report())
+    assert v.label == "unknown" and v.confidence == 0 and v.rules == [] and v.conflicts == []
+
+
+def test_weak_watermark_alone_decides_nothing():
+    """A rivaGan hit (1/256 false positives) without a registry match sets no label."""
+    assert fuse(report(watermarks=[WEAK])).label == "unknown"
+
+
+def test_strong_evidence_outranks_the_classifier():
+    """A camera-leaning classifier does not override a watermark; the disagreement is a conflict."""
+    v = fuse(report(watermarks=[OURS], forensics={"p_ai": 0.1}))
+    assert v.label == "ai-generated" and v.rules == ["watermark-ours", "forensics-camera"]
+    assert any("forensic classifier estimates a camera photo" in c for c in v.conflicts)
+
+
+@pytest.mark.parametrize("kw,fragment", [
+    pytest.param(dict(c2pa={"status": "tampered"}), "changed after signing", id="tampered"),
+    pytest.param(dict(c2pa={"status": "invalid", "codes": ["claimSignature.mismatch"]}), "claimSignature.mismatch",
+                 id="invalid"),
+    pytest.param(dict(c2pa={"status": "trusted", "ai_generated": True,
+                            "ingredients": [{"title": "p.jpg", "status": "invalid", "codes": ["claimSignature.mismatch"]}]}),
+                 "ingredient 'p.jpg' has a failed manifest", id="ingredient"),
+    pytest.param(dict(metadata=CAMERA_EXIF, watermarks=[PUBLIC]), "camera EXIF present (Canon EOS R5)", id="exif-vs-ai"),
+    pytest.param(dict(c2pa={"status": "trusted", "ai_generated": False}, metadata={"generator": {"tool": "A1111"}}),
+                 "declares a camera capture but AI evidence", id="capture-vs-ai"),
+    pytest.param(dict(c2pa={"status": "trusted", "ai_generated": False}, forensics={"p_ai": 0.95}),
+                 "signed as a camera capture but the forensic classifier", id="capture-vs-classifier"),
+])
+def test_conflicts(kw, fragment):
+    """Evidence that does not fit together is listed in conflicts."""
+    assert any(fragment in c for c in fuse(report(**kw)).conflicts)
+
+
+def test_how_prefers_the_signed_record():
+    """how comes from the signed generation record first, then generator metadata."""
+    v = fuse(report(c2pa={"status": "trusted", "ai_generated": True,
+                          "generation": {"model": "sdxl", "source": "api", "loras": [{"name": "x", "weight": 1}]}},
+                    metadata={"generator": {"tool": "ComfyUI", "model": "other"}}))
+    assert v.how["model"] == "sdxl" and v.how["source"] == "api" and v.how["tool"] == "ComfyUI"
+    assert v.how["loras"] == [{"name": "x", "weight": 1}]
