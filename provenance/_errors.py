@@ -55,3 +55,11 @@ class MissingDependencyError(ProvenanceError, ImportError):
 
 class RegistryError(ProvenanceError):
     """The registry database cannot be opened or queried."""
+
+
+class GenerationError(ProvenanceError):
+    """A diffusers pipeline cannot be loaded or run as asked (bad option, unsupported call)."""
+
+
+class ModelNotFoundError(GenerationError):
+    """The model (or a LoRA or checkpoint file) is not on disk and cannot be downloaded now."""

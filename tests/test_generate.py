@@ -1,0 +1,332 @@
+"""generate: tiny random-weight SD and SDXL pipelines loaded from disk, every image stamped and verified.
+
+Offline throughout (HF_HUB_OFFLINE=1); 256x256 images (the watermark's minimum) from 2 steps.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("diffusers")
+
+from _tiny_pipelines import make_tiny_models  # noqa: E402
+
+import cli  # noqa: E402
+from provenance import (  # noqa: E402
+    GenerationRecord,
+    MissingDependencyError,
+    Registry,
+    load_image,
+    read_manifest,
+)
+from provenance._c2pa import GENERATION_ASSERTION  # noqa: E402
+from provenance._errors import GenerationError, ModelNotFoundError  # noqa: E402
+from provenance._metadata import read_metadata  # noqa: E402
+from provenance.generate import (  # noqa: E402
+    LoraSpec,
+    StampedPipeline,
+    a1111_short_hash,
+    file_sha256,
+    folder_sha256,
+    load_pipeline,
+)
+from provenance.watermark import get_method  # noqa: E402
+
+CALL = dict(prompt="a lighthouse at dusk", negative_prompt="blurry", num_inference_steps=2, width=256, height=256)
+#: What every generated image's record must carry.
+REQUIRED = ("generator", "generator_version", "prompt", "model", "model_hash", "pipeline",
+            "scheduler", "scheduler_config", "steps", "guidance", "seed", "width", "height", "precision", "device",
+            "torch_version", "diffusers_version", "seconds", "source")
+
+
+@pytest.fixture(scope="session")
+def tiny(tmp_path_factory):
+    return make_tiny_models(tmp_path_factory.mktemp("tiny-models"))
+
+
+@pytest.fixture(autouse=True)
+def offline(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+
+
+@pytest.fixture(scope="module")
+def sd(tiny):
+    """The tiny SD pipeline, loaded once through load_pipeline as `--model DIR` does."""
+    loaded = load_pipeline(tiny.sd, local_files_only=True)
+    loaded.pipe.set_progress_bar_config(disable=True)
+    return loaded
+
+
+def _verify(path, identity, *, content_id: str, seed: int) -> dict:
+    """Trusted manifest, complete record, our watermark with the same id; returns the record."""
+    data = Path(path).read_bytes()
+    report = read_manifest(data, trust_anchors_pem=identity.anchors_pem)
+    assert report.state == "Trusted", report.failures
+    record = report.assertion(GENERATION_ASSERTION)
+    missing = [k for k in REQUIRED if record.get(k) in (None, "", {})]
+    assert not missing, f"record lacks {missing}: {record}"
+    assert record["seed"] == seed and record["source"] == "local"
+    assert report.assertion("c2pa.soft-binding")["blocks"][0]["value"] == content_id
+    mark = get_method("dwtDctSvd").detect(load_image(path).rgb)
+    assert mark.detected and mark.payload == content_id
+    return record
+
+
+def _generate(*args) -> dict:
+    """Run `provenance generate ... --json` in-process; returns the parsed JSON."""
+    import contextlib
+    import io
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        rc = cli.main(["generate", *args, "--quiet-progress", "--json"])
+    assert rc == 0
+    return json.loads(out.getvalue())
+
+
+# --- the wrapper ------------------------------------------------------------------------------
+
+def test_stamped_pipeline_writes_verified_images(sd, identity, tmp_path):
+    """Every image of a batch: trusted C2PA, full record, watermark, registry row, A1111 parameters."""
+    with Registry(tmp_path / "reg.sqlite") as reg, StampedPipeline(
+            sd.pipe, identity=identity, out_dir=tmp_path / "out", registry=reg, record=sd.record) as sp:
+        out = sp(**CALL, num_images_per_prompt=2, seed=7)
+        images = sp.last_images
+        assert [i.seed for i in images] == [7, 8]
+        for img, returned in zip(images, out.images):
+            record = _verify(img.stamp.output, identity, content_id=img.content_id, seed=img.seed)
+            assert record["prompt"] == CALL["prompt"] and record["negative_prompt"] == CALL["negative_prompt"]
+            assert record["steps"] == 2 and record["width"] == 256 and record["guidance"] == 7.5
+            assert record["pipeline"] == "StableDiffusionPipeline" and record["model"] == "tiny-sd"
+            assert record["model_hash"] == folder_sha256(sd_dir(sd)) and record["precision"] == "fp32"
+            assert np.array_equal(np.asarray(returned), load_image(img.path).rgb), "returned pixels = stamped file"
+            row = reg.get(img.content_id)
+            assert row is not None and row.sha256 == hashlib.sha256(Path(img.path).read_bytes()).hexdigest()
+            params = read_metadata(Path(img.path).read_bytes())["text"]["parameters"]
+            assert f"Seed: {img.seed}" in params and "Steps: 2" in params
+
+
+def sd_dir(loaded) -> str:
+    return loaded.pipe.config._name_or_path
+
+
+def test_same_seed_same_pixels_and_per_image_seeds(sd, identity, tmp_path):
+    """A seed reproduces its image; each image of a batch is reproducible from its own seed alone."""
+    with StampedPipeline(sd.pipe, identity=identity, out_dir=tmp_path, executor="thread") as sp:
+        a = sp(**CALL, seed=11, output_type="np").images
+        b = sp(**CALL, seed=11, output_type="np").images
+        batch = sp(**CALL, seed=[12, 11], num_images_per_prompt=2, output_type="np").images
+    # each file carries its own content id in the watermark (a few levels per pixel); the generation
+    # underneath is the same:
+    for x in (b[0], batch[1]):
+        assert np.abs(a[0] - x).mean() < 1.5 / 255 and np.abs(a[0] - x).max() <= 16 / 255
+    assert np.abs(a[0] - batch[0]).mean() > 10 / 255, "another seed, another image"
+
+
+def test_same_seed_identical_before_stamping(sd):
+    """Without the watermark the per-image CPU generators give bit-identical pixels for a seed."""
+    import torch
+
+    def run(seed):
+        return sd.pipe(**CALL, generator=[torch.Generator("cpu").manual_seed(seed)], output_type="np").images
+
+    assert np.array_equal(run(3), run(3))
+
+
+@pytest.mark.parametrize("output_type, kind, shape", [
+    pytest.param("np", np.ndarray, (1, 256, 256, 3), id="np"),
+    pytest.param("pt", "tensor", (1, 3, 256, 256), id="pt"),
+])
+def test_output_types_match_the_pipeline(sd, identity, tmp_path, output_type, kind, shape):
+    """np and pt outputs keep the pipeline's layout and hold the stamped pixels."""
+    import torch
+
+    with StampedPipeline(sd.pipe, identity=identity, out_dir=tmp_path, executor="thread") as sp:
+        images = sp(**CALL, seed=1, output_type=output_type).images
+        path = sp.last_images[0].path
+    assert isinstance(images, torch.Tensor if kind == "tensor" else kind) and tuple(images.shape) == shape
+    arr = images.permute(0, 2, 3, 1).numpy() if kind == "tensor" else images
+    assert np.array_equal((arr[0] * 255).round().astype(np.uint8), load_image(path).rgb)
+
+
+def test_return_dict_false_gives_a_tuple(sd, identity, tmp_path):
+    """return_dict=False returns the pipeline's tuple, images first."""
+    with StampedPipeline(sd.pipe, identity=identity, out_dir=tmp_path, executor="thread") as sp:
+        result = sp(**CALL, seed=1, return_dict=False)
+    assert isinstance(result, tuple) and len(result) == 2 and len(result[0]) == 1
+
+
+def test_latent_output_is_refused(sd, identity, tmp_path):
+    """output_type="latent" fails before generating, saying who must stamp instead."""
+    with StampedPipeline(sd.pipe, identity=identity, out_dir=tmp_path / "out", executor="thread") as sp:
+        with pytest.raises(GenerationError, match="latent.*decodes these latents"):
+            sp(**CALL, seed=1, output_type="latent")
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_generators_give_the_seeds(sd, identity, tmp_path):
+    """One fresh generator per image records its seed; a single shared generator is refused."""
+    import torch
+
+    with StampedPipeline(sd.pipe, identity=identity, out_dir=tmp_path, executor="thread") as sp:
+        sp(**CALL, generator=[torch.Generator("cpu").manual_seed(42)])
+        assert sp.last_images[0].seed == 42 and sp.last_images[0].record.seed == 42
+        with pytest.raises(GenerationError, match="one torch.Generator per image"):
+            sp(**CALL, generator=torch.Generator("cpu").manual_seed(1))
+
+
+def test_record_defaults_are_kept(sd, identity, tmp_path):
+    """Record fields given by the caller (e.g. an upscaler) reach the manifest beside the measured ones."""
+    defaults = sd.record.merged(upscaler="none", extra={"project": "test"})
+    with StampedPipeline(sd.pipe, identity=identity, out_dir=tmp_path, record=defaults, executor="thread") as sp:
+        sp(**CALL, seed=5)
+        img = sp.last_images[0]
+    record = _verify(img.path, identity, content_id=img.content_id, seed=5)
+    assert record["upscaler"] == "none" and record["extra"]["project"] == "test"
+
+
+# --- loading ----------------------------------------------------------------------------------
+
+def test_missing_hub_model_offline_says_what_to_download(tmp_path):
+    """An uncached hub id with downloads off: a ModelNotFoundError naming the download command, at once."""
+    t0 = time.perf_counter()
+    with pytest.raises(ModelNotFoundError, match=r"hf download nobody-here/no-such-model.*model_index.json"):
+        load_pipeline("nobody-here/no-such-model")
+    assert time.perf_counter() - t0 < 20
+
+
+@pytest.mark.parametrize("which, message", [
+    pytest.param("missing", "no such model folder", id="no-folder"),
+    pytest.param("empty", "no model_index.json", id="not-diffusers"),
+    pytest.param("single", "no such checkpoint file", id="no-checkpoint"),
+    pytest.param("lora", "no such LoRA file", id="no-lora"),
+])
+def test_missing_local_files(tmp_path, tiny, which, message):
+    """Missing folders and files are ModelNotFoundErrors that say which file."""
+    (tmp_path / "empty").mkdir()
+    kwargs = {
+        "missing": dict(model=str(tmp_path / "nope")),
+        "empty": dict(model=tmp_path / "empty"),
+        "single": dict(model=tiny.sd, single_file=tmp_path / "dreamshaper_8.safetensors"),
+        "lora": dict(model=tiny.sd, loras=[LoraSpec(tmp_path / "gone.safetensors", 0.5)]),
+    }[which]
+    with pytest.raises(ModelNotFoundError, match=message):
+        load_pipeline(**kwargs)
+
+
+def test_scheduler_by_alias_and_class_name(tiny):
+    """A1111 names map to diffusers schedulers with their options; an unknown name fails before loading."""
+    loaded = load_pipeline(tiny.sd, scheduler="dpm++2m_karras")
+    assert loaded.record.scheduler == "DPMSolverMultistepScheduler"
+    assert loaded.record.scheduler_config["use_karras_sigmas"] is True
+    with pytest.raises(GenerationError, match="unknown scheduler 'warp9'"):
+        load_pipeline(tiny.sd, scheduler="warp9")
+
+
+@pytest.mark.slow
+def test_bf16_and_memory_options_are_recorded(tiny, identity, tmp_path):
+    """bf16 weights with VAE tiling/slicing and attention slicing still give verified images."""
+    loaded = load_pipeline(tiny.sd, dtype="bf16", vae_tiling=True, vae_slicing=True, attention_slicing=True)
+    assert loaded.pipe.unet.dtype.__str__() == "torch.bfloat16"
+    loaded.pipe.set_progress_bar_config(disable=True)
+    with StampedPipeline(loaded.pipe, identity=identity, out_dir=tmp_path, record=loaded.record,
+                         executor="thread") as sp:
+        sp(**CALL, seed=9)
+        img = sp.last_images[0]
+    assert _verify(img.path, identity, content_id=img.content_id, seed=9)["precision"] == "bf16"
+
+
+def test_quantization_needs_bitsandbytes(tiny):
+    """Asking for 8-bit weights without bitsandbytes names the package to install."""
+    import importlib.util
+
+    if importlib.util.find_spec("bitsandbytes") is not None:
+        pytest.skip("bitsandbytes is installed")
+    with pytest.raises(MissingDependencyError, match="pip install bitsandbytes"):
+        load_pipeline(tiny.sd, quantization="8bit")
+
+
+def test_offload_needs_a_gpu(tiny):
+    """CPU offload without a CUDA GPU is a clear error, not a crash inside accelerate."""
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA GPU is present")
+    with pytest.raises(GenerationError, match="no CUDA GPU"):
+        load_pipeline(tiny.sd, offload="model")
+
+
+def test_model_hashes(tmp_path):
+    """File sha256 and A1111's short hash; a folder's hash changes with any of its files."""
+    f = tmp_path / "m.safetensors"
+    f.write_bytes(b"weights" * 1000)
+    sha = hashlib.sha256(f.read_bytes()).hexdigest()
+    assert file_sha256(f) == sha and a1111_short_hash(sha) == sha[:10]
+    (tmp_path / "model_index.json").write_text("{}")
+    before = folder_sha256(tmp_path)
+    (tmp_path / "model_index.json").write_text('{"a": 1}')
+    assert folder_sha256(tmp_path) != before
+
+
+# --- CLI --------------------------------------------------------------------------------------
+
+def test_cli_generate_sdxl_batch(tiny, identity, tmp_path):
+    """`generate --model DIR` on the tiny SDXL: a batch of verified images in the registry (process pool)."""
+    out = _generate("--model", str(tiny.sdxl), "--prompt", "a red bicycle", "--steps", "2", "--seed", "21",
+                    "--width", "256", "--height", "256", "--batch", "2", "--out-dir", str(tmp_path / "out"),
+                    "--scheduler", "euler_a")
+    assert [i["seed"] for i in out["images"]] == [21, 22]
+    with Registry() as reg:
+        for img in out["images"]:
+            record = _verify(img["file"], identity, content_id=img["content_id"], seed=img["seed"])
+            assert record["pipeline"] == "StableDiffusionXLPipeline" and record["model"] == "tiny-sdxl"
+            assert record["scheduler"] == "EulerAncestralDiscreteScheduler" and record["prompt"] == "a red bicycle"
+            assert reg.get(img["content_id"]) is not None
+
+
+def test_cli_generate_with_lora(tiny, identity, tmp_path):
+    """`--lora FILE:0.8` changes the image and is recorded with its weight and sha256 (A1111 tag too)."""
+    common = ["--model", str(tiny.sd), "--prompt", "a lighthouse", "--steps", "2", "--seed", "3",
+              "--width", "256", "--height", "256", "--no-registry", "--workers", "1"]
+    plain = _generate(*common, "--out-dir", str(tmp_path / "plain"))["images"][0]
+    styled = _generate(*common, "--out-dir", str(tmp_path / "lora"), "--lora", f"{tiny.lora}:0.8")["images"][0]
+    record = _verify(styled["file"], identity, content_id=styled["content_id"], seed=3)
+    assert record["loras"] == [{"name": "tiny_style", "weight": 0.8, "hash": file_sha256(tiny.lora)}]
+    diff = np.abs(load_image(plain["file"]).rgb.astype(int) - load_image(styled["file"]).rgb.astype(int))
+    assert diff.mean() > 5, "the LoRA must change the pixels"
+    params = read_metadata(Path(styled["file"]).read_bytes())["text"]["parameters"]
+    assert "<lora:tiny_style:0.8>" in params and f"tiny_style: {file_sha256(tiny.lora)[:12]}" in params
+
+
+def test_cli_missing_model_exits_1(tmp_path, identity, capsys):
+    """A missing model is an operational error (exit 1) with the download hint, not a traceback."""
+    rc = cli.main(["generate", "--model", "nobody-here/no-such-model", "--prompt", "x",
+                   "--out-dir", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert rc == 1 and "hf download nobody-here/no-such-model" in err and "Traceback" not in err
+
+
+@pytest.mark.slow
+def test_cli_bench_cpu(tiny, capsys):
+    """`bench --json` measures generation alone and with stamping in one run, with cost per 1,000 images."""
+    rc = cli.main(["bench", "--model", str(tiny.sd), "--size", "256", "--steps", "2", "--batch", "2",
+                   "--repeats", "1", "--gpu-hour-cost", "2.5", "--workers", "1", "--json"])
+    assert rc == 0
+    row = json.loads(capsys.readouterr().out)["rows"][0]
+    assert row["size"] == 256 and row["batch"] == 2 and row["images"] == 2 and row["device"].startswith("cpu")
+    assert row["s_per_image"] > 0 and row["s_per_image_stamped"] > 0 and row["stamp_ms_per_image"] > 0
+    assert row["cost_per_1000"] == pytest.approx(row["s_per_image"] * 1000 / 3600 * 2.5, rel=1e-3)
+    assert row["overhead"] == pytest.approx(row["s_per_image_stamped"] / row["s_per_image"] - 1, abs=1e-3)
+    assert row["peak_vram_mb"] is None  # no CUDA here: absent, not zero
+
+
+def test_generation_record_fields_exist():
+    """Every field the generate record fills is a GenerationRecord field (not an `extra` key)."""
+    names = set(GenerationRecord.__dataclass_fields__)
+    assert set(REQUIRED) | {"loras", "offload", "quantization", "peak_vram_mb", "model_short_hash"} <= names
+
