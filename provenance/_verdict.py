@@ -74,7 +74,8 @@ def fuse(report: VerifyReport) -> Verdict:
     xmp_ai = _xmp_ai(meta)
     reg = report.registry or {}
     forensics = report.forensics or {}
-    p_ai = forensics.get("p_ai")
+    # An unvalidated classifier (grouped-CV AUC below the bar) is reported but never decides.
+    p_ai = forensics.get("p_ai") if forensics.get("validated") else None
     status = c2pa.get("status", "absent")
     intact = status in ("trusted", "valid")
     signer = (c2pa.get("signer") or {}).get("common_name") or "an unknown signer"
@@ -124,7 +125,7 @@ def fuse(report: VerifyReport) -> Verdict:
                       f"The forensic classifier estimates it is a camera photo (p_ai={p_ai:.2f}); an estimate."))
 
     verdict = Verdict()
-    family = (public[0]["scheme"] if public else None) or forensics.get("family")
+    family = (public[0]["scheme"] if public else None) or (forensics.get("family") if p_ai is not None else None)
     if fired:
         rule, label, confidence, sentence = fired[0]
         verdict.label, verdict.confidence, verdict.summary = label, confidence, sentence
@@ -154,7 +155,8 @@ def _conflicts(report: VerifyReport, fired: list[tuple[str, str, float, str]], c
         out.append(f"camera EXIF present ({camera}) but AI evidence found ({', '.join(sorted(ai_rules))})")
     if c2pa.get("ai_generated") is False and status in ("trusted", "valid") and ai_rules - {"c2pa-ai"}:
         out.append("C2PA manifest declares a camera capture but AI evidence found (" + ", ".join(sorted(ai_rules)) + ")")
-    p_ai = (report.forensics or {}).get("p_ai")
+    forensics = report.forensics or {}
+    p_ai = forensics.get("p_ai") if forensics.get("validated") else None
     if p_ai is not None and p_ai <= FORENSICS_CAMERA and ai_rules:
         out.append(f"the forensic classifier estimates a camera photo (p_ai={p_ai:.2f}) despite AI evidence")
     if p_ai is not None and p_ai >= FORENSICS_AI and any(r == "c2pa-camera" for r, *_ in fired):

@@ -40,9 +40,9 @@ def report(**kw) -> VerifyReport:
                  "likely-ai-generated", 0.8, id="c2pa-ai-tampered"),
     pytest.param(dict(c2pa={"status": "trusted", "ai_generated": False, "digital_source_type": CAPTURE}),
                  "c2pa-camera", "camera-signed", 0.95, id="c2pa-camera"),
-    pytest.param(dict(forensics={"p_ai": 0.93}), "forensics-ai", "likely-ai-generated", 0.93, id="forensics-ai"),
+    pytest.param(dict(forensics={"p_ai": 0.93, "validated": True}), "forensics-ai", "likely-ai-generated", 0.93, id="forensics-ai"),
     pytest.param(dict(metadata=CAMERA_EXIF), "camera-exif", "likely-camera", 0.6, id="camera-exif"),
-    pytest.param(dict(forensics={"p_ai": 0.05}), "forensics-camera", "likely-camera", 0.76, id="forensics-camera"),
+    pytest.param(dict(forensics={"p_ai": 0.05, "validated": True}), "forensics-camera", "likely-camera", 0.76, id="forensics-camera"),
 ])
 def test_each_rule(kw, rule, label, confidence):
     """The rule fires alone, sets the label and confidence, and writes a non-empty sentence."""
@@ -64,7 +64,7 @@ def test_weak_watermark_alone_decides_nothing():
 
 def test_strong_evidence_outranks_the_classifier():
     """A camera-leaning classifier does not override a watermark; the disagreement is a conflict."""
-    v = fuse(report(watermarks=[OURS], forensics={"p_ai": 0.1}))
+    v = fuse(report(watermarks=[OURS], forensics={"p_ai": 0.1, "validated": True}))
     assert v.label == "ai-generated" and v.rules == ["watermark-ours", "forensics-camera"]
     assert any("forensic classifier estimates a camera photo" in c for c in v.conflicts)
 
@@ -79,7 +79,7 @@ def test_strong_evidence_outranks_the_classifier():
     pytest.param(dict(metadata=CAMERA_EXIF, watermarks=[PUBLIC]), "camera EXIF present (Canon EOS R5)", id="exif-vs-ai"),
     pytest.param(dict(c2pa={"status": "trusted", "ai_generated": False}, metadata={"generator": {"tool": "A1111"}}),
                  "declares a camera capture but AI evidence", id="capture-vs-ai"),
-    pytest.param(dict(c2pa={"status": "trusted", "ai_generated": False}, forensics={"p_ai": 0.95}),
+    pytest.param(dict(c2pa={"status": "trusted", "ai_generated": False}, forensics={"p_ai": 0.95, "validated": True}),
                  "signed as a camera capture but the forensic classifier", id="capture-vs-classifier"),
 ])
 def test_conflicts(kw, fragment):
@@ -94,3 +94,10 @@ def test_how_prefers_the_signed_record():
                     metadata={"generator": {"tool": "ComfyUI", "model": "other"}}))
     assert v.how["model"] == "sdxl" and v.how["source"] == "api" and v.how["tool"] == "ComfyUI"
     assert v.how["loras"] == [{"name": "x", "weight": 1}]
+
+
+@pytest.mark.parametrize("p_ai", [0.02, 0.97])
+def test_unvalidated_classifier_decides_nothing(p_ai):
+    """A classifier whose grouped cross-validation failed the bar is reported but sets no label."""
+    v = fuse(report(forensics={"p_ai": p_ai, "validated": False, "validation_auc": 0.43}))
+    assert v.label == "unknown" and v.rules == [] and v.conflicts == []

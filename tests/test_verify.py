@@ -300,3 +300,17 @@ def test_camera_exif_with_our_watermark_is_a_conflict(tmp_path, photo, options):
     r = verify_file(p, options=options).to_dict()
     assert r["verdict"]["label"] == "ai-generated"
     assert any(c.startswith("camera EXIF present (Canon Canon EOS R5)") for c in r["verdict"]["conflicts"])
+
+
+def test_forensics_collector_reports_but_does_not_decide(tmp_path, options):
+    """The shipped classifier's estimate is reported with its validation AUC; below the bar it sets no label."""
+    from dataclasses import replace
+
+    p = tmp_path / "plain.png"
+    Image.fromarray(natural_image(320, 320, seed=9)).save(p)
+    r = verify_file(p, options=replace(options, forensics=True)).to_dict()
+    _validate(r)
+    f = r["forensics"]
+    assert f["status"] == "estimate" and 0.0 <= f["p_ai"] <= 1.0 and f["model"].startswith("forensics-v1@")
+    assert f["validated"] is False and f["validation_auc"] < 0.9
+    assert r["verdict"]["label"] == "unknown"

@@ -1,0 +1,303 @@
+"""The forensic classifier: a binary head (AI-generated vs camera) and a family head, trained on
+the registry's features, calibrated, saved without pickle.
+
+Both heads are scikit-learn ``HistGradientBoostingClassifier`` models wrapped in
+``CalibratedClassifierCV`` (sigmoid calibration). The calibration folds keep every augmented copy
+of an image on the same side, so a copy cannot vouch for its original.
+
+A model is a ``.skops`` file (loaded with an explicit list of trusted types, never with pickle)
+and a sidecar ``.json`` beside it with the feature version, library versions, the training data
+summary, the evaluation table and the model file's sha256.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import platform
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from provenance._errors import MissingDependencyError, ProvenanceError
+
+from .features import FEATURE_VERSION, describe_feature, feature_names
+
+log = logging.getLogger(__name__)
+log.addHandler(logging.NullHandler())
+
+MODEL_FORMAT = "provenance.forensics-model/1"
+#: Families with fewer training images than this are pooled into ``UNKNOWN_FAMILY``.
+MIN_FAMILY_IMAGES = 10
+UNKNOWN_FAMILY = "unknown"
+
+#: The only non-builtin types a model file may contain. skops refuses anything else, so a
+#: crafted file cannot make us construct arbitrary objects.
+TRUSTED_TYPES = [
+    "sklearn.calibration.CalibratedClassifierCV",
+    "sklearn.calibration._CalibratedClassifier",
+    "sklearn.calibration._SigmoidCalibration",
+    "sklearn.ensemble._hist_gradient_boosting.binning._BinMapper",
+    "sklearn.ensemble._hist_gradient_boosting.gradient_boosting.HistGradientBoostingClassifier",
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    "sklearn._loss.loss.HalfBinomialLoss",
+    "sklearn._loss.loss.HalfMultinomialLoss",
+    "sklearn._loss.link.LogitLink",
+    "sklearn._loss.link.MultinomialLogit",
+    "sklearn._loss.link.Interval",
+    "sklearn.preprocessing._label.LabelEncoder",
+]
+
+
+class ModelError(ProvenanceError):
+    """A forensic model cannot be used: missing, corrupt, untrusted content, or built for other features."""
+
+
+def _require_sklearn():
+    try:
+        import sklearn  # noqa: F401
+        import skops.io  # noqa: F401
+    except ImportError as e:  # pragma: no cover - both are runtime dependencies
+        raise MissingDependencyError(f"the forensic classifier needs scikit-learn and skops ({e})") from e
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Hyper-parameters of both heads; stored in the sidecar so a run can be repeated."""
+
+    max_iter: int = 150
+    learning_rate: float = 0.06
+    max_leaf_nodes: int = 15
+    l2_regularization: float = 1.0
+    family_max_iter: int = 50
+    calibration_folds: int = 3
+    seed: int = 0
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def _hgb(config: TrainConfig, max_iter: int):
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    return HistGradientBoostingClassifier(
+        max_iter=max_iter, learning_rate=config.learning_rate, max_leaf_nodes=config.max_leaf_nodes,
+        l2_regularization=config.l2_regularization, early_stopping=False, random_state=config.seed)
+
+
+def _calibrated(config: TrainConfig, max_iter: int, x, y, groups):
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    # Stratified, so that every calibration fold trains on every class.
+    smallest = min(len(np.unique(groups[y == c])) for c in np.unique(y))
+    folds = min(config.calibration_folds, smallest)
+    if folds < 2:
+        raise ProvenanceError("too few images per class to calibrate (need at least two of each)")
+    splits = list(StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=config.seed).split(x, y, groups))
+    return CalibratedClassifierCV(_hgb(config, max_iter), method="sigmoid", cv=splits).fit(x, y)
+
+
+@dataclass
+class ForensicsModel:
+    """A fitted binary head, family head and what is needed to use and explain them."""
+
+    binary: object
+    family: object | None
+    family_classes: list[str]
+    feature_names: list[str]
+    reference: np.ndarray  # median training features: the "neutral" values for explanations
+    feature_version: str = FEATURE_VERSION
+    name: str = "forensics"
+    sha256: str = ""
+    sidecar: dict = field(default_factory=dict)
+
+    @property
+    def id(self) -> str:
+        """``name@sha256-prefix``: what results cite as the model that produced them."""
+        return f"{self.name}@{self.sha256[:12]}" if self.sha256 else f"{self.name}@unsaved"
+
+    def predict_ai(self, x: np.ndarray) -> np.ndarray:
+        """Calibrated probability that each row's image is AI-generated."""
+        return self.binary.predict_proba(np.atleast_2d(x))[:, 1]
+
+    def predict_family(self, x: np.ndarray) -> np.ndarray:
+        """Probability of each of ``family_classes`` for each row (given that the image is AI-generated)."""
+        x = np.atleast_2d(x)
+        if self.family is None:
+            return np.ones((len(x), 1))
+        return self.family.predict_proba(x)
+
+    def explain(self, x: np.ndarray, *, top: int = 3) -> list[dict]:
+        """The facets whose values moved ``p_ai`` most: each facet in turn is set to the training
+        median and the change of ``p_ai`` is its contribution (positive: towards AI-generated)."""
+        x = np.asarray(x, dtype=np.float64).ravel()
+        facets: dict[str, list[int]] = {}
+        for i, n in enumerate(self.feature_names):
+            facets.setdefault(describe_feature(n), []).append(i)
+        rows = [x]
+        for idx in facets.values():
+            r = x.copy()
+            r[idx] = self.reference[idx]
+            rows.append(r)
+        p = self.predict_ai(np.vstack(rows))
+        effects = [(words, float(p[0] - p[k + 1]), idx) for k, (words, idx) in enumerate(facets.items())]
+        effects.sort(key=lambda e: -abs(e[1]))
+        out = []
+        for words, effect, idx in effects[:top]:
+            out.append({
+                "feature": words,
+                "effect": round(effect, 4),
+                "direction": "towards AI-generated" if effect > 0 else "towards camera",
+                "features": [self.feature_names[i] for i in idx],
+            })
+        return out
+
+
+def train_model(x: np.ndarray, is_ai: np.ndarray, families: Sequence[str], image_ids: np.ndarray, *,
+                config: TrainConfig = TrainConfig(), name: str = "forensics", binary_only: bool = False) -> ForensicsModel:
+    """Fit both heads (or only the binary one). Rows are (augmented) images; ``image_ids`` ties
+    the copies of one image together."""
+    _require_sklearn()
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(is_ai, dtype=int)
+    families = np.asarray(families, dtype=object)
+    ids = np.asarray(image_ids)
+    if len(np.unique(y)) < 2:
+        raise ProvenanceError("training needs both real and AI-generated images")
+    binary = _calibrated(config, config.max_iter, x, y, ids)
+    ai = y == 1
+    counts: dict[str, int] = {}
+    for f, i in zip(families[ai], ids[ai]):
+        counts.setdefault(f, set()).add(i)  # type: ignore[arg-type]
+    named = sorted(f for f, s in counts.items() if len(s) >= MIN_FAMILY_IMAGES and f != UNKNOWN_FAMILY)
+    fam = np.array([f if f in named else UNKNOWN_FAMILY for f in families[ai]], dtype=object)
+    classes = sorted(set(fam))
+    family = None
+    if len(classes) >= 2 and not binary_only:
+        fam_idx = np.array([classes.index(f) for f in fam])
+        family = _calibrated(config, config.family_max_iter, x[ai], fam_idx, ids[ai])
+    return ForensicsModel(binary=binary, family=family, family_classes=classes,
+                          feature_names=feature_names(), reference=np.median(x, axis=0), name=name)
+
+
+# --- saving and loading ----------------------------------------------------------------------------
+
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def sidecar_path(model_path: str | os.PathLike[str]) -> Path:
+    return Path(model_path).with_suffix(".json")
+
+
+def library_versions() -> dict:
+    import sklearn
+    import skops
+
+    return {"python": platform.python_version(), "numpy": np.__version__, "scikit-learn": sklearn.__version__,
+            "skops": skops.__version__}
+
+
+def save_model(model: ForensicsModel, path: str | os.PathLike[str], *, extra: dict | None = None) -> Path:
+    """Write ``path`` (.skops) and its sidecar .json; sets ``model.sha256``. Returns the sidecar's path."""
+    _require_sklearn()
+    import skops.io as sio
+
+    from provenance._imageio import atomic_write
+
+    path = Path(path)
+    if path.suffix != ".skops":
+        raise ModelError(f"{path}: a model file must end in .skops")
+    payload = {
+        "format": MODEL_FORMAT,
+        "feature_version": model.feature_version,
+        "feature_names": list(model.feature_names),
+        "family_classes": list(model.family_classes),
+        "reference": np.asarray(model.reference, dtype=np.float64),
+        "binary": model.binary,
+        "family": model.family,
+    }
+    data = sio.dumps(payload, compression=zipfile.ZIP_DEFLATED, compresslevel=9)
+    atomic_write(path, data, overwrite=True)
+    model.sha256 = hashlib.sha256(data).hexdigest()
+    model.name = path.stem
+    sidecar = {
+        "format": MODEL_FORMAT,
+        "name": model.name,
+        "model_file": path.name,
+        "sha256": model.sha256,
+        "bytes": len(data),
+        "feature_version": model.feature_version,
+        "feature_names": list(model.feature_names),
+        "family_classes": list(model.family_classes),
+        "libraries": library_versions(),
+        **(extra or {}),
+    }
+    model.sidecar = sidecar
+    side = sidecar_path(path)
+    atomic_write(side, (json.dumps(sidecar, indent=2, default=_json_default) + "\n").encode(), overwrite=True)
+    return side
+
+
+def _json_default(o):
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    raise TypeError(type(o).__name__)
+
+
+def load_model(path: str | os.PathLike[str]) -> ForensicsModel:
+    """Load a model saved by :func:`save_model`, refusing untrusted content and other feature versions."""
+    _require_sklearn()
+    import skops.io as sio
+
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError as e:
+        raise ModelError(f"{path}: no such model file") from e
+    except OSError as e:
+        raise ModelError(f"{path}: cannot read ({e.strerror or e})") from e
+    sidecar: dict = {}
+    side = sidecar_path(path)
+    if side.is_file():
+        try:
+            sidecar = json.loads(side.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as e:
+            raise ModelError(f"{side}: unreadable sidecar ({e})") from e
+    digest = hashlib.sha256(data).hexdigest()
+    if sidecar.get("sha256") and sidecar["sha256"] != digest:
+        raise ModelError(f"{path}: sha256 {digest[:12]} does not match its sidecar ({sidecar['sha256'][:12]}); "
+                         "the file was changed or the sidecar belongs to another model")
+    if sidecar.get("feature_version") not in (None, FEATURE_VERSION):
+        raise ModelError(f"{path}: built for features {sidecar['feature_version']!r}, this version computes "
+                         f"{FEATURE_VERSION!r}; retrain it with 'provenance train'")
+    try:
+        untrusted = [t for t in sio.get_untrusted_types(data=data) if t not in TRUSTED_TYPES]
+        if untrusted:
+            raise ModelError(f"{path}: contains types that are not trusted: {', '.join(untrusted)}")
+        payload = sio.loads(data, trusted=TRUSTED_TYPES)
+    except ModelError:
+        raise
+    except Exception as e:  # skops raises many kinds on a corrupt or foreign file
+        raise ModelError(f"{path}: not a readable model file ({type(e).__name__}: {e})") from e
+    if not isinstance(payload, dict) or payload.get("format") != MODEL_FORMAT:
+        raise ModelError(f"{path}: not a {MODEL_FORMAT} file")
+    if payload["feature_version"] != FEATURE_VERSION or list(payload["feature_names"]) != feature_names():
+        raise ModelError(f"{path}: built for features {payload['feature_version']!r}, this version computes "
+                         f"{FEATURE_VERSION!r}; retrain it with 'provenance train'")
+    return ForensicsModel(binary=payload["binary"], family=payload["family"],
+                          family_classes=list(payload["family_classes"]), feature_names=list(payload["feature_names"]),
+                          reference=np.asarray(payload["reference"], dtype=np.float64),
+                          feature_version=payload["feature_version"], name=path.stem, sha256=digest,
+                          sidecar=sidecar)

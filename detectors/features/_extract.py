@@ -1,0 +1,53 @@
+"""Fixed-size analysis crops and the full feature vector."""
+from __future__ import annotations
+
+import numpy as np
+
+from provenance._errors import ImageTooSmallError
+
+from ._registry import FeatureExtractor, extractor_names, get_extractor
+
+#: Side of an analysis crop. Features are averaged over at most four such crops, so they do not
+#: depend on the image's size and a 24-megapixel photo costs the same as a 512x512 one.
+CROP = 256
+#: Smallest side we analyse (a smaller image is an error, not a guess).
+MIN_SIDE = 64
+
+
+def analysis_crops(rgb: np.ndarray, *, crop: int = CROP) -> list[np.ndarray]:
+    """The crops features are computed on: the 2x2 tiles of the central ``2*crop`` square when the
+    image is large enough, else one central square. Offsets are multiples of 8, so a JPEG grid
+    that starts at the image origin stays aligned with the crops.
+
+    Images smaller than ``crop`` give one crop of their largest multiple-of-8 square side.
+    """
+    arr = np.asarray(rgb)
+    if arr.ndim != 3 or arr.shape[2] != 3 or arr.dtype != np.uint8:
+        raise ValueError(f"expected an H x W x 3 uint8 array, got {arr.dtype} {arr.shape}")
+    h, w = arr.shape[:2]
+    side = min(crop, (min(h, w) // 8) * 8)
+    if side < MIN_SIDE:
+        raise ImageTooSmallError(f"{w}x{h} is too small for forensic analysis (at least {MIN_SIDE}x{MIN_SIDE})")
+    n = 2 if min(h, w) >= 2 * side else 1
+    y0 = (h - n * side) // 2 // 8 * 8
+    x0 = (w - n * side) // 2 // 8 * 8
+    return [arr[y0 + i * side: y0 + (i + 1) * side, x0 + j * side: x0 + (j + 1) * side]
+            for i in range(n) for j in range(n)]
+
+
+def _extractors() -> list[FeatureExtractor]:
+    return [get_extractor(n) for n in extractor_names()]
+
+
+def feature_names() -> list[str]:
+    """Names of the entries of :func:`extract_features`' vector, in order."""
+    return [n for e in _extractors() for n in e.names]
+
+
+def extract_features(rgb: np.ndarray) -> np.ndarray:
+    """The feature vector of an RGB uint8 image: every registered extractor, averaged over the crops."""
+    crops = analysis_crops(rgb)
+    parts = []
+    for ex in _extractors():
+        parts.append(np.mean([ex(c) for c in crops], axis=0))
+    return np.concatenate(parts)

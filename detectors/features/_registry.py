@@ -1,0 +1,72 @@
+"""The table of feature extractors. Training, prediction, ``top_features`` and the docs read it."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from provenance._errors import ProvenanceError
+
+
+class UnknownExtractorError(ProvenanceError):
+    """No feature extractor of that name is registered."""
+
+
+@dataclass(frozen=True)
+class FeatureExtractor:
+    """One family of features: a pure function of an RGB uint8 array and the names of its outputs.
+
+    ``facets`` maps a feature-name prefix to words a person can read ("period-8 peaks in the
+    noise-residual spectrum"); every feature name starts with one of the prefixes, so a
+    contribution can be explained per facet rather than per number.
+    """
+
+    name: str
+    func: Callable[[np.ndarray], np.ndarray]
+    names: tuple[str, ...]
+    artifact: str
+    facets: dict[str, str] = field(default_factory=dict)
+
+    def __call__(self, rgb: np.ndarray) -> np.ndarray:
+        values = np.asarray(self.func(rgb), dtype=np.float64)
+        if values.shape != (len(self.names),):
+            raise ValueError(f"extractor {self.name!r} returned {values.shape}, expected ({len(self.names)},)")
+        return values
+
+    def facet_of(self, feature: str) -> str:
+        for prefix in sorted(self.facets, key=len, reverse=True):
+            if feature.startswith(prefix):
+                return prefix
+        raise KeyError(feature)
+
+
+_EXTRACTORS: dict[str, FeatureExtractor] = {}
+
+
+def register_extractor(extractor: FeatureExtractor) -> FeatureExtractor:
+    """Add an extractor to the registry (its ``name`` and feature names must be new)."""
+    if extractor.name in _EXTRACTORS:
+        raise ValueError(f"feature extractor {extractor.name!r} is already registered")
+    taken = {n for e in _EXTRACTORS.values() for n in e.names}
+    clash = taken.intersection(extractor.names)
+    if clash:
+        raise ValueError(f"feature names already registered: {sorted(clash)}")
+    for n in extractor.names:
+        extractor.facet_of(n)  # every feature must be explainable
+    _EXTRACTORS[extractor.name] = extractor
+    return extractor
+
+
+def get_extractor(name: str) -> FeatureExtractor:
+    try:
+        return _EXTRACTORS[name]
+    except KeyError:
+        raise UnknownExtractorError(
+            f"unknown feature extractor {name!r}; registered: {', '.join(_EXTRACTORS)}"
+        ) from None
+
+
+def extractor_names() -> list[str]:
+    """Registered extractor names, in registration (and feature-vector) order."""
+    return list(_EXTRACTORS)

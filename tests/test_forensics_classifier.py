@@ -1,0 +1,119 @@
+"""The forensic classifier: train -> save -> load, feature-version and hash checks, the format
+shortcut, metrics, and the shipped model's sidecar."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from conftest import natural_image
+from detectors._classifier import ModelError, TrainConfig, load_model, save_model, sha256_file, train_model
+from detectors._dataset import TRAIN_CONDITIONS, feature_table, read_manifests
+from detectors._evaluate import fit, roc_auc, threshold_at_fpr, tpr_at_fpr
+from detectors.features import FEATURE_VERSION, feature_names
+from detectors.forensics import DEFAULT_MODEL_PATH, analyze, load_default_model
+from _forensics_data import write_dataset
+
+FAST = TrainConfig(max_iter=40, family_max_iter=20, calibration_folds=2)
+
+
+def _toy(n: int = 120, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, len(feature_names())))
+    y = (x[:, 0] + 0.5 * rng.normal(size=n) > 0).astype(int)
+    fam = np.where(y == 1, np.where(x[:, 1] > 0, "famA", "famB"), "real")
+    return x, y, fam, np.arange(n)
+
+
+@pytest.fixture(scope="module")
+def toy_model():
+    x, y, fam, ids = _toy()
+    return train_model(x, y, fam, ids, config=FAST), x
+
+
+def test_train_save_load_identical_predictions(tmp_path, toy_model):
+    """A saved and reloaded model predicts exactly what the fitted one did, and names itself by hash."""
+    model, x = toy_model
+    side = save_model(model, tmp_path / "toy.skops", extra={"note": "test"})
+    loaded = load_model(tmp_path / "toy.skops")
+    assert np.array_equal(loaded.predict_ai(x), model.predict_ai(x))
+    assert np.array_equal(loaded.predict_family(x), model.predict_family(x))
+    assert loaded.family_classes == ["famA", "famB"] or loaded.family_classes == ["unknown"]
+    sidecar = json.loads(side.read_text())
+    assert sidecar["sha256"] == sha256_file(tmp_path / "toy.skops") and sidecar["feature_version"] == FEATURE_VERSION
+    assert loaded.id == f"toy@{sidecar['sha256'][:12]}"
+
+
+def test_load_refuses_other_feature_version(tmp_path, toy_model):
+    """A model built for another feature version fails to load with a message that says so."""
+    model, _ = toy_model
+    model.feature_version = "forensics-features/0"
+    try:
+        save_model(model, tmp_path / "old.skops")
+    finally:
+        model.feature_version = FEATURE_VERSION
+    with pytest.raises(ModelError, match="built for features 'forensics-features/0'"):
+        load_model(tmp_path / "old.skops")
+
+
+def test_load_refuses_hash_mismatch_and_garbage(tmp_path, toy_model):
+    """A model file that differs from its sidecar's hash, or is not a model at all, is a ModelError."""
+    model, _ = toy_model
+    save_model(model, tmp_path / "m.skops")
+    side = tmp_path / "m.json"
+    meta = json.loads(side.read_text())
+    meta["sha256"] = "0" * 64
+    side.write_text(json.dumps(meta))
+    with pytest.raises(ModelError, match="does not match its sidecar"):
+        load_model(tmp_path / "m.skops")
+    (tmp_path / "junk.skops").write_bytes(b"not a zip")
+    with pytest.raises(ModelError, match="not a readable model"):
+        load_model(tmp_path / "junk.skops")
+    with pytest.raises(ModelError, match="no such model"):
+        load_model(tmp_path / "absent.skops")
+
+
+def test_metrics_known_answers():
+    """AUC and TPR at a fixed FPR on hand-made scores, the threshold set on real scores only."""
+    real = np.arange(100) / 100.0  # 0.00 .. 0.99
+    ai = np.array([0.995, 0.5, 0.985, 0.2])
+    s = np.concatenate([real, ai])
+    y = np.r_[np.zeros(100, bool), np.ones(4, bool)]
+    assert roc_auc(np.r_[0.1, 0.2, 0.8, 0.9], np.array([0, 0, 1, 1], bool)) == 1.0
+    assert roc_auc(np.r_[0.5, 0.5], np.array([0, 1], bool)) == 0.5
+    assert threshold_at_fpr(real, 0.01) == pytest.approx(0.98)  # one real photo (0.99) above it
+    tpr, thr = tpr_at_fpr(s, y, 0.01)
+    assert tpr == 0.5 and thr == pytest.approx(0.98)
+
+
+def test_format_shortcut_is_removed_by_augmentation(tmp_path):
+    """Where format alone separates the training classes, a model trained without augmentation
+    fails on format-swapped images, and the augmented training still ranks them correctly."""
+    train = read_manifests([write_dataset(tmp_path / "train", 24)])
+    test = read_manifests([write_dataset(tmp_path / "swapped", 12, swap_formats=True, seed0=500)])
+    tables, errors = feature_table(train, TRAIN_CONDITIONS)
+    test_x = feature_table(test, ["stored"])[0]["stored"]
+    assert not errors
+    y_test = np.array([s.is_ai for s in test])
+    idx = np.arange(len(train))
+    stored = feature_table(train, ["stored"])[0]["stored"]
+    naive = fit(train, {c: stored for c in TRAIN_CONDITIONS}, idx, config=FAST)
+    augmented = fit(train, tables, idx, config=FAST)
+    naive_auc = roc_auc(naive.predict_ai(test_x), y_test)
+    augmented_auc = roc_auc(augmented.predict_ai(test_x), y_test)
+    assert naive_auc < 0.6, naive_auc  # the shortcut is real in this data: format decides
+    assert augmented_auc > 0.7, augmented_auc
+
+
+def test_shipped_model_sidecar_matches_file():
+    """The shipped model's sidecar records its sha256, feature version and evaluation; it loads and predicts."""
+    sidecar = json.loads(DEFAULT_MODEL_PATH.with_suffix(".json").read_text())
+    assert sidecar["sha256"] == sha256_file(DEFAULT_MODEL_PATH)
+    assert sidecar["feature_version"] == FEATURE_VERSION and sidecar["feature_names"] == feature_names()
+    assert sidecar["evaluation"]["kind"] == "grouped-cv"
+    assert DEFAULT_MODEL_PATH.stat().st_size < 5_000_000
+    result = analyze(natural_image(256, 256, seed=11), model=load_default_model())
+    assert 0.0 <= result.p_ai <= 1.0 and result.model == f"forensics-v1@{sidecar['sha256'][:12]}"
+    assert sum(result.family_scores.values()) == pytest.approx(1.0, abs=1e-3)
+    assert len(result.top_features) == 3 and all(t["feature"] for t in result.top_features)
