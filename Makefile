@@ -12,7 +12,10 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 demo: $(VENV)/.installed
-	bash samples/demo.sh
+	# The README's main command. Its cache and registry live in out/demo-home; exit 1 is expected
+	# (samples/corrupt.jpg is corrupt on purpose), anything else fails the target.
+	mkdir -p out
+	PROVENANCE_HOME=out/demo-home $(VENV)/bin/provenance audit samples/ --html out/report.html --trust samples/trust/demo-root.pem || [ $$? -eq 1 ]
 
 test: $(VENV)/.installed
 	$(PY) -m pytest -q

@@ -284,6 +284,44 @@ def cmd_verify(args) -> int:
     return EXIT_ERROR if errored else EXIT_OK
 
 
+# --- audit ------------------------------------------------------------------------------------
+
+def cmd_audit(args) -> int:
+    from provenance._paths import registry_path
+    from provenance._trust import trust_anchors
+    from provenance.audit import AuditOptions, audit_paths, default_cache_path
+
+    if args.workers is not None and args.workers < 1:
+        raise UsageError("--workers must be at least 1")
+    if args.timeout < 0 or args.max_memory < 0:
+        raise UsageError("--timeout and --max-memory must be positive (0: no limit)")
+    if args.no_cache and args.cache:
+        raise UsageError("give --cache FILE or --no-cache, not both")
+    if args.csv == "-":
+        raise UsageError("--csv needs a file; only --jsonl can go to stdout (-)")
+    pem, _sources = trust_anchors(args.trust)
+    options = AuditOptions(
+        trust_anchors_pem=pem, registry_path=None if args.no_registry else str(registry_path()),
+        forensics=not args.no_forensics, watermark_methods=args.method or None,
+        workers=args.workers or os.cpu_count() or 1, timeout=args.timeout or None, memory_mb=args.max_memory or None,
+        cache_path=None if args.no_cache else str(args.cache or default_cache_path()),
+        follow_symlinks=args.follow_symlinks, hidden=args.hidden, fail_on=frozenset(args.fail_on),
+        progress=True if args.progress else None)
+    summary = audit_paths(args.dirs, options, jsonl=args.jsonl, csv_path=args.csv, html=args.html)
+    out = sys.stderr if args.jsonl == "-" else sys.stdout
+    t = summary.totals
+    c = t.cards
+    print(f"audited {t.files} files: {c['ai']} AI-generated, {c['signed']} signed, {c['tampered']} tampered or "
+          f"invalid, {c['camera']} camera, {c['unknown']} unknown, {c['error']} errors, {c['skipped']} skipped "
+          f"({t.analysed} analysed, {t.cached} from the cache)", file=out)
+    for kind, path in summary.outputs.items():
+        print(f"{kind}: {path}", file=out)
+    if summary.flagged:
+        print(f"{summary.flagged} file(s) flagged by --fail-on {','.join(sorted(args.fail_on))}", file=out)
+        return EXIT_FLAGGED
+    return EXIT_ERROR if summary.errors else EXIT_OK
+
+
 # --- generate / bench -------------------------------------------------------------------------
 
 def _load_for_generation(args):
@@ -733,6 +771,38 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plot-prefix", default="detection", help="file-name prefix of the plots (default detection)")
     p.add_argument("--markdown", metavar="FILE", help="also write the tables as Markdown to this file")
     _add_json(p)
+
+    # audit
+    p = _sub(commands, "audit", cmd_audit,
+             "verify every image under folders in parallel, resumably (cached by content), with JSONL, CSV "
+             "and self-contained HTML reports",
+             "provenance audit samples/ --html out/report.html --trust samples/trust/demo-root.pem\n"
+             "  provenance audit /mnt/archive --workers 8 --cache audit.sqlite --jsonl results.jsonl\n"
+             "  provenance audit incoming/ --fail-on ai,tampered --jsonl -   # CI gate: exit 3 if flagged")
+    p.add_argument("dirs", nargs="+", metavar="DIR", help="folders (walked recursively) or files to audit")
+    p.add_argument("--html", metavar="FILE", help="write a self-contained HTML report (no network needed)")
+    p.add_argument("--jsonl", metavar="FILE", help="one verify JSON object per image per line ('-': stdout)")
+    p.add_argument("--csv", metavar="FILE", help="one flat summary row per file, skipped files included")
+    p.add_argument("--workers", type=int, metavar="N", help="worker processes (default: the number of CPUs)")
+    p.add_argument("--cache", metavar="FILE",
+                   help="SQLite cache of results by content hash (default: audit-cache.sqlite in PROVENANCE_HOME "
+                        "or the user cache folder); a re-run skips what is done")
+    p.add_argument("--no-cache", action="store_true", help="analyse every file, read and write no cache")
+    p.add_argument("--fail-on", type=_fail_on, default=set(), metavar="LIST",
+                   help=f"exit 3 when any file is flagged: comma-separated from {','.join(FAIL_ON)}")
+    p.add_argument("--trust", action="append", metavar="PEM",
+                   help="extra trust anchors (repeatable); the tool's own root CA is always trusted")
+    p.add_argument("--method", action="append", choices=method_names(),
+                   help="only these of our watermark methods (default: every installed one)")
+    p.add_argument("--no-registry", action="store_true", help="skip the registry lookup")
+    p.add_argument("--no-forensics", action="store_true", help="skip the forensic classifier")
+    p.add_argument("--follow-symlinks", action="store_true", help="follow symbolic links (loops are detected)")
+    p.add_argument("--hidden", action="store_true", help="include hidden files and folders (names starting with .)")
+    p.add_argument("--timeout", type=float, default=120.0, metavar="S",
+                   help="seconds per file before it becomes an error row (default 120; 0: no limit)")
+    p.add_argument("--max-memory", type=int, default=4096, metavar="MB",
+                   help="memory a worker may add while analysing one file (default 4096; 0: no guard)")
+    p.add_argument("--progress", action="store_true", help="draw the progress bar even when stderr is not a terminal")
 
     # registry
     reg = commands.add_parser("registry", help="the local registry of stamped images")

@@ -44,10 +44,50 @@ WRITABLE_FORMATS: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 
 
+#: ISO-BMFF brands (the ``ftyp`` box) of HEIF/HEIC and AVIF still images.
+_HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"hevm", b"hevs", b"mif1", b"msf1"}
+_AVIF_BRANDS = {b"avif", b"avis"}
+
+
+def _sniff_isobmff(head: bytes) -> str | None:
+    """HEIF or AVIF from an ``ftyp`` box: the major brand, then the compatible brands (AVIF first)."""
+    if len(head) < 12 or head[4:8] != b"ftyp":
+        return None
+    size = int.from_bytes(head[:4], "big")
+    brands = [head[8:12]] + [head[i : i + 4] for i in range(16, min(size, len(head)) - 3, 4)]
+    if any(b in _AVIF_BRANDS for b in brands):
+        return "AVIF"
+    if any(b in _HEIF_BRANDS for b in brands):
+        return "HEIF"
+    return None
+
+
+def heif_support(fmt: str) -> str | None:
+    """None if ``fmt`` (HEIF or AVIF) can be decoded here, else why not (naming the extra to install)."""
+    if fmt == "AVIF":
+        from PIL import features
+
+        return None if features.check("avif") else "AVIF needs Pillow built with libavif or the heif extra"
+    try:
+        import pillow_heif  # noqa: F401
+    except ImportError:
+        return "HEIF/HEIC needs pillow-heif: pip install 'provenance-tool[heif]'"
+    return None
+
+
+def _register_heif() -> None:
+    import pillow_heif
+
+    if "HEIF" not in Image.OPEN:
+        pillow_heif.register_heif_opener()
+
+
 def sniff_format(head: bytes) -> str | None:
     """Return the container format named by the first bytes of a file, or None."""
     if len(head) >= 12 and head[:4] == b"RIFF" and head[8:12] == b"WEBP":
         return "WEBP"
+    if (isobmff := _sniff_isobmff(head)) is not None:
+        return isobmff
     for name, magic, offset in _SIGNATURES:
         if head[offset : offset + len(magic)] == magic:
             return name
@@ -103,9 +143,15 @@ def read_bytes(path: str | os.PathLike[str]) -> bytes:
 
 def decode_image(data: bytes, *, name: str = "<bytes>", max_pixels: int = MAX_PIXELS) -> LoadedImage:
     """Decode image bytes to RGB (and alpha), refusing corrupt, truncated and oversized input."""
-    fmt = sniff_format(data[:16])
+    fmt = sniff_format(data[:64])
     if fmt is None:
-        raise ImageError(f"{name}: not a supported image (unrecognised content; PNG, JPEG, WebP, GIF, TIFF, BMP are read)")
+        raise ImageError(f"{name}: not a supported image (unrecognised content; PNG, JPEG, WebP, GIF, TIFF, BMP, "
+                         "HEIF, AVIF are read)")
+    if fmt in ("HEIF", "AVIF"):
+        if (missing := heif_support(fmt)) is not None:
+            raise ImageError(f"{name}: {missing}")
+        if fmt == "HEIF":
+            _register_heif()
     # Pillow's default (ImageFile.LOAD_TRUNCATED_IMAGES = False) makes truncated data an error
     # instead of grey padding; we rely on it and never change it.
     try:

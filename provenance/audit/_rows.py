@@ -1,0 +1,129 @@
+"""One flat summary row per file (the CSV row, the HTML table row) and the run's running totals."""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+CSV_COLUMNS = [
+    "path", "status", "reason", "cached", "format", "width", "height", "sha256",
+    "verdict", "confidence", "summary", "c2pa_status", "c2pa_signer", "digital_source_type",
+    "watermarks", "content_id", "generator_family", "generator_tool", "model", "registry_match",
+    "p_ai", "conflicts", "errors", "flags",
+]
+
+AI_LABELS = ("ai-generated", "likely-ai-generated")
+CAMERA_LABELS = ("camera-signed", "likely-camera")
+#: Summary cards, in display order: key, title.
+CARDS = (("ai", "AI-generated"), ("signed", "Signed (C2PA)"), ("tampered", "Tampered / invalid"),
+         ("camera", "Camera"), ("unknown", "Unknown"), ("error", "Errors"), ("skipped", "Skipped"))
+
+
+def flags_of(report: dict) -> set[str]:
+    """The ``--fail-on`` flags of a verify object (same rules as ``VerifyReport.flags``)."""
+    out = set()
+    label = report["verdict"]["label"]
+    if label in AI_LABELS:
+        out.add("ai")
+    if report["c2pa"].get("status") in ("tampered", "invalid"):
+        out.add(report["c2pa"]["status"])
+    if report.get("errors"):
+        out.add("error")
+    if label == "unknown":
+        out.add("unknown")
+    return out
+
+
+def summary_row(path: str, status: str, *, report: dict | None = None, reason: str | None = None,
+                cached: bool = False) -> dict:
+    """The flat row for ``path``: every CSV column, empty where it does not apply."""
+    row = dict.fromkeys(CSV_COLUMNS, "")
+    row.update(path=path, status=status, reason=reason or "", cached=cached)
+    if report is None:
+        return row
+    v, c2pa = report["verdict"], report["c2pa"]
+    meta = report.get("metadata") or {}
+    gen = meta.get("generator") or {}
+    detected = [w for w in report.get("watermarks", []) if w.get("detected")]
+    content_ids = [w["payload"] for w in detected if w.get("kind") == "content-id" and w.get("payload")]
+    p_ai = (report.get("forensics") or {}).get("p_ai")
+    errors = [f"{e['collector']}: {e['error']}" for e in report.get("errors", [])]
+    row.update(
+        format=report.get("format") or "", width=report.get("width") or "", height=report.get("height") or "",
+        sha256=report.get("sha256") or "", verdict=v["label"], confidence=round(float(v["confidence"]), 3),
+        summary=v["summary"], c2pa_status=c2pa.get("status", "absent"),
+        c2pa_signer=((c2pa.get("signer") or {}).get("common_name") or (c2pa.get("signer") or {}).get("issuer")
+                     or ""),
+        digital_source_type=c2pa.get("digital_source_type") or "",
+        watermarks=" ".join(sorted({w["scheme"] for w in detected})),
+        content_id=content_ids[0] if content_ids else "",
+        generator_family=v["how"].get("generator_family") or "",
+        generator_tool=gen.get("tool") or v["how"].get("tool") or "",
+        model=v["how"].get("model") or gen.get("model") or "",
+        registry_match=(report.get("registry") or {}).get("match", "none"),
+        p_ai="" if p_ai is None else round(float(p_ai), 4),
+        conflicts="; ".join(v.get("conflicts", [])), errors="; ".join(errors),
+        flags=" ".join(sorted(flags_of(report))),
+    )
+    if errors and not row["reason"]:
+        row["reason"] = errors[0]
+    return row
+
+
+def categories(row: dict) -> list[str]:
+    """The summary cards a row counts towards."""
+    if row["status"] == "skipped":
+        return ["skipped"]
+    out = ["error"] if row["status"] == "error" else []
+    if row["verdict"] in AI_LABELS:
+        out.append("ai")
+    elif row["verdict"] in CAMERA_LABELS:
+        out.append("camera")
+    elif row["verdict"] == "unknown" and row["status"] != "error":
+        out.append("unknown")
+    if row["c2pa_status"] in ("trusted", "valid"):
+        out.append("signed")
+    if row["c2pa_status"] in ("tampered", "invalid"):
+        out.append("tampered")
+    return out
+
+
+P_AI_BINS = 10
+
+
+@dataclass
+class Totals:
+    """Counts kept while the results stream past: cards, charts and the progress line read them."""
+
+    files: int = 0
+    analysed: int = 0
+    cached: int = 0
+    cards: Counter = field(default_factory=Counter)
+    verdicts: Counter = field(default_factory=Counter)
+    families: Counter = field(default_factory=Counter)
+    signers: Counter = field(default_factory=Counter)
+    p_ai_hist: list[int] = field(default_factory=lambda: [0] * P_AI_BINS)
+    flagged: int = 0
+
+    def add(self, row: dict, *, flagged: bool = False) -> None:
+        self.files += 1
+        self.cards.update(categories(row))
+        self.flagged += int(flagged)
+        if row["status"] == "skipped":
+            return
+        if row["cached"]:
+            self.cached += 1
+        else:
+            self.analysed += 1
+        self.verdicts[row["verdict"]] += 1
+        if row["generator_family"]:
+            self.families[row["generator_family"]] += 1
+        if row["c2pa_signer"]:
+            self.signers[row["c2pa_signer"]] += 1
+        if row["p_ai"] != "":
+            self.p_ai_hist[min(int(float(row["p_ai"]) * P_AI_BINS), P_AI_BINS - 1)] += 1
+
+    def to_dict(self) -> dict:
+        return {"files": self.files, "analysed": self.analysed, "cached": self.cached, "flagged": self.flagged,
+                "cards": {k: self.cards.get(k, 0) for k, _ in CARDS}, "verdicts": dict(self.verdicts),
+                "generator_families": dict(self.families), "signers": dict(self.signers),
+                "p_ai_histogram": list(self.p_ai_hist)}
