@@ -52,7 +52,7 @@ def _model_digest() -> str | None:
     except ImportError:
         return None
     path = getattr(forensics, "DEFAULT_MODEL_PATH", None)
-    parts = [str(getattr(forensics, "FEATURE_VERSION", "")), str(hasattr(forensics, "analyze_image"))]
+    parts = [str(getattr(forensics, "FEATURE_VERSION", "")), str(hasattr(forensics, "analyze"))]
     if path is not None and Path(path).is_file():
         parts.append(hashlib.sha256(Path(path).read_bytes()).hexdigest())
     return ":".join(parts)
