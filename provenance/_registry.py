@@ -13,6 +13,7 @@ import csv
 import io
 import json
 import sqlite3
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Iterator
@@ -85,13 +86,34 @@ class Registry:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA busy_timeout=30000")
-            self._db.executescript(_SCHEMA)
-            self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            self._init_schema()
         except (sqlite3.Error, OSError) as e:
             raise RegistryError(f"cannot open the registry at {self.path}: {e}") from e
         self._db.row_factory = sqlite3.Row
+
+    def _init_schema(self) -> None:
+        """WAL mode and the schema, written only when missing, retried while another process
+        holds the lock (SQLite can answer "locked" at once, without waiting, while a second
+        connection upgrades the journal mode or creates tables)."""
+        deadline = time.monotonic() + 30.0
+        while True:
+            try:
+                if self._db.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                    self._db.execute("PRAGMA journal_mode=WAL")
+                if self._db.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+                    self._db.execute("BEGIN IMMEDIATE")
+                    for statement in filter(str.strip, _SCHEMA.split(";")):
+                        self._db.execute(statement)
+                    self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+                    self._db.execute("COMMIT")
+                return
+            except sqlite3.OperationalError as e:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                if "locked" not in str(e) and "busy" not in str(e) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
 
     def close(self) -> None:
         self._db.close()

@@ -96,3 +96,23 @@ def test_two_processes_writing_at_once(tmp_path):
         assert reg.count() == 400 and reg.integrity_ok()
         assert {r.content_id for r in reg.iter_all()} == set(ids)
     assert sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def _open_and_add(path: str, n: int) -> None:
+    for _ in range(n):
+        with Registry(path) as reg:
+            reg.add(_row())
+
+
+def test_many_processes_opening_a_new_registry_at_once(tmp_path):
+    """Four processes creating and opening the same new registry file repeatedly never see 'locked'."""
+    path = str(tmp_path / "fresh.sqlite")
+    ctx = mp.get_context("spawn")
+    procs = [ctx.Process(target=_open_and_add, args=(path, 25)) for _ in range(4)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(timeout=120)
+        assert p.exitcode == 0
+    with Registry(path) as reg:
+        assert reg.count() == 100 and reg.integrity_ok()

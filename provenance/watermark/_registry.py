@@ -4,6 +4,7 @@ from __future__ import annotations
 from .._errors import UnknownMethodError
 from ._base import WatermarkMethod
 from ._imwatermark import DwtDct, DwtDctSvd, RivaGan
+from ._provenance_wm import ProvenanceWM
 
 _METHODS: dict[str, WatermarkMethod] = {}
 
@@ -33,5 +34,5 @@ def method_names() -> list[str]:
     return list(_METHODS)
 
 
-for _m in (DwtDctSvd(), DwtDct(), RivaGan()):
+for _m in (DwtDctSvd(), DwtDct(), RivaGan(), ProvenanceWM()):
     register_method(_m)

@@ -1,0 +1,172 @@
+"""provenanceWM: our tiled spread-spectrum watermark, at reduced size so the suite stays fast."""
+from __future__ import annotations
+
+import io
+from math import comb
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import jpeg_roundtrip, natural_image
+from provenance import ImageTooSmallError
+from provenance.watermark import get_method
+from provenance.watermark import _provenance_wm as wm
+
+CID = "8f14e45fceea167a"
+
+
+@pytest.fixture(scope="module")
+def method():
+    return get_method("provenanceWM")
+
+
+@pytest.fixture(scope="module")
+def marked(method):
+    """A 448x448 photo-like image carrying CID (and its original)."""
+    img = natural_image(448, 448, seed=21)
+    return img, method.embed(img, CID)
+
+
+def _resize(rgb: np.ndarray, f: float) -> np.ndarray:
+    h, w = rgb.shape[:2]
+    return np.asarray(Image.fromarray(rgb).resize((round(w * f), round(h * f)), Image.BICUBIC))
+
+
+def _aspect(rgb: np.ndarray) -> np.ndarray:
+    h, w = rgb.shape[:2]
+    return np.asarray(Image.fromarray(rgb).resize((round(w * 0.75), h), Image.BICUBIC))
+
+
+def _webp(rgb: np.ndarray) -> np.ndarray:
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, "WEBP", quality=80)
+    return np.asarray(Image.open(buf).convert("RGB"))
+
+
+def _noise(rgb: np.ndarray) -> np.ndarray:
+    rng = np.random.default_rng(5)
+    return np.clip(rgb + rng.normal(0, 5, rgb.shape), 0, 255).astype(np.uint8)
+
+
+ATTACKS = [
+    pytest.param(lambda x: jpeg_roundtrip(x, 50), id="jpeg-q50"),
+    pytest.param(_webp, id="webp-q80"),
+    pytest.param(lambda x: _resize(x, 0.6), id="resize-0.6"),
+    pytest.param(lambda x: _resize(x, 1.5), id="resize-1.5"),
+    pytest.param(lambda x: x[40:40 + 260, 70:70 + 260], id="crop-46pct-offset"),
+    pytest.param(_aspect, id="aspect-4:3"),
+    pytest.param(lambda x: np.asarray(Image.fromarray(x).rotate(2, resample=Image.BICUBIC)), id="rotate-2deg"),
+    pytest.param(lambda x: np.clip(x * 1.2, 0, 255).astype(np.uint8), id="brightness+20%"),
+    pytest.param(_noise, id="noise-sigma5"),
+]
+
+
+@pytest.mark.parametrize("attack", ATTACKS)
+def test_id_survives_attack(method, marked, attack):
+    """The exact content id comes back after one attack of each family (signal, geometry, crop)."""
+    _, img = marked
+    r = method.detect(attack(img))
+    assert r.detected, r.extra
+    assert r.payload == CID
+
+
+def test_quality(marked):
+    """The mark costs at least 40 dB PSNR and changes only luminance (R, G, B move together)."""
+    img, out = marked
+    diff = out.astype(np.int16) - img
+    mse = float(np.mean(diff.astype(np.float64) ** 2))
+    assert 10 * np.log10(255**2 / mse) >= 40.0
+    unclipped = (img > 8).all(axis=2) & (img < 247).all(axis=2)
+    spread = diff.max(axis=2) - diff.min(axis=2)
+    assert np.mean(spread[unclipped] <= 1) > 0.99
+
+
+def test_flat_regions_get_a_weaker_mark(method):
+    """On a flat grey image the change stays small (no visible pattern), far below the textured cap."""
+    flat = np.full((300, 300, 3), 128, np.uint8)
+    diff = method.embed(flat, CID).astype(np.float64) - flat
+    assert np.sqrt(np.mean(diff**2)) < 1.5
+
+
+def _codeword_with_flips(n_flips: int, seed: int) -> np.ndarray:
+    bits = wm.WM_CODEC.encode(CID)
+    idx = np.random.default_rng(seed).choice(bits.size, n_flips, replace=False)
+    bits[idx] ^= 1
+    return bits
+
+
+@pytest.mark.parametrize("n_flips", [1, 8, 16])
+def test_bit_flips_within_capacity_are_corrected(n_flips):
+    """Up to t = 16 flipped bits anywhere in the 204-bit word decode to the right id."""
+    d = wm.WM_CODEC.decode(_codeword_with_flips(n_flips, seed=n_flips))
+    assert d.valid and d.content_id == CID and d.bit_errors == n_flips
+
+
+@pytest.mark.parametrize("n_flips", [17, 24, 40])
+def test_bit_flips_beyond_capacity_are_rejected(n_flips):
+    """More than t flips in a hard word are never reported as any id."""
+    for seed in range(5):
+        d = wm.WM_CODEC.decode(_codeword_with_flips(n_flips, seed=seed))
+        assert not d.valid and d.content_id is None
+
+
+def test_soft_decoding_uses_reliability():
+    """Chase decoding repairs 16 + 4 errors when the 4 extra ones are the least reliable bits only."""
+    bits = wm.WM_CODEC.encode(CID)
+    sign = np.where(bits == 1, 1.0, -1.0)
+    wrong = np.random.default_rng(3).choice(bits.size, 20, replace=False)
+    soft = sign.copy()
+    soft[wrong[:16]] = -2.0 * sign[wrong[:16]]  # 16 confident errors: BCH's capacity
+    soft[wrong[16:]] = -0.05 * sign[wrong[16:]]  # 4 errors among the weakest bits
+    d = wm.chase_decode(wm.WM_CODEC, soft)
+    assert d.valid and d.content_id == CID and d.bit_errors == 20
+    soft[wrong[16:]] = -2.0 * sign[wrong[16:]]  # 20 confident errors: beyond what may be repaired
+    assert not wm.chase_decode(wm.WM_CODEC, soft).valid
+
+
+def test_false_positive_bound_is_computed_from_the_code(method):
+    """The reported bound is decodes-per-image times the BCH+CRC acceptance volume, below 1e-9."""
+    n, k, t = 204, 80, 16
+    single = sum(comb(n, i) for i in range(t + 1)) * 2.0 ** (k - n) * 2.0**-16
+    assert wm.WM_CODEC.single_decode_false_positive_rate == pytest.approx(single)
+    assert method.codec.false_positive_rate == pytest.approx(wm.MAX_DECODES * 2**wm.CHASE_BITS * single)
+    assert method.codec.false_positive_rate < 1e-9
+
+
+def test_unmarked_images_are_not_detected(method):
+    """Photo-like, noisy, striped and flat unmarked images: no detection, and random words never decode."""
+    rng = np.random.default_rng(11)
+    images = [natural_image(320, 320, seed=s) for s in (40, 41, 42)]
+    images.append(rng.integers(0, 256, (300, 300, 3), dtype=np.uint8))
+    stripes = np.zeros((256, 384, 3), np.uint8)
+    stripes[:, ::8] = 255  # a strongly periodic image: the sync search finds a lattice, the code rejects it
+    images += [stripes, np.full((256, 256, 3), 200, np.uint8)]
+    for img in images:
+        r = method.detect(img)
+        assert not r.detected and r.payload is None
+    accepted = sum(wm.WM_CODEC.decode(rng.integers(0, 2, 204, dtype=np.uint8)).valid for _ in range(3000))
+    assert accepted == 0
+
+
+def test_other_id_is_not_reported(method, marked):
+    """A mark carrying one id never decodes as another one after an attack."""
+    _, img = marked
+    r = method.detect(jpeg_roundtrip(_resize(img, 0.7), 60))
+    assert r.payload in (None, CID)
+
+
+def test_deterministic(method):
+    """Same image and id give the same pixels; the tile pattern is a pure function of the bits."""
+    img = natural_image(256, 320, seed=8)
+    assert np.array_equal(method.embed(img, CID), method.embed(img, CID))
+    bits = wm.WM_CODEC.encode(CID)
+    assert np.array_equal(wm.render_tile(bits, 128), wm.render_tile(bits, 128))
+
+
+def test_too_small_image_is_refused_naming_the_minimum(method):
+    """Embedding needs 256x256 and says so; the detector itself looks at images down to 96 px."""
+    with pytest.raises(ImageTooSmallError, match="256x256"):
+        method.embed(natural_image(255, 400, seed=1), CID)
+    r = method.detect(natural_image(90, 90, seed=1))
+    assert not r.detected and "96x96" in r.extra["reason"]
