@@ -596,6 +596,21 @@ def _add_json(p) -> None:
     p.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
 
 
+def _add_verify_options(p) -> None:
+    """Options shared by verify and audit (audit runs verify on every file)."""
+    from provenance.watermark import method_names
+
+    p.add_argument("--trust", action="append", metavar="PEM",
+                   help="extra trust anchors (repeatable); the tool's own root CA is always trusted")
+    p.add_argument("--fail-on", type=_fail_on, default=set(), metavar="LIST",
+                   help=f"exit 3 when any file is flagged: comma-separated from {','.join(FAIL_ON)}")
+    p.add_argument("--method", action="append", choices=method_names(),
+                   help="only these of our watermark methods (default: those scanned by default; "
+                        "rivaGan and provenanceWM only when named)")
+    p.add_argument("--no-registry", action="store_true", help="skip the registry lookup")
+    p.add_argument("--no-forensics", action="store_true", help="skip the forensic classifier")
+
+
 def _add_key_options(p) -> None:
     p.add_argument("--cert", help="PEM certificate chain to sign with (leaf first) instead of the keys folder")
     p.add_argument("--key", help="PEM private key matching --cert")
@@ -693,14 +708,7 @@ def build_parser() -> argparse.ArgumentParser:
              "provenance verify photo.jpg\n  provenance verify a.png b.jpg --json\n"
              "  provenance verify x.png --trust anchors.pem --fail-on ai,invalid   # exit 3 if flagged")
     p.add_argument("files", nargs="+", metavar="FILE")
-    p.add_argument("--trust", action="append", metavar="PEM",
-                   help="extra trust anchors (repeatable); the tool's own root CA is always trusted")
-    p.add_argument("--fail-on", type=_fail_on, default=set(), metavar="LIST",
-                   help=f"exit 3 when any file is flagged: comma-separated from {','.join(FAIL_ON)}")
-    p.add_argument("--method", action="append", choices=method_names(),
-                   help="only these of our watermark methods (default: every installed one)")
-    p.add_argument("--no-registry", action="store_true", help="skip the registry lookup")
-    p.add_argument("--no-forensics", action="store_true", help="skip the forensic classifier")
+    _add_verify_options(p)
     _add_json(p)
 
     # generate / bench
@@ -788,14 +796,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="SQLite cache of results by content hash (default: audit-cache.sqlite in PROVENANCE_HOME "
                         "or the user cache folder); a re-run skips what is done")
     p.add_argument("--no-cache", action="store_true", help="analyse every file, read and write no cache")
-    p.add_argument("--fail-on", type=_fail_on, default=set(), metavar="LIST",
-                   help=f"exit 3 when any file is flagged: comma-separated from {','.join(FAIL_ON)}")
-    p.add_argument("--trust", action="append", metavar="PEM",
-                   help="extra trust anchors (repeatable); the tool's own root CA is always trusted")
-    p.add_argument("--method", action="append", choices=method_names(),
-                   help="only these of our watermark methods (default: every installed one)")
-    p.add_argument("--no-registry", action="store_true", help="skip the registry lookup")
-    p.add_argument("--no-forensics", action="store_true", help="skip the forensic classifier")
+    _add_verify_options(p)
     p.add_argument("--follow-symlinks", action="store_true", help="follow symbolic links (loops are detected)")
     p.add_argument("--hidden", action="store_true", help="include hidden files and folders (names starting with .)")
     p.add_argument("--timeout", type=float, default=120.0, metavar="S",
