@@ -13,8 +13,11 @@ import io
 import os
 import tempfile
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 from PIL import Image
@@ -246,11 +249,14 @@ def _link_new(tmp: str, p: Path) -> None:
     os.unlink(tmp)
 
 
-def atomic_write(path: str | os.PathLike[str], data: bytes, *, overwrite: bool = False, mode: int = 0o644) -> Path:
-    """Write ``data`` to ``path`` so that readers see either nothing or the whole file.
+@contextmanager
+def atomic_output(path: str | os.PathLike[str], *, overwrite: bool = False, mode: int = 0o644,
+                  encoding: str | None = None) -> Iterator[IO]:
+    """Open a temporary file beside ``path``; on a clean exit it becomes ``path`` in one step.
 
-    Without ``overwrite`` an existing file is never replaced, even one created by another process
-    while we were writing (the final step is a hard link, which fails if the name exists).
+    Readers see either nothing or the whole file. Without ``overwrite`` an existing file is never
+    replaced, even one created by another process meanwhile (the last step is a hard link, which
+    fails if the name exists). Binary unless ``encoding`` is given.
     """
     p = check_output_path(path, overwrite=overwrite)
     parent = p.parent if str(p.parent) else Path(".")
@@ -259,8 +265,8 @@ def atomic_write(path: str | os.PathLike[str], data: bytes, *, overwrite: bool =
     except OSError as e:
         raise OutputError(f"{p}: cannot create a file in {parent} ({e.strerror or e})") from e
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+        with os.fdopen(fd, "w" if encoding else "wb", encoding=encoding) as fh:
+            yield fh
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, mode)
@@ -273,4 +279,10 @@ def atomic_write(path: str | os.PathLike[str], data: bytes, *, overwrite: bool =
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
-    return p
+
+
+def atomic_write(path: str | os.PathLike[str], data: bytes, *, overwrite: bool = False, mode: int = 0o644) -> Path:
+    """Write ``data`` to ``path`` atomically; see :func:`atomic_output`."""
+    with atomic_output(path, overwrite=overwrite, mode=mode) as fh:
+        fh.write(data)
+    return Path(path)

@@ -13,11 +13,10 @@ import hashlib
 import html
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import IO, Iterable, Iterator
 
-from .._errors import OutputError
+from .._imageio import atomic_output
 from ._rows import AI_LABELS, CAMERA_LABELS, CARDS, P_AI_BINS, Totals, categories
 
 MAX_TEXT = 2000  # longest metadata string kept in the detail panel (prompts can be huge)
@@ -341,20 +340,6 @@ def render_html(out: IO[str], store: Path, totals: Totals, *, roots: Iterable[st
 
 def write_html(path: str | os.PathLike[str], store: Path, totals: Totals, **meta) -> Path:
     """Render the report next to ``path`` and move it into place (readers never see half a report)."""
-    p = Path(path)
-    parent = p.parent if str(p.parent) else Path(".")
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=parent)
-    except OSError as e:
-        raise OutputError(f"{p}: cannot create a file in {parent} ({e.strerror or e})") from e
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            render_html(fh, store, totals, **meta)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, p)
-    except OSError as e:
-        raise OutputError(f"{p}: write failed ({e.strerror or e})") from e
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return p
+    with atomic_output(path, overwrite=True, encoding="utf-8") as fh:
+        render_html(fh, store, totals, **meta)
+    return Path(path)
