@@ -34,6 +34,18 @@ def natural_image(width: int = 512, height: int = 512, seed: int = 0) -> np.ndar
     return np.asarray(pil)
 
 
+def run_cli(capsys, *args: str) -> tuple[int, str, str]:
+    """Run the CLI in-process: (exit code, stdout, stderr). argparse's exits count as exit codes."""
+    import cli
+
+    try:
+        code = cli.main(list(args))
+    except SystemExit as e:
+        code = e.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
 def jpeg_roundtrip(rgb: np.ndarray, quality: int) -> np.ndarray:
     buf = io.BytesIO()
     Image.fromarray(rgb).save(buf, "JPEG", quality=quality)

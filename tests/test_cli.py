@@ -12,20 +12,12 @@ from PIL import Image
 
 import cli
 from conftest import REPO, natural_image
+from conftest import run_cli as run
 
 HELP = [["--help"], ["keys", "--help"], ["keys", "init", "--help"], ["keys", "show", "--help"],
         ["stamp", "--help"], ["watermark", "--help"], ["watermark", "embed", "--help"],
         ["watermark", "detect", "--help"], ["watermark", "methods", "--help"], ["registry", "--help"],
         ["registry", "list", "--help"], ["registry", "show", "--help"], ["registry", "export", "--help"]]
-
-
-def run(capsys, *args: str) -> tuple[int, str, str]:
-    try:
-        code = cli.main(list(args))
-    except SystemExit as e:  # argparse exits for --help and usage errors
-        code = e.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.mark.parametrize("argv", [pytest.param(a, id=" ".join(a)) for a in HELP])

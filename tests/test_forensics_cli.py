@@ -8,16 +8,9 @@ from PIL import Image
 
 import cli
 from conftest import natural_image
+from conftest import run_cli as run
 from _forensics_data import write_dataset
 
-
-def run(capsys, *args: str) -> tuple[int, str, str]:
-    try:
-        code = cli.main(list(args))
-    except SystemExit as e:  # argparse exits for --help and usage errors
-        code = e.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture(scope="module")

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import cli
 from conftest import REPO, natural_image
+from conftest import run_cli as run
 from provenance import GenerationRecord, Registry, init_keys, load_identity, stamp_file
 from provenance._trust import trust_anchors
 from provenance._verify import VerifyOptions, verify_bytes, verify_file
@@ -181,14 +181,6 @@ def test_missing_file_is_an_error_entry(options):
 
 
 # --- CLI ----------------------------------------------------------------------------------------
-
-def run(capsys, *args):
-    try:
-        code = cli.main(list(args))
-    except SystemExit as e:
-        code = e.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_cli_verify_json_and_exit_codes(capsys, stamped_jpg, tmp_path):
