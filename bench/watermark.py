@@ -38,20 +38,20 @@ from provenance._payload import new_content_id  # noqa: E402
 from provenance.watermark import get_method, method_names  # noqa: E402
 
 
-def _jpeg(q: int) -> Callable[[np.ndarray], np.ndarray]:
+def _reencode(fmt: str, q: int) -> Callable[[np.ndarray], np.ndarray]:
     def attack(rgb):
         buf = io.BytesIO()
-        Image.fromarray(rgb).save(buf, "JPEG", quality=q)
+        Image.fromarray(rgb).save(buf, fmt, quality=q)
         return np.asarray(Image.open(buf).convert("RGB"))
     return attack
+
+
+def _jpeg(q: int) -> Callable[[np.ndarray], np.ndarray]:
+    return _reencode("JPEG", q)
 
 
 def _webp(q: int) -> Callable[[np.ndarray], np.ndarray]:
-    def attack(rgb):
-        buf = io.BytesIO()
-        Image.fromarray(rgb).save(buf, "WEBP", quality=q)
-        return np.asarray(Image.open(buf).convert("RGB"))
-    return attack
+    return _reencode("WEBP", q)
 
 
 def _resize(f: float) -> Callable[[np.ndarray], np.ndarray]:
