@@ -41,12 +41,13 @@ def lattice_scores(coeffs: np.ndarray, steps: np.ndarray = STEPS) -> np.ndarray:
     and small continuous coefficients would look like a lattice of any large step. Fewer than
     16 such coefficients give a score of 0.
     """
-    a = np.abs(coeffs)
-    out = np.zeros(len(steps))
-    for i, s in enumerate(steps):
-        c = a[a >= s / 2.0]
-        if c.size >= 16:
-            out[i] = np.cos(c * (2.0 * np.pi / s)).mean()
+    a = np.abs(np.asarray(coeffs, dtype=np.float64))
+    steps = np.asarray(steps, dtype=np.float64)
+    keep = a[None, :] >= steps[:, None] / 2.0  # (steps, coefficients)
+    counts = keep.sum(axis=1)
+    phase = np.cos(np.outer(2.0 * np.pi / steps, a))
+    sums = np.where(keep, phase, 0.0).sum(axis=1)
+    out = np.where(counts >= 16, sums / np.maximum(counts, 1), 0.0)
     return out
 
 

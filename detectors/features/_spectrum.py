@@ -44,30 +44,37 @@ def residual_power(rgb: np.ndarray) -> np.ndarray:
     return p / max(p.sum(), 1e-12)
 
 
+def peak_ratios(power: np.ndarray, peaks: np.ndarray, radius: int = 2) -> np.ndarray:
+    """For each (ky, kx) row of ``peaks``: log of the power there over the median of its
+    (2r+1)^2 neighbourhood without the centre (indices wrap)."""
+    h, w = power.shape
+    offsets = np.arange(-radius, radius + 1)
+    ys = (peaks[:, 0, None, None] + offsets[None, :, None]) % h
+    xs = (peaks[:, 1, None, None] + offsets[None, None, :]) % w
+    hood = power[ys, xs].reshape(len(peaks), -1)
+    centre = hood[:, hood.shape[1] // 2]
+    ring = np.delete(hood, hood.shape[1] // 2, axis=1)
+    return safe_log(centre) - safe_log(np.median(ring, axis=1))
+
+
 def peak_ratio(power: np.ndarray, ky: int, kx: int, radius: int = 2) -> float:
     """log of the power at (ky, kx) over the median of its (2r+1)^2 neighbourhood (wrapping)."""
-    h, w = power.shape
-    ys = np.arange(ky - radius, ky + radius + 1) % h
-    xs = np.arange(kx - radius, kx + radius + 1) % w
-    hood = power[np.ix_(ys, xs)].ravel()
-    centre = hood[hood.size // 2]
-    ring = np.delete(hood, hood.size // 2)
-    return float(safe_log(centre) - safe_log(np.median(ring)))
+    return float(peak_ratios(power, np.array([[ky, kx]]), radius)[0])
 
 
 def residual_spectrum(rgb: np.ndarray) -> np.ndarray:
     """Peak ratios at periods 8/4/8:3/2, the period-8 lattice and the radial profile."""
     power = residual_power(rgb)
     h, w = power.shape
-    out = []
+    points = []
     for _name, period, direction in PEAKS:
         ky, kx = int(round(h / period)) % h, int(round(w / period)) % w
-        if direction == "axis":
-            out.append(0.5 * (peak_ratio(power, 0, kx) + peak_ratio(power, ky, 0)))
-        else:
-            out.append(0.5 * (peak_ratio(power, ky, kx) + peak_ratio(power, ky, -kx % w)))
-    lattice = [peak_ratio(power, i * h // 8, j * w // 8) for i in range(8) for j in range(8) if i or j]
-    out.append(float(np.mean(lattice)))
+        points += [(0, kx), (ky, 0)] if direction == "axis" else [(ky, kx), (ky, -kx % w)]
+    n_pairs = len(points) // 2
+    points += [(i * h // 8, j * w // 8) for i in range(8) for j in range(8) if i or j]
+    ratios = peak_ratios(power, np.array(points))
+    out = (0.5 * (ratios[0:2 * n_pairs:2] + ratios[1:2 * n_pairs:2])).tolist()
+    out.append(float(np.mean(ratios[2 * n_pairs:])))
     fy = np.fft.fftfreq(h)[:, None]
     fx = np.fft.fftfreq(w)[None, :]
     rho = np.sqrt(fy ** 2 + fx ** 2)

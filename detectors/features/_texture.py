@@ -59,7 +59,9 @@ def spectral_slope(y: np.ndarray) -> float:
 def texture_colour(rgb: np.ndarray) -> np.ndarray:
     """Saturation, clipping, colourfulness, local-variance percentiles, noise tails, spectral slope, repetition."""
     x = as_float_rgb(rgb)
-    mx, mn = x.max(axis=2), x.min(axis=2)
+    r_, g_, b_ = x[:, :, 0], x[:, :, 1], x[:, :, 2]
+    # per-channel maxima: numpy's reductions over a length-3 last axis are ~20x slower
+    mx, mn = np.maximum(np.maximum(r_, g_), b_), np.minimum(np.minimum(r_, g_), b_)
     sat = (mx - mn) / (mx + 1e-9)
     clipped = float(np.mean((mx >= 255) | (mn <= 0)))
     rg = x[:, :, 0] - x[:, :, 1]
