@@ -76,6 +76,7 @@ class EvaluationReport:
     confusion: dict[str, dict] = field(default_factory=dict)  # condition -> {"labels", "matrix"}
     leave_one_family_out: dict[str, dict] = field(default_factory=dict)
     shortcut: dict[str, float | None] = field(default_factory=dict)
+    folds: list[dict] = field(default_factory=list)  # grouped CV: each fold's held-out real sources and AUCs
     notes: list[str] = field(default_factory=list)
     curves: dict[str, dict] = field(default_factory=dict, repr=False)  # ROC points for plots
 
@@ -100,6 +101,14 @@ class EvaluationReport:
             det = " / ".join(f(r["detected"].get(c), 2) for c in self.conditions)
             lofo = self.leave_one_family_out.get(fam, {}).get("auc")
             lines.append(f"| {fam} | {r['n']} | {det} | {f(r['family_correct'], 2)} | {f(lofo)} |")
+        if self.folds:
+            conds = list(self.conditions)
+            lines += ["", "| fold | held-out real sources | real / generated images | "
+                      + " | ".join(f"AUC {CONDITION_WORDS.get(c, c)}" for c in conds) + " |",
+                      "|---|---|---|" + "---|" * len(conds)]
+            for k, fo in enumerate(self.folds, start=1):
+                lines.append(f"| {k} | {', '.join(fo['real_sources']) or '(none)'} | {fo['n_real']} / {fo['n_ai']} | "
+                             + " | ".join(f(fo["auc"].get(c)) for c in conds) + " |")
         if self.shortcut:
             lines += ["", "| format-shortcut check (as stored) | ROC AUC |", "|---|---|"]
             for k, v in self.shortcut.items():
@@ -207,14 +216,33 @@ def fit(samples: Sequence[Sample], tables: dict[str, np.ndarray], index: np.ndar
     return train_model(x, y, f, ids, config=config, name=name, binary_only=binary_only)
 
 
-def grouped_folds(samples: Sequence[Sample], n_splits: int = 5) -> list[tuple[np.ndarray, np.ndarray]]:
-    from sklearn.model_selection import GroupKFold
+def grouped_folds(samples: Sequence[Sample], n_splits: int = 5, *, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Folds grouped by source repository (no source on both sides) and stratified by class, so
+    that, as far as the sources allow, every fold holds real photos *and* generated images.
+
+    Plain ``GroupKFold`` puts the few big real sources into some folds and none into others; a
+    fold without real photos says nothing about false positives, and pooling its scores with
+    other folds' mixes models of different calibration (with the shared data set, two of five
+    folds held no real photo at all)."""
+    from sklearn.model_selection import StratifiedGroupKFold
 
     groups = np.array([s.source for s in samples])
+    y = np.array([s.is_ai for s in samples], dtype=int)
     n = min(n_splits, len(np.unique(groups)))
     if n < 2:
         raise ValueError("grouped cross-validation needs at least two source repositories")
-    return list(GroupKFold(n_splits=n).split(np.zeros(len(samples)), groups=groups))
+    splitter = StratifiedGroupKFold(n_splits=n, shuffle=True, random_state=seed)
+    return list(splitter.split(np.zeros(len(samples)), y, groups=groups))
+
+
+def _fold_summary(samples: Sequence[Sample], test_idx: np.ndarray, p_ai: dict[str, np.ndarray]) -> dict:
+    y = np.array([samples[i].is_ai for i in test_idx])
+    row = {"real_sources": sorted({samples[i].source for i in test_idx if not samples[i].is_ai}),
+           "n_real": int((~y).sum()), "n_ai": int(y.sum()), "auc": {}}
+    for cond, p in p_ai.items():
+        ok = ~np.isnan(p)
+        row["auc"][cond] = roc_auc(p[ok], y[ok])
+    return row
 
 
 def cross_validate(samples: Sequence[Sample], tables: dict[str, np.ndarray], *, config: TrainConfig = TrainConfig(),
@@ -226,15 +254,20 @@ def cross_validate(samples: Sequence[Sample], tables: dict[str, np.ndarray], *, 
     n = len(samples)
     p_ai = {c: np.full(n, np.nan) for c in conds}
     fam = {c: np.full(n, UNKNOWN_FAMILY, dtype=object) for c in conds}
-    for k, (train_idx, test_idx) in enumerate(grouped_folds(samples, n_splits)):
+    folds = []
+    for k, (train_idx, test_idx) in enumerate(grouped_folds(samples, n_splits, seed=config.seed)):
         log.info("fold %d: %d train / %d test images", k + 1, len(train_idx), len(test_idx))
         model = fit(samples, tables, train_idx, config=config)
         pred = predict_tables(model, {c: tables[c][test_idx] for c in conds})
         for c in conds:
             p_ai[c][test_idx] = pred.p_ai[c]
             fam[c][test_idx] = pred.family[c]
+        folds.append(_fold_summary(samples, test_idx, pred.p_ai))
+        log.info("fold %d: AUC %s", k + 1, folds[-1]["auc"])
     lofo = leave_one_family_out_auc(samples, tables, config=config) if leave_one_family_out else None
-    return build_report(samples, Predictions(p_ai, fam), kind="grouped-cv", lofo=lofo, formats=formats)
+    rep = build_report(samples, Predictions(p_ai, fam), kind="grouped-cv", lofo=lofo, formats=formats)
+    rep.folds = folds
+    return rep
 
 
 def leave_one_family_out_auc(samples: Sequence[Sample], tables: dict[str, np.ndarray], *,
