@@ -117,3 +117,24 @@ def test_shipped_model_sidecar_matches_file():
     assert 0.0 <= result.p_ai <= 1.0 and result.model == f"forensics-v1@{sidecar['sha256'][:12]}"
     assert sum(result.family_scores.values()) == pytest.approx(1.0, abs=1e-3)
     assert len(result.top_features) == 3 and all(t["feature"] for t in result.top_features)
+
+
+def test_grouped_folds_keep_sources_apart_and_put_real_photos_in_every_fold():
+    from pathlib import Path
+
+    from detectors._dataset import Sample
+    from detectors._evaluate import grouped_folds
+
+    # Five real sources of very different sizes and many small generated ones: the layout of the
+    # shared data set, where plain GroupKFold left two folds without a single real photo.
+    sizes = {"real-a": 40, "real-b": 30, "real-c": 25, "real-d": 4, "real-e": 3}
+    samples = [Sample(Path(f"{src}/{i}.png"), False, "real", src) for src, n in sizes.items() for i in range(n)]
+    samples += [Sample(Path(f"gen-{g}/{i}.png"), True, "sd1", f"gen-{g}") for g in range(12) for i in range(3 + 2 * g)]
+    folds = grouped_folds(samples, 5)
+    assert len(folds) == 5
+    covered = np.zeros(len(samples), dtype=int)
+    for train, test in folds:
+        covered[test] += 1
+        assert not {samples[i].source for i in train} & {samples[i].source for i in test}
+        assert any(not samples[i].is_ai for i in test) and any(samples[i].is_ai for i in test)
+    assert (covered == 1).all()
