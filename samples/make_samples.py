@@ -58,7 +58,7 @@ def main() -> None:
         os.environ["PROVENANCE_HOME"] = tmp
         from provenance import GenerationRecord, init_keys, load_identity, stamp_file
         from provenance._keys import ROOT_CERT
-        from provenance.watermark import detect_watermarks
+        from provenance.watermark import DEFAULT_METHOD, detect_watermarks
 
         keys = init_keys(org="Provenance Demo")
         identity = load_identity()
@@ -78,7 +78,7 @@ def main() -> None:
         buf = io.BytesIO()
         Image.open(stamped_png).convert("RGB").save(buf, "JPEG", quality=95)
         reencoded = buf.getvalue()
-        marks = [m for m in detect_watermarks(_rgb(reencoded), methods=["dwtDctSvd"]) if m.detected]
+        marks = [m for m in detect_watermarks(_rgb(reencoded), methods=[DEFAULT_METHOD]) if m.detected]
         if not marks:
             print("warning: the watermark did not survive the re-encoding this time", file=sys.stderr)
         _write("ai-landscape.reencoded.jpg", reencoded)

@@ -14,8 +14,9 @@ from conftest import natural_image
 
 HOSTILE_NAME = "<img src=x onerror=document.title='pwned'>.png"
 HOSTILE_PROMPT = "</script><script>document.title='pwned'</script><b>bold</b>"
-#: Fast verify options for tests: one quick watermark method, no classifier (each costs ~0.3-1 s a file).
-FAST = ["--method", "dwtDctSvd", "--no-registry", "--no-forensics"]
+#: Fast verify options for tests: the default watermark scan (cheap: provenanceWM without its geometric
+#: search, dwtDctSvd, dwtDct), no registry, no classifier (it costs ~0.3-1 s a file).
+FAST = ["--no-registry", "--no-forensics"]
 
 
 def save_png(path: Path, seed: int, size: int = 256, text: dict[str, str] | None = None) -> Path:

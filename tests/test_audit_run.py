@@ -100,7 +100,7 @@ def test_csv_has_a_flat_row_per_file(audited):
     assert by_name["notes.txt"]["status"] == "skipped" and by_name["notes.txt"]["reason"] == "not an image (text)"
     assert by_name[".hidden.png"]["status"] == "skipped"
     stamped = by_name["stamped.png"]
-    assert stamped["c2pa_status"] == "trusted" and stamped["watermarks"] == "dwtDctSvd"
+    assert stamped["c2pa_status"] == "trusted" and stamped["watermarks"] == "provenanceWM"
     assert stamped["c2pa_signer"] == "Audit Test Org Content Signer" and stamped["verdict"] == "ai-generated"
     assert len(stamped["content_id"]) == 16 and "ai" in stamped["flags"].split()
 
@@ -181,7 +181,7 @@ def test_bundled_samples_audit_as_documented(tmp_path, monkeypatch):
         assert rows[name]["c2pa_status"] == "trusted" and rows[name]["verdict"] == "ai-generated"
     assert rows["ai-still_life.tampered.jpg"]["c2pa_status"] == "tampered"
     assert rows["ai-landscape.reencoded.jpg"]["c2pa_status"] == "absent"
-    assert rows["ai-landscape.reencoded.jpg"]["watermarks"] == "dwtDctSvd"
+    assert rows["ai-landscape.reencoded.jpg"]["watermarks"] == "dwtDctSvd"  # samples predate the default switch
     assert rows["corrupt.jpg"]["status"] == "error"
     assert {rows[n]["status"] for n in ("photo-astronaut.jpg", "photo-rocket.jpg", "landscape.png")} == {"ok"}
     assert rows["params.json"]["status"] == "skipped"

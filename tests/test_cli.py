@@ -59,12 +59,12 @@ def test_stamp_detect_registry_round_trip(capsys, stamped):
     cid = result["content_id"]
     assert result["output"] == str(out_path) and len(cid) == 16
     assert set(result["timings_ms"]) >= {"watermark", "metadata", "encode", "sign", "write", "registry"}
-    code, out, _ = run(capsys, "watermark", "detect", str(out_path), "--json", "--method", "dwtDctSvd")
+    code, out, _ = run(capsys, "watermark", "detect", str(out_path), "--json", "--method", "provenanceWM")
     assert code == 0
     [entry] = json.loads(out)
     assert entry["file"] == str(out_path)
     [wm] = entry["watermarks"]
-    assert wm["scheme"] == "dwtDctSvd" and wm["detected"] and wm["payload"] == cid
+    assert wm["scheme"] == "provenanceWM" and wm["detected"] and wm["payload"] == cid
     assert wm["false_positive_rate"] < 1e-9
     code, out, _ = run(capsys, "registry", "show", cid[:8], "--json")
     assert code == 0 and json.loads(out)["content_id"] == cid
@@ -85,9 +85,9 @@ def test_watermark_embed_then_detect(capsys, tmp_path, home):
     code, out, _ = run(capsys, "watermark", "embed", str(src), str(dst), "--content-id", "00112233AABBCCDD", "--json")
     assert code == 0 and json.loads(out)["payload"] == "00112233aabbccdd"
     assert src.read_bytes() == before
-    code, out, _ = run(capsys, "watermark", "detect", str(dst), str(src), "--method", "dwtDctSvd")
+    code, out, _ = run(capsys, "watermark", "detect", str(dst), str(src), "--method", "provenanceWM")
     assert code == 0
-    assert f"{dst}: dwtDctSvd content id 00112233aabbccdd" in out and f"{src}: no watermark found" in out
+    assert f"{dst}: provenanceWM content id 00112233aabbccdd" in out and f"{src}: no watermark found" in out
 
 
 def test_watermark_methods_lists_the_registry(capsys):
@@ -152,7 +152,7 @@ def test_exit_1_detect_with_unreadable_file_reports_the_rest(capsys, stamped, tm
     _, out_path, result = stamped
     bad = tmp_path / "bad.png"
     bad.write_text("nope")
-    code, out, _ = run(capsys, "watermark", "detect", str(bad), str(out_path), "--json", "--method", "dwtDctSvd")
+    code, out, _ = run(capsys, "watermark", "detect", str(bad), str(out_path), "--json", "--method", "provenanceWM")
     rows = json.loads(out)
     assert code == 1 and "error" in rows[0] and rows[1]["watermarks"][0]["payload"] == result["content_id"]
 

@@ -147,7 +147,7 @@ def test_reencoded_copy_is_found_by_watermark_and_registry(tmp_path, photo_png, 
     assert read_manifest(data).state is None
     assert "exif" not in read_metadata(data)
     rgb = load_image(copy).rgb
-    mark = get_method("dwtDctSvd").detect(rgb)
+    mark = get_method("provenanceWM").detect(rgb)
     assert mark.detected and mark.payload == result.content_id
     row = registry.get(mark.payload)
     assert row is not None and row.output_path == str(out.resolve())

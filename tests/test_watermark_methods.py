@@ -24,9 +24,9 @@ def _psnr(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def test_registry_lists_the_invisible_watermark_methods():
-    """The registry holds dwtDctSvd (the default), dwtDct and rivaGan."""
-    assert set(method_names()) >= {"dwtDct", "dwtDctSvd", "rivaGan"}
-    assert DEFAULT_METHOD == "dwtDctSvd"
+    """The registry holds provenanceWM (the default), dwtDctSvd, dwtDct and rivaGan."""
+    assert set(method_names()) >= {"provenanceWM", "dwtDct", "dwtDctSvd", "rivaGan"}
+    assert DEFAULT_METHOD == "provenanceWM"
     with pytest.raises(UnknownMethodError, match="registered"):
         get_method("nope")
 
@@ -91,7 +91,7 @@ def test_deterministic(name, photo):
 
 
 def test_default_method_survives_jpeg_q90(photo):
-    """dwtDctSvd's id survives a JPEG q90 re-encode of this image."""
+    """The default method's id survives a JPEG q90 re-encode of this image."""
     cid = "5eed0f00dcafe123"  # fixed: whether 6 or 7 bits flip depends on the id
     marked = embed_watermark(photo, cid)
     result = get_method(DEFAULT_METHOD).detect(jpeg_roundtrip(marked, 90))

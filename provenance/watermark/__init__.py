@@ -19,7 +19,8 @@ def embed_watermark(image: np.ndarray, content_id: str, *, method: str = DEFAULT
 
 def detect_watermarks(image: np.ndarray, *, methods: list[str] | None = None) -> list[WatermarkResult]:
     """Run the named methods' detectors on an RGB image; by default every registered method that
-    is installed and scanned by default (slow ones such as rivaGan must be named)."""
+    is installed and scanned by default (slow ones such as rivaGan must be named), each through its
+    ``scan`` (provenanceWM skips its geometric search there; naming it runs the full detector)."""
     if methods is not None:
         return [get_method(name).detect(image) for name in methods]
     results = []
@@ -30,7 +31,7 @@ def detect_watermarks(image: np.ndarray, *, methods: list[str] | None = None) ->
         if not m.available():
             results.append(WatermarkResult(name, False, extra={"skipped": f"needs the '{m.extra_name}' extra"}))
             continue
-        results.append(m.detect(image))
+        results.append(m.scan(image))
     return results
 
 

@@ -86,6 +86,11 @@ class WatermarkMethod(ABC):
             raw_bits=decoded.raw_bits,
         )
 
+    def scan(self, image: np.ndarray) -> WatermarkResult:
+        """The check ``verify`` and ``audit`` run when no method is named. The same as ``detect``
+        unless a method has a costly search that only named detection should pay for."""
+        return self.detect(image)
+
     def available(self) -> bool:
         return True
 

@@ -8,8 +8,8 @@ from ._provenance_wm import ProvenanceWM
 
 _METHODS: dict[str, WatermarkMethod] = {}
 
-#: Used by ``stamp`` and ``watermark embed`` when no ``--method`` is given.
-DEFAULT_METHOD = "dwtDctSvd"
+#: Used by ``stamp``, ``generate`` and ``watermark embed`` when no ``--method`` is given.
+DEFAULT_METHOD = "provenanceWM"
 
 
 def register_method(method: WatermarkMethod) -> WatermarkMethod:
