@@ -333,7 +333,8 @@ def _load_for_generation(args):
         vae_slicing=getattr(args, "vae_slicing", False), attention_slicing=getattr(args, "attention_slicing", False),
         scheduler=args.scheduler,
         quantization=args.quantize, local_files_only=True if args.offline else None,
-        hash_model=not args.no_hash)
+        hash_model=not args.no_hash,
+        task="image-to-image" if getattr(args, "init_image", None) else "text-to-image")
 
 
 def _add_model_options(p) -> None:
@@ -357,17 +358,22 @@ def _add_model_options(p) -> None:
 
 def cmd_generate(args) -> int:
     from provenance import Registry
-    from provenance.generate import StampedPipeline
+    from provenance.generate import StampedPipeline, read_init_image
 
     if args.batch < 1:
         raise UsageError("--batch must be at least 1")
+    if args.strength is not None and (args.init_image is None or not 0 < args.strength <= 1):
+        raise UsageError("--strength needs --init-image and lies in (0, 1]")
     identity = _identity(args)
-    loaded = _load_for_generation(args)
-    if args.quiet_progress:
-        loaded.pipe.set_progress_bar_config(disable=True)
     call = {"prompt": args.prompt, "negative_prompt": args.negative_prompt, "num_inference_steps": args.steps,
             "guidance_scale": args.guidance, "width": args.width, "height": args.height,
             "num_images_per_prompt": args.batch}
+    if args.init_image is not None:  # image-to-image: the size is the init image's
+        call.update(image=read_init_image(args.init_image, width=call.pop("width"), height=call.pop("height")),
+                    strength=args.strength, parent=args.init_image)
+    loaded = _load_for_generation(args)
+    if args.quiet_progress:
+        loaded.pipe.set_progress_bar_config(disable=True)
     registry = None if args.no_registry else Registry()
     try:
         with StampedPipeline(loaded.pipe, identity=identity, out_dir=args.out_dir, registry=registry,
@@ -716,7 +722,10 @@ def build_parser() -> argparse.ArgumentParser:
              "generate images with a diffusers pipeline, each stamped (watermark, metadata, signed C2PA) and "
              "recorded in the registry",
              'provenance generate --model stabilityai/stable-diffusion-xl-base-1.0 --prompt "a lighthouse at dusk" '
-             "--steps 30 --seed 7 --width 1024 --height 1024 --batch 4 --dtype fp16 --out-dir out/")
+             "--steps 30 --seed 7 --width 1024 --height 1024 --batch 4 --dtype fp16 --out-dir out/\n"
+             "  provenance generate --model ./sd15-configs --single-file dreamshaper_8.safetensors "
+             '--lora cinematic.safetensors:0.8 --prompt "..." --out-dir out/\n'
+             '  provenance generate --model ./my-local-sd15 --init-image sketch.png --strength 0.6 --prompt "..."')
     _add_model_options(p)
     p.add_argument("--prompt", required=True)
     p.add_argument("--negative-prompt")
@@ -726,6 +735,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--width", type=int)
     p.add_argument("--height", type=int)
     p.add_argument("--batch", type=int, default=1, help="images in one call (default 1)")
+    p.add_argument("--init-image", metavar="FILE",
+                   help="image-to-image: start from this image (resized to --width/--height if given); it is "
+                        "recorded as the C2PA parent ingredient")
+    p.add_argument("--strength", type=float,
+                   help="image-to-image: how much of the init image is repainted, 0-1 (default: the pipeline's)")
     p.add_argument("--out-dir", default="out", help="folder for the images (default out/)")
     p.add_argument("--format", choices=["png", "jpeg", "webp"], default="png", help="image format (default png)")
     p.add_argument("--method", default=DEFAULT_METHOD, choices=method_names(), help="watermark method")

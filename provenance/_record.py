@@ -15,7 +15,10 @@ SOURCES = ("local", "api")
 class Lora:
     name: str
     weight: float | None = None
-    hash: str | None = None
+    hash: str | None = None  # sha256 of the file
+    #: what A1111 writes in "Lora hashes": 12 hex digits of the sha256 of a .safetensors file's tensor
+    #: data, without its JSON header (the kohya/"addnet" hash, Civitai's AutoV3)
+    short_hash: str | None = None
 
 
 @dataclass
@@ -53,6 +56,9 @@ class GenerationRecord:
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         out = {k: v for k, v in d.items() if v not in (None, [], {})}
+        for lora in out.get("loras", []):
+            if lora.get("short_hash") is None:  # only LoRA files we hashed have one; no null in every manifest
+                lora.pop("short_hash", None)
         return out
 
     def merged(self, **overrides: Any) -> GenerationRecord:
@@ -128,7 +134,8 @@ def _lora(item: Any) -> Lora:
             weight = float(item["weight"]) if item.get("weight") is not None else None
         except (TypeError, ValueError):
             raise ParamsError(f"loras: weight of {item['name']!r} is not a number") from None
-        return Lora(name=str(item["name"]), weight=weight, hash=item.get("hash"))
+        return Lora(name=str(item["name"]), weight=weight, hash=item.get("hash"),
+                    short_hash=item.get("short_hash"))
     raise ParamsError(f"loras: each entry needs a name (\"name\" or \"name:weight\"), got {item!r}")
 
 
@@ -145,9 +152,12 @@ def a1111_parameters(record: GenerationRecord) -> str:
         ("Size", f"{record.width}x{record.height}" if record.width and record.height else None),
         ("Model hash", record.model_short_hash or (record.model_hash[:10] if record.model_hash else None)),
         ("Model", record.model),
+        ("Denoising strength", (record.extra or {}).get("strength")),  # image-to-image
     ]
     if record.loras:
-        hashes = ", ".join(f"{lo.name}: {lo.hash[:12]}" for lo in record.loras if lo.hash)
+        # A1111 strips ":" and "," from the names so that the quoted list parses back
+        hashes = ", ".join(f"{lo.name.replace(':', '').replace(',', '')}: {lo.short_hash or lo.hash[:12]}"
+                           for lo in record.loras if lo.short_hash or lo.hash)
         if hashes:
             pairs.append(("Lora hashes", f'"{hashes}"'))
     pairs += [("Hires upscaler", record.upscaler), ("Version", record.generator_version)]

@@ -14,6 +14,7 @@ class TinyModels:
     sd: Path  # diffusers folder, StableDiffusionPipeline
     sdxl: Path  # diffusers folder, StableDiffusionXLPipeline
     lora: Path  # LoRA for ``sd``, safetensors
+    single_file: Path  # ``sd``'s weights as one original-layout checkpoint (like DreamShaper 8)
 
 
 def _make_lora(pipe, directory: Path) -> Path:
@@ -37,6 +38,7 @@ def _make_lora(pipe, directory: Path) -> Path:
 
 
 def make_tiny_models(root: Path) -> TinyModels:
+    from _single_file import save_sd1_single_file
     from diffusers.utils import logging as dlogging
 
     from provenance.generate import build_pipeline
@@ -44,7 +46,8 @@ def make_tiny_models(root: Path) -> TinyModels:
     dlogging.disable_progress_bar()
     sd = build_pipeline("tiny-sd", work_dir=root / "work-sd", seed=0)
     sd.save_pretrained(root / "tiny-sd")
+    single_file = save_sd1_single_file(sd, root / "checkpoints" / "tiny_dreamshaper.safetensors")
     sdxl = build_pipeline("tiny-sdxl", work_dir=root / "work-sdxl", seed=0)
     sdxl.save_pretrained(root / "tiny-sdxl")
     lora = _make_lora(sd, root / "loras")  # after saving: the saved UNet has no adapter
-    return TinyModels(sd=root / "tiny-sd", sdxl=root / "tiny-sdxl", lora=lora)
+    return TinyModels(sd=root / "tiny-sd", sdxl=root / "tiny-sdxl", lora=lora, single_file=single_file)

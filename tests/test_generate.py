@@ -17,6 +17,7 @@ pytest.importorskip("diffusers")
 from _tiny_pipelines import make_tiny_models  # noqa: E402
 
 import cli  # noqa: E402
+from detectors.metadata._a1111 import a1111_info  # noqa: E402
 from provenance import (  # noqa: E402
     GenerationRecord,
     MissingDependencyError,
@@ -30,6 +31,7 @@ from provenance._metadata import read_metadata  # noqa: E402
 from provenance.generate import (  # noqa: E402
     LoraSpec,
     StampedPipeline,
+    a1111_lora_hash,
     a1111_short_hash,
     file_sha256,
     folder_sha256,
@@ -54,6 +56,18 @@ def offline(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_torch_thread():
+    """One intra-op thread: the tiny models gain nothing from more, and on a shared 2-core machine
+    torch's threads wait on each other (one 2-step generation: 0.5 s with 1 thread, 2-10 s with 2)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
 def sd(tiny):
     """The tiny SD pipeline, loaded once through load_pipeline as `--model DIR` does."""
@@ -72,7 +86,7 @@ def _verify(path, identity, *, content_id: str, seed: int) -> dict:
     assert not missing, f"record lacks {missing}: {record}"
     assert record["seed"] == seed and record["source"] == "local"
     assert report.assertion("c2pa.soft-binding")["blocks"][0]["value"] == content_id
-    mark = get_method("dwtDctSvd").detect(load_image(path).rgb)
+    mark = get_method("provenanceWM").detect(load_image(path).rgb)
     assert mark.detected and mark.payload == content_id
     return record
 
@@ -121,10 +135,10 @@ def test_same_seed_same_pixels_and_per_image_seeds(sd, identity, tmp_path):
         a = sp(**CALL, seed=11, output_type="np").images
         b = sp(**CALL, seed=11, output_type="np").images
         batch = sp(**CALL, seed=[12, 11], num_images_per_prompt=2, output_type="np").images
-    # each file carries its own content id in the watermark (a few levels per pixel); the generation
-    # underneath is the same:
+    # each file carries its own content id in the watermark (a few levels per pixel: two marks of
+    # RMS <= 2.45 differ by ~2 levels on average); the generation underneath is the same:
     for x in (b[0], batch[1]):
-        assert np.abs(a[0] - x).mean() < 1.5 / 255 and np.abs(a[0] - x).max() <= 16 / 255
+        assert np.abs(a[0] - x).mean() < 3.0 / 255 and np.abs(a[0] - x).max() <= 16 / 255
     assert np.abs(a[0] - batch[0]).mean() > 10 / 255, "another seed, another image"
 
 
@@ -296,11 +310,55 @@ def test_cli_generate_with_lora(tiny, identity, tmp_path):
     plain = _generate(*common, "--out-dir", str(tmp_path / "plain"))["images"][0]
     styled = _generate(*common, "--out-dir", str(tmp_path / "lora"), "--lora", f"{tiny.lora}:0.8")["images"][0]
     record = _verify(styled["file"], identity, content_id=styled["content_id"], seed=3)
-    assert record["loras"] == [{"name": "tiny_style", "weight": 0.8, "hash": file_sha256(tiny.lora)}]
+    short = _tensor_data_sha256(tiny.lora)[:12]
+    assert record["loras"] == [{"name": "tiny_style", "weight": 0.8, "hash": file_sha256(tiny.lora),
+                                "short_hash": short}]
     diff = np.abs(load_image(plain["file"]).rgb.astype(int) - load_image(styled["file"]).rgb.astype(int))
     assert diff.mean() > 5, "the LoRA must change the pixels"
     params = read_metadata(Path(styled["file"]).read_bytes())["text"]["parameters"]
-    assert "<lora:tiny_style:0.8>" in params and f"tiny_style: {file_sha256(tiny.lora)[:12]}" in params
+    assert "<lora:tiny_style:0.8>" in params and f'Lora hashes: "tiny_style: {short}"' in params
+    info = a1111_info(params, where="png:parameters")  # our own A1111 parser reads it back
+    assert [(lo.name, lo.weight, lo.hash) for lo in info.loras] == [("tiny_style", 0.8, short)]
+
+
+def _tensor_data_sha256(path) -> str:
+    """sha256 of a safetensors file after its 8-byte length and JSON header, as A1111 hashes LoRAs."""
+    data = Path(path).read_bytes()
+    return hashlib.sha256(data[8 + int.from_bytes(data[:8], "little"):]).hexdigest()
+
+
+def test_a1111_parameters_with_several_loras_parse_back():
+    """Two LoRAs (one name with A1111's separators) and an img2img strength survive our A1111 parser."""
+    from provenance._record import a1111_parameters
+
+    record = GenerationRecord.from_dict({
+        "prompt": "a fox", "steps": 20, "seed": 1, "width": 512, "height": 512, "model": "dreamshaper_8",
+        "model_short_hash": "879db523c3", "extra": {"strength": 0.6},
+        "loras": [{"name": "film grain", "weight": 0.5, "hash": "a" * 64, "short_hash": "0123456789ab"},
+                  {"name": "style:v2, final", "weight": 1.0, "hash": "b" * 64}],
+    })
+    text = a1111_parameters(record)
+    assert 'Lora hashes: "film grain: 0123456789ab, stylev2 final: bbbbbbbbbbbb"' in text
+    info = a1111_info(text, where="png:parameters")
+    assert info.model_hash == "879db523c3" and info.extra["Denoising strength"] == "0.6"
+    assert [(lo.name, lo.weight, lo.hash) for lo in info.loras][0] == ("film grain", 0.5, "0123456789ab")
+
+
+def test_a1111_lora_hash_ignores_the_metadata_header(tmp_path):
+    """A LoRA's A1111 hash covers its tensors only: new metadata changes the sha256, not that hash."""
+    import torch
+    from safetensors.torch import save_file
+
+    tensors = {"lora_unet_down.lora_up.weight": torch.arange(12.0).reshape(3, 4)}
+    a, b, c = tmp_path / "a.safetensors", tmp_path / "b.safetensors", tmp_path / "c.safetensors"
+    save_file(tensors, str(a), metadata={"ss_output_name": "a"})
+    save_file(tensors, str(b), metadata={"ss_output_name": "a much longer name, and a note"})
+    save_file({k: v + 1 for k, v in tensors.items()}, str(c), metadata={"ss_output_name": "a"})
+    assert file_sha256(a) != file_sha256(b) and a1111_lora_hash(a) == a1111_lora_hash(b)
+    assert a1111_lora_hash(a) == _tensor_data_sha256(a)[:12] != a1111_lora_hash(c)
+    pt = tmp_path / "old.pt"
+    pt.write_bytes(b"not safetensors")
+    assert a1111_lora_hash(pt) == file_sha256(pt)[:12]
 
 
 def test_cli_missing_model_exits_1(tmp_path, identity, capsys):
@@ -309,6 +367,96 @@ def test_cli_missing_model_exits_1(tmp_path, identity, capsys):
                    "--out-dir", str(tmp_path)])
     err = capsys.readouterr().err
     assert rc == 1 and "hf download nobody-here/no-such-model" in err and "Traceback" not in err
+
+
+def test_single_file_checkpoint_loads_the_same_weights(tiny, sd):
+    """An original-layout single file (DreamShaper-style) with --model DIR's configs gives the folder's weights."""
+    import torch
+
+    loaded = load_pipeline(tiny.sd, single_file=tiny.single_file)
+    for name in ("unet", "vae", "text_encoder"):
+        want, got = getattr(sd.pipe, name).state_dict(), getattr(loaded.pipe, name).state_dict()
+        assert want.keys() == got.keys()
+        assert all(torch.equal(want[k], got[k].reshape(want[k].shape)) for k in want), name
+    sha = file_sha256(tiny.single_file)
+    assert loaded.record.model == "tiny_dreamshaper" and loaded.record.model_hash == sha
+    assert loaded.record.model_short_hash == sha[:10] and loaded.record.extra["model_config"] == "tiny-sd"
+
+
+def test_cli_generate_single_file(tiny, identity, tmp_path):
+    """`generate --model DIR --single-file FILE`: verified images recording the file's sha256 and A1111 hash."""
+    out = _generate("--model", str(tiny.sd), "--single-file", str(tiny.single_file), "--prompt", "a harbour",
+                    "--steps", "2", "--seed", "5", "--width", "256", "--height", "256", "--no-registry",
+                    "--out-dir", str(tmp_path))
+    img = out["images"][0]
+    record = _verify(img["file"], identity, content_id=img["content_id"], seed=5)
+    sha = hashlib.sha256(tiny.single_file.read_bytes()).hexdigest()
+    assert record["model"] == "tiny_dreamshaper" and record["model_hash"] == sha
+    assert record["model_short_hash"] == sha[:10] and record["pipeline"] == "StableDiffusionPipeline"
+    params = read_metadata(Path(img["file"]).read_bytes())["text"]["parameters"]
+    assert f"Model hash: {sha[:10]}, Model: tiny_dreamshaper" in params
+
+
+@pytest.mark.parametrize("env", [
+    pytest.param("offline", id="HF_HUB_OFFLINE"),
+    pytest.param("unreachable", id="hub-unreachable"),
+])
+def test_single_file_alone_names_the_configs_to_download(tiny, monkeypatch, env):
+    """A single file without --model and without the Hub: at once, which configs to fetch and how."""
+    from huggingface_hub import constants
+
+    if env == "unreachable":
+        monkeypatch.delenv("HF_HUB_OFFLINE")
+        monkeypatch.setattr(constants, "ENDPOINT", "http://127.0.0.1:9")  # discard port: refused at once
+    t0 = time.perf_counter()
+    with pytest.raises(ModelNotFoundError, match=r"hf download stable-diffusion-v1-5/stable-diffusion-v1-5 "
+                                                 r"--include '\*.json' '\*.txt'.*--model"):
+        load_pipeline(tiny.single_file)  # a file given as --model is a single-file checkpoint
+    assert time.perf_counter() - t0 < 5
+
+
+def test_unreachable_hub_fails_fast_without_retries(monkeypatch, capsys):
+    """No HF_HUB_OFFLINE, no network: one short probe, then the cache alone; no 25 s of retries."""
+    from huggingface_hub import constants
+
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+    monkeypatch.setattr(constants, "ENDPOINT", "http://127.0.0.1:9")
+    t0 = time.perf_counter()
+    with pytest.raises(ModelNotFoundError, match="cannot be reached.*hf download nobody-here/no-such-model"):
+        load_pipeline("nobody-here/no-such-model")
+    assert time.perf_counter() - t0 < 5
+    assert "Retry" not in capsys.readouterr().err
+
+
+def test_cli_image_to_image_keeps_the_parent(sd, tiny, identity, tmp_path):
+    """`--init-image FILE --strength S`: img2img from the same model; the init image is the parent ingredient."""
+    with StampedPipeline(sd.pipe, identity=identity, out_dir=tmp_path / "first", executor="thread") as sp:
+        sp(**CALL, seed=1)
+        parent = Path(sp.last_images[0].path)
+    out = _generate("--model", str(tiny.sd), "--init-image", str(parent), "--strength", "0.5", "--steps", "4",
+                    "--prompt", "the same lighthouse, at night", "--seed", "2", "--no-registry",
+                    "--out-dir", str(tmp_path / "second"))
+    img = out["images"][0]
+    record = _verify(img["file"], identity, content_id=img["content_id"], seed=2)
+    assert record["pipeline"] == "StableDiffusionImg2ImgPipeline" and (record["width"], record["height"]) == (256, 256)
+    assert record["extra"]["strength"] == 0.5 and record["extra"]["mode"] == "image-to-image"
+    assert record["extra"]["init_image"] == {"name": parent.name, "sha256": file_sha256(parent)}
+    report = read_manifest(Path(img["file"]).read_bytes(), trust_anchors_pem=identity.anchors_pem)
+    ingredients = report.active["ingredients"]
+    assert [(i["title"], i["relationship"]) for i in ingredients] == [(parent.name, "parentOf")]
+    assert ingredients[0].get("active_manifest"), "the parent's own Content Credentials travel with it"
+    actions = [a["action"] for a in report.assertion("c2pa.actions.v2")["actions"]]
+    assert actions[:2] == ["c2pa.opened", "c2pa.edited"]
+    params = read_metadata(Path(img["file"]).read_bytes())["text"]["parameters"]
+    assert "Denoising strength: 0.5" in params
+
+
+def test_cli_strength_without_init_image_is_a_usage_error(tmp_path, capsys):
+    """--strength alone is refused before any model is loaded (exit 2)."""
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["generate", "--model", "nobody-here/no-such-model", "--prompt", "x", "--strength", "0.5",
+                  "--out-dir", str(tmp_path)])
+    assert exit_info.value.code == 2 and "--strength needs --init-image" in capsys.readouterr().err
 
 
 @pytest.mark.slow

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from ._architectures import ARCHITECTURES, build_pipeline
 from ._bench import BenchRow, bench_generation
-from ._hashing import a1111_short_hash, file_sha256, folder_sha256
+from ._hashing import a1111_lora_hash, a1111_short_hash, file_sha256, folder_sha256
 from ._load import (
     DTYPES,
     OFFLOAD_MODES,
@@ -17,7 +17,7 @@ from ._load import (
     LoraSpec,
     load_pipeline,
 )
-from ._pipeline import PendingGeneration, StampedImage, StampedPipeline, describe_pipeline
+from ._pipeline import PendingGeneration, StampedImage, StampedPipeline, describe_pipeline, read_init_image
 
 __all__ = [
     "ARCHITECTURES",
@@ -31,6 +31,7 @@ __all__ = [
     "SCHEDULER_ALIASES",
     "StampedImage",
     "StampedPipeline",
+    "a1111_lora_hash",
     "a1111_short_hash",
     "bench_generation",
     "build_pipeline",
@@ -38,4 +39,5 @@ __all__ = [
     "file_sha256",
     "folder_sha256",
     "load_pipeline",
+    "read_init_image",
 ]

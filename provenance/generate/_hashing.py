@@ -1,8 +1,11 @@
 """Hashes that identify model files the way Stable Diffusion tools do.
 
 A checkpoint's sha256 is what Civitai and AUTOMATIC1111 ("new" hash, since 2023) use; A1111's
-short hash is its first 10 hex digits. A diffusers folder has no single file, so its hash is the
-sha256 of a listing of every weight and config file with its own sha256 (see :func:`folder_sha256`).
+short hash is its first 10 hex digits. For a LoRA in ``.safetensors`` A1111 writes another hash: the
+sha256 of the tensor data alone, after the JSON header (kohya's "addnet" hash, Civitai's AutoV3), so
+that editing a LoRA's metadata keeps its hash; see :func:`a1111_lora_hash`. A diffusers folder has no
+single file, so its hash is the sha256 of a listing of every weight and config file with its own
+sha256 (see :func:`folder_sha256`).
 Hashing a multi-gigabyte file takes seconds, so results are cached per (path, size, mtime).
 """
 from __future__ import annotations
@@ -29,6 +32,27 @@ def file_sha256(path: str | os.PathLike[str]) -> str:
                 h.update(chunk)
         _cache[key] = h.hexdigest()
     return _cache[key]
+
+
+def a1111_lora_hash(path: str | os.PathLike[str]) -> str:
+    """The 12 hex digits A1111 writes in ``Lora hashes`` for this LoRA file.
+
+    ``.safetensors``: sha256 of the bytes after the 8-byte header length and the JSON header it
+    announces. Any other format: the file's sha256. (A1111 prefers a ``sshs_model_hash`` stored in
+    the file's metadata, which kohya's trainer fills with the same value; the bytes are what we trust.)
+    """
+    p = Path(path)
+    if p.suffix.lower() != ".safetensors":
+        return file_sha256(p)[:12]
+    h = hashlib.sha256()
+    with open(p, "rb") as fh:
+        head = fh.read(8)
+        if len(head) != 8:
+            raise ValueError(f"{p}: too short for a safetensors file")
+        fh.seek(8 + int.from_bytes(head, "little"))
+        while chunk := fh.read(_CHUNK):
+            h.update(chunk)
+    return h.hexdigest()[:12]
 
 
 def a1111_short_hash(sha256: str) -> str:

@@ -5,6 +5,8 @@ checkpoint (``from_single_file``; the folder or hub id then gives the architectu
 files with weights, a dtype, a scheduler, CPU offload, VAE tiling/slicing, attention slicing and
 bitsandbytes quantisation. With ``HF_HUB_OFFLINE=1`` (or ``local_files_only=True``) nothing is
 downloaded and a missing model is a :class:`ModelNotFoundError` that says what to fetch and where.
+Without those, a hub id is first checked against the Hub with a short connection probe: when the
+Hub cannot be reached, loading goes on from the cache alone instead of retrying for tens of seconds.
 """
 from __future__ import annotations
 
@@ -14,14 +16,16 @@ import logging
 import os
 import platform
 import re
+import socket
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 from .._errors import GenerationError, MissingDependencyError, ModelNotFoundError
 from .._record import GenerationRecord, Lora
-from ._hashing import a1111_short_hash, file_sha256, folder_sha256
+from ._hashing import a1111_lora_hash, a1111_short_hash, file_sha256, folder_sha256
 from ._require import require_diffusers
 
 log = logging.getLogger(__name__)
@@ -84,6 +88,34 @@ def hf_offline() -> bool:
     return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
 
 
+#: Seconds to wait for a TCP connection to the Hub before treating the machine as offline.
+HUB_PROBE_TIMEOUT = 3.0
+
+
+def hub_reachable(timeout: float = HUB_PROBE_TIMEOUT) -> bool:
+    """Whether a TCP connection to the Hub endpoint (``HF_ENDPOINT``) opens within ``timeout`` seconds.
+
+    huggingface_hub retries a failed request five times with back-off (23 s for one missing model
+    on a machine without DNS) before diffusers falls back to the cache; one short probe decides up
+    front. Behind a proxy the probe cannot tell, so it says yes and leaves it to the proxy.
+    """
+    if any(os.environ.get(v) for v in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")):
+        return True
+    try:
+        from huggingface_hub import constants
+
+        endpoint = urlparse(constants.ENDPOINT)
+    except (ImportError, AttributeError, ValueError):
+        endpoint = urlparse("https://huggingface.co")
+    host = endpoint.hostname or "huggingface.co"
+    port = endpoint.port or (80 if endpoint.scheme == "http" else 443)
+    try:
+        socket.create_connection((host, port), timeout=timeout).close()
+    except OSError:
+        return False
+    return True
+
+
 def _hf_cache_dir() -> str:
     try:
         from huggingface_hub import constants
@@ -133,9 +165,13 @@ def _looks_local(model: str) -> bool:
     return model.startswith((".", "/", "~")) or model.count("/") > 1 or "\\" in model or Path(model).suffix in _SINGLE_FILE_SUFFIXES
 
 
-def _missing_model(model: str, offline: bool, cause: BaseException) -> ModelNotFoundError:
-    how = ("downloads are off (HF_HUB_OFFLINE=1 or local_files_only)" if offline
-           else "it could not be downloaded")
+#: Why nothing is downloaded, as the missing-model message says it (None: downloads were tried).
+_OFFLINE_REASONS = {"off": "downloads are off (HF_HUB_OFFLINE=1, --offline or local_files_only)",
+                    "unreachable": "the Hugging Face Hub cannot be reached from this machine"}
+
+
+def _missing_model(model: str, offline: str | None, cause: BaseException) -> ModelNotFoundError:
+    how = _OFFLINE_REASONS.get(offline or "", "it could not be downloaded")
     return ModelNotFoundError(
         f"model {model!r} is not a local folder and is not in the Hugging Face cache ({_hf_cache_dir()}), and "
         f"{how}. On a machine with network, download it with `hf download {model}` (it goes to that cache; "
@@ -181,16 +217,80 @@ def _quantization_config(diffusers, quantization: str, dtype, components: list[s
                                                 components_to_quantize=components)
 
 
-def _pipeline_class(diffusers, model: str, offline: bool):
+def _pipeline_class(diffusers, model: str, offline: str | None):
     """The pipeline class named in a model's model_index.json (folder or cached hub id)."""
     try:
-        config = diffusers.DiffusionPipeline.load_config(model, local_files_only=offline)
+        config = diffusers.DiffusionPipeline.load_config(model, local_files_only=offline is not None)
     except (OSError, ValueError) as e:
         raise _missing_model(model, offline, e) from e
     cls = getattr(diffusers, config.get("_class_name", ""), None)
     if cls is None:
         raise GenerationError(f"{model}: unknown pipeline class {config.get('_class_name')!r} in model_index.json")
     return cls, config
+
+
+#: Pipeline classes for the architectures diffusers infers from a checkpoint (others: Stable Diffusion).
+_SINGLE_FILE_PIPELINES = {"xl_base": "StableDiffusionXLPipeline", "xl_refiner": "StableDiffusionXLImg2ImgPipeline",
+                          "playground-v2-5": "StableDiffusionXLPipeline"}
+
+
+class _TensorShapes(dict):
+    """Tensor names and shapes read from a safetensors header, without loading a single weight."""
+
+    class _Shape:
+        def __init__(self, shape: list[int]) -> None:
+            self.shape = tuple(shape)
+
+    def __init__(self, path: Path) -> None:
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework="pt") as f:
+            super().__init__({k: self._Shape(f.get_slice(k).get_shape()) for k in f.keys()})
+
+
+def _reference_model(checkpoint: Path) -> tuple[str | None, str | None]:
+    """(hub id whose configs diffusers would use, pipeline class name) for a checkpoint's architecture.
+
+    Read from the tensor names alone, with diffusers' own inference; (None, None) when it cannot tell
+    (a ``.ckpt`` pickle, which cannot be read without loading it, or an architecture diffusers does
+    not know). Knowing it up front lets an offline run say which configs to download.
+    """
+    if checkpoint.suffix.lower() != ".safetensors":
+        return None, None
+    try:
+        from diffusers.loaders.single_file_utils import DIFFUSERS_DEFAULT_PIPELINE_PATHS, infer_diffusers_model_type
+
+        kind = infer_diffusers_model_type(_TensorShapes(checkpoint))
+        repo = DIFFUSERS_DEFAULT_PIPELINE_PATHS[kind]["pretrained_model_name_or_path"]
+    except Exception as e:  # noqa: BLE001  (an unreadable header is diffusers' to report, with its message)
+        log.debug("cannot infer the architecture of %s: %s", checkpoint, e)
+        return None, None
+    return repo, _SINGLE_FILE_PIPELINES.get(kind)
+
+
+def _require_cached_configs(checkpoint: Path, repo: str | None, offline: str) -> None:
+    """Offline, a single file without --model needs its reference model's configs in the cache."""
+    if repo is not None:
+        try:
+            from huggingface_hub import try_to_load_from_cache
+
+            if isinstance(try_to_load_from_cache(repo, "model_index.json"), str):
+                return
+        except ImportError:
+            pass
+    if repo:
+        what = (f"diffusers reads it as the architecture of {repo}, whose configs are not in the Hugging Face "
+                f"cache ({_hf_cache_dir()})")
+    elif checkpoint.suffix.lower() == ".safetensors":
+        what = "diffusers cannot tell its architecture from its tensor names"
+    else:
+        what = f"the architecture of a {checkpoint.suffix} file is only known once it is loaded"
+    use_folder = ("pass --model with a local diffusers folder of the same architecture (its configs are used, "
+                  "its weights are not)")
+    fix = (f"On a machine with network run `hf download {repo} --include '*.json' '*.txt'` (configs and "
+           f"tokenizer, no weights), or {use_folder}" if repo else use_folder[0].upper() + use_folder[1:])
+    raise ModelNotFoundError(f"{checkpoint}: a single-file checkpoint needs the configs of its architecture; "
+                             f"{what}, and {_OFFLINE_REASONS[offline]}. {fix}")
 
 
 def load_pipeline(model: str | os.PathLike[str] | None, *, single_file: str | os.PathLike[str] | None = None,
@@ -202,7 +302,9 @@ def load_pipeline(model: str | os.PathLike[str] | None, *, single_file: str | os
     """Load a pipeline for ``task`` and describe it as a :class:`GenerationRecord` (model, hashes, ...).
 
     ``model`` is a hub id or a local diffusers folder; with ``single_file`` it only supplies the
-    configs of the checkpoint's architecture (it may be None, and then diffusers needs the network).
+    configs of the checkpoint's architecture. It may then be None: diffusers infers the architecture
+    from the checkpoint's tensor names and takes the configs of its reference model from the Hub
+    (or the cache, which must then hold them).
     """
     diffusers = require_diffusers()
     import torch
@@ -213,7 +315,7 @@ def load_pipeline(model: str | os.PathLike[str] | None, *, single_file: str | os
         raise GenerationError(f"task must be one of {', '.join(TASKS)}, got {task!r}")
     if offload is not None and offload not in OFFLOAD_MODES:
         raise GenerationError(f"offload must be one of {', '.join(OFFLOAD_MODES)}, got {offload!r}")
-    offline = hf_offline() if local_files_only is None else bool(local_files_only)
+    offline = "off" if (hf_offline() if local_files_only is None else local_files_only) else None
     model = os.fspath(model) if model is not None else None
     if model is not None and single_file is None and Path(model).is_file():
         model, single_file = None, model  # --model dreamshaper_8.safetensors
@@ -241,30 +343,43 @@ def load_pipeline(model: str | os.PathLike[str] | None, *, single_file: str | os
         if quantization:
             raise GenerationError("quantization is applied while loading a model folder; it cannot be combined "
                                   "with a single-file checkpoint")
-        cls = diffusers.StableDiffusionPipeline
+        config, cls_name = model, None
+        if model is None:
+            config, cls_name = _reference_model(sf)
+        if offline is None and config is not None and not Path(config).exists() and not hub_reachable():
+            log.warning("the Hugging Face Hub cannot be reached; using the local cache only")
+            offline = "unreachable"
+        if model is None and offline:
+            _require_cached_configs(sf, config, offline)
         if model is not None:
             cls, _ = _pipeline_class(diffusers, model, offline)
-        kwargs: dict[str, Any] = {_dtype_kwarg(): torch_dtype, "local_files_only": offline}
-        if model is not None:
-            kwargs["config"] = model
+        else:
+            cls = getattr(diffusers, cls_name or "StableDiffusionPipeline")
+        kwargs: dict[str, Any] = {_dtype_kwarg(): torch_dtype, "local_files_only": offline is not None}
+        if config is not None:
+            kwargs["config"] = config
         try:
             pipe = cls.from_single_file(str(sf), **kwargs)
-        except (OSError, ValueError) as e:
+        except (OSError, ValueError, KeyError) as e:
             if model is None:
                 raise ModelNotFoundError(
                     f"{sf}: cannot load without its architecture's configs ({type(e).__name__}: "
                     f"{str(e).splitlines()[0] if str(e) else ''}); pass --model with a diffusers folder or hub id "
                     "of the same architecture (e.g. stable-diffusion-v1-5/stable-diffusion-v1-5), downloaded "
                     "beforehand") from e
-            raise GenerationError(f"{sf}: cannot load as a {cls.__name__} checkpoint: {e}") from e
+            raise GenerationError(f"{sf}: cannot load as a {cls.__name__} checkpoint with the configs of "
+                                  f"{model}: {type(e).__name__}: {e}") from e
         if task == "image-to-image":
             pipe = auto.from_pipe(pipe)
         sha = file_sha256(sf) if hash_model else None
         record.update(model=sf.stem, model_hash=sha, model_short_hash=a1111_short_hash(sha) if sha else None)
-        if model is not None:
-            record["extra"] = {"model_config": Path(model).name if Path(model).exists() else model}
+        if config is not None:
+            record["extra"] = {"model_config": Path(config).name if Path(config).exists() else config}
     else:
-        kwargs = {_dtype_kwarg(): torch_dtype, "local_files_only": offline}
+        if offline is None and not Path(model).exists() and not hub_reachable():
+            log.warning("the Hugging Face Hub cannot be reached; loading %s from the local cache only", model)
+            offline = "unreachable"
+        kwargs = {_dtype_kwarg(): torch_dtype, "local_files_only": offline is not None}
         if quantization:
             _, config = _pipeline_class(diffusers, model, offline)
             components = [c for c in ("unet", "transformer") if c in config]
@@ -295,7 +410,8 @@ def load_pipeline(model: str | os.PathLike[str] | None, *, single_file: str | os
             except (OSError, ValueError, KeyError, RuntimeError) as e:
                 raise GenerationError(f"{lo.path}: cannot load as a LoRA for {type(pipe).__name__}: {e}") from e
             adapters.append(name)
-            lora_records.append(asdict(Lora(name=lo.path.stem, weight=lo.weight, hash=file_sha256(lo.path))))
+            lora_records.append(asdict(Lora(name=lo.path.stem, weight=lo.weight, hash=file_sha256(lo.path),
+                                            short_hash=a1111_lora_hash(lo.path))))
         pipe.set_adapters(adapters, adapter_weights=[lo.weight for lo in loras])
 
     device = device or default_device()

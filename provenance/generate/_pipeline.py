@@ -8,7 +8,8 @@ is what must stamp.
 Stamping runs in a worker pool (``spawn`` processes by default: no GIL contention with the thread
 feeding the GPU, and no forked CUDA state). ``__call__`` returns when every image is written;
 ``submit`` returns as soon as the pipeline has decoded, so the next batch can start on the GPU while
-this one is stamped.
+this one is stamped. The workers are started when the first batch starts generating, so their
+start-up (about a second of imports each) overlaps the generation instead of following it.
 """
 from __future__ import annotations
 
@@ -38,9 +39,10 @@ from .._record import GenerationRecord
 from .._registry import Registry, StampRecord
 from .._stamp import StampResult
 from ..watermark import DEFAULT_METHOD, get_method
+from ._hashing import file_sha256
 from ._load import device_name, json_safe
 from ._require import require_diffusers
-from ._worker import StampJob, StampOutcome, run_stamp_job
+from ._worker import StampJob, StampOutcome, run_stamp_job, warm_up
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +82,26 @@ def describe_pipeline(pipe) -> GenerationRecord:
         precision=precision, device=device_name(device), torch_version=torch.__version__,
         diffusers_version=diffusers.__version__, source="local",
     )
+
+
+def read_init_image(path: str | os.PathLike[str], *, width: int | None = None, height: int | None = None):
+    """The init image of an image-to-image run as an RGB PIL image whose sides are multiples of 8.
+
+    Resized to ``width`` x ``height`` when given (either alone keeps the aspect ratio); otherwise its
+    own size rounded down to a multiple of 8, which the VAE needs.
+    """
+    from PIL import Image
+
+    from .._imageio import load_image
+
+    image = Image.fromarray(load_image(path).rgb)
+    w, h = image.size
+    if width and not height:
+        height = round(h * width / w)
+    elif height and not width:
+        width = round(w * height / h)
+    size = (max(8, (width or w) // 8 * 8), max(8, (height or h) // 8 * 8))
+    return image if size == image.size else image.resize(size, Image.LANCZOS)
 
 
 def _to_uint8(images: Any) -> np.ndarray:
@@ -148,6 +170,9 @@ class StampedPipeline:
     Extra keyword ``seed`` (an int for the first image, the next ones counting up, or one per image)
     sets per-image seeds; without it (and without ``generator``) seeds are drawn at random. Each image
     gets its own CPU ``torch.Generator``, so any single image can be reproduced from its seed alone.
+    Extra keyword ``parent`` (image-to-image): the file the init ``image`` was read from; it becomes
+    the manifest's parent ingredient (with its own Content Credentials, if any) and its name and
+    sha256 go into the record.
     """
 
     def __init__(self, pipe, *, identity: SigningIdentity, out_dir: str | os.PathLike[str],
@@ -183,6 +208,8 @@ class StampedPipeline:
         if self._pool is None:
             if self.executor_kind == "process":
                 self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+                for _ in range(self.workers):  # start every worker now, while the first batch generates
+                    self._pool.submit(warm_up, self.method)
             else:
                 self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="provenance-stamp")
         return self._pool
@@ -252,10 +279,14 @@ class StampedPipeline:
                 if self.overwrite or not path.exists():
                     return path
 
-    def submit(self, *args, seed: int | list[int] | None = None, **kwargs) -> PendingGeneration:
+    def submit(self, *args, seed: int | list[int] | None = None, parent: str | os.PathLike[str] | None = None,
+               **kwargs) -> PendingGeneration:
         """Run the pipeline now and queue its images for stamping; ``.result()`` waits for them."""
         import torch
 
+        parent_path = Path(parent) if parent is not None else None
+        if parent_path is not None and not parent_path.is_file():
+            raise GenerationError(f"{parent_path}: no such parent image")
         output_type = kwargs.pop("output_type", "pil")
         if output_type == "latent":
             raise GenerationError(
@@ -268,6 +299,7 @@ class StampedPipeline:
         n, per_prompt = self._count(args, kwargs)
         seeds, generators = self._seeds(seed, kwargs.pop("generator", None), n)
 
+        pool = self._executor()
         cuda = torch.cuda.is_available() and str(getattr(self.pipe, "_execution_device", "cpu")).startswith("cuda")
         if cuda:
             torch.cuda.reset_peak_memory_stats()
@@ -293,8 +325,9 @@ class StampedPipeline:
         extra.update(rng="torch.Generator(cpu) per image", batch_size=n)
         if "strength" in kwargs or "image" in kwargs:
             extra.update(mode="image-to-image", strength=kwargs.get("strength", self._default("strength")))
+        if parent_path is not None:
+            extra["init_image"] = {"name": parent_path.name, "sha256": file_sha256(parent_path)}
         jobs, futures = [], []
-        pool = self._executor()
         for i, (rgb, s) in enumerate(zip(pixels, seeds)):
             rec = GenerationRecord.from_dict({
                 **base, "prompt": _first(prompt, i, per_prompt),
@@ -304,7 +337,7 @@ class StampedPipeline:
                 "extra": extra,
             })
             job = StampJob(rgb=rgb, path=self._reserve(s), fmt=self.fmt, identity=self.identity, record=rec,
-                           method=self.method, quality=self.quality, overwrite=self.overwrite)
+                           method=self.method, quality=self.quality, overwrite=self.overwrite, parent=parent_path)
             jobs.append(job)
             futures.append(pool.submit(run_stamp_job, job))
         log.debug("generated %d image(s) in %.2f s; stamping in %s workers", n, seconds, self.executor_kind)

@@ -14,6 +14,7 @@ from .._imageio import LoadedImage, atomic_write, decode_image
 from .._keys import SigningIdentity
 from .._record import GenerationRecord
 from .._stamp import StampResult, stamp_image
+from ..watermark import get_method
 
 
 @dataclass
@@ -26,6 +27,7 @@ class StampJob:
     method: str
     quality: int
     overwrite: bool
+    parent: Path | None = None  # the init image of an image-to-image run, kept as a C2PA ingredient
 
 
 @dataclass
@@ -35,11 +37,18 @@ class StampOutcome:
     rgb: np.ndarray  # the pixels as written (watermarked; for JPEG/WebP, after compression)
 
 
+def warm_up(method: str) -> None:
+    """Run in each new worker before the first image arrives: imports and watermark set-up happen
+    while the pipeline is still generating, not after it."""
+    get_method(method)
+
+
 def run_stamp_job(job: StampJob) -> StampOutcome:
     """Watermark, write metadata, sign and atomically write one generated image."""
     image = LoadedImage(path=None, format="PNG", rgb=job.rgb)
     signed, result, manifest = stamp_image(image, fmt=job.fmt, identity=job.identity, record=job.record,
-                                           method=job.method, quality=job.quality, title=job.path.name)
+                                           method=job.method, quality=job.quality, title=job.path.name,
+                                           parent=job.parent, parent_action="c2pa.edited")
     atomic_write(job.path, signed, overwrite=job.overwrite)
     result.output = str(job.path)
     return StampOutcome(result=result, manifest=manifest, rgb=decode_image(signed, name=str(job.path)).rgb)
