@@ -181,7 +181,7 @@ def test_bundled_samples_audit_as_documented(tmp_path, monkeypatch):
         assert rows[name]["c2pa_status"] == "trusted" and rows[name]["verdict"] == "ai-generated"
     assert rows["ai-still_life.tampered.jpg"]["c2pa_status"] == "tampered"
     assert rows["ai-landscape.reencoded.jpg"]["c2pa_status"] == "absent"
-    assert rows["ai-landscape.reencoded.jpg"]["watermarks"] == "dwtDctSvd"  # samples predate the default switch
+    assert rows["ai-landscape.reencoded.jpg"]["watermarks"] == "provenanceWM"
     assert rows["corrupt.jpg"]["status"] == "error"
     assert {rows[n]["status"] for n in ("photo-astronaut.jpg", "photo-rocket.jpg", "landscape.png")} == {"ok"}
     assert rows["params.json"]["status"] == "skipped"
