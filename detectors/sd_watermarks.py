@@ -33,7 +33,9 @@ import cv2
 import numpy as np
 
 from provenance.watermark import WatermarkResult
-from provenance.watermark._fast_iw import decode_dwt_dct
+# The block-level steps of our invisible-watermark port, shared so the three schemes decode
+# from one transform per colour domain (see block_scores).
+from provenance.watermark._fast_iw import DEFAULT_DWT_DCT_SCALES, _gather, _haar, _infer_max
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,61 @@ def false_positive_floor(n_bits: int, min_agree: float) -> float:
     return min(1.0, 6.0 * tail)
 
 
+#: The colour domains every scheme is read in (see ``_readings``), in tie-breaking order.
+DOMAINS = ("uint8", "uint8-rgb", "float")
+#: The dwtDct decoding of all three releases: U channel alone, scale 36, 4x4 blocks.
+_SCALE = DEFAULT_DWT_DCT_SCALES[1]
+_BLOCK = 4
+#: Image rows converted at a time: colour conversion and Haar are local, so strips give the same
+#: values, and strip-sized temporaries avoid the page faults of full-size float copies.
+_STRIP_ROWS = 128
+
+
+def block_scores(rgb: np.ndarray) -> dict[str, np.ndarray]:
+    """Per colour domain, the 0/1 score of every 4x4 block in invisible-watermark's block order.
+
+    This is everything ``decode_dwt_dct`` computes before it averages the scores per bit, and it does
+    not depend on the message: the three schemes differ only in how blocks map to bits
+    (``n % n_bits``). So the image is converted and transformed once per domain, not once per
+    scheme and domain (nine times). Same arithmetic on the same values: the bits are identical
+    (``tests/test_sd_watermarks.py`` compares with ``decode_dwt_dct``).
+    """
+    rgb = np.ascontiguousarray(rgb, dtype=np.uint8)
+    rows, cols = rgb.shape[0] // 4 * 4, rgb.shape[1] // 4 * 4
+    haar_ca = _haar()[1]
+    parts: dict[str, list[np.ndarray]] = {d: [] for d in DOMAINS}
+    step = max(1, _STRIP_ROWS // (2 * _BLOCK)) * 2 * _BLOCK  # whole rows of blocks
+    for top in range(0, rows, step):
+        strip = rgb[top:min(top + step, rows)]
+        converted = {
+            # BGR uint8 as cv2.imread reads it; RGB2YUV is BGR2YUV of the channel-swapped array
+            "uint8": cv2.cvtColor(strip, cv2.COLOR_RGB2YUV),
+            "uint8-rgb": cv2.cvtColor(strip, cv2.COLOR_BGR2YUV),
+            "float": cv2.cvtColor(strip.astype(np.float32), cv2.COLOR_BGR2YUV),
+        }
+        for domain, yuv in converted.items():
+            planes = _gather(haar_ca(yuv[:, :cols, 1]), _BLOCK)
+            parts[domain].append(_infer_max(planes, _BLOCK, _SCALE))
+    return {d: np.concatenate(p) if p else np.zeros(0) for d, p in parts.items()}
+
+
+def _decoded_bits(scores: np.ndarray, n_bits: int) -> np.ndarray:
+    """``decode_dwt_dct(...)[0]`` from the block scores: the mean score per bit, read as iw does."""
+    which = np.arange(scores.size) % n_bits
+    with np.errstate(invalid="ignore", divide="ignore"):
+        avg = np.bincount(which, weights=scores, minlength=n_bits) / np.bincount(which, minlength=n_bits)
+    return (avg * 255 > 127).astype(np.uint8)
+
+
+def _readings_from_scores(scores: dict[str, np.ndarray], mark: PublicMark) -> dict[tuple[str, str], float]:
+    expected = np.asarray(mark.bits, dtype=np.uint8)
+    out: dict[tuple[str, str], float] = {}
+    for domain in DOMAINS:
+        same = float(np.mean(_decoded_bits(scores[domain], mark.n_bits) == expected))
+        out[(domain, "normal")], out[(domain, "inverse")] = same, 1.0 - same
+    return out
+
+
 def _readings(rgb: np.ndarray, mark: PublicMark) -> dict[tuple[str, str], float]:
     """Agreement with the message for each (colour domain, polarity) reading.
 
@@ -81,35 +138,29 @@ def _readings(rgb: np.ndarray, mark: PublicMark) -> dict[tuple[str, str], float]
     ``uint8-rgb`` (RGB uint8 handed over as BGR, how diffusers' code and PIL-based checkers do it),
     ``float`` (RGB float handed over as BGR: exactly how diffusers' SDXL watermarker embeds).
     """
-    expected = np.asarray(mark.bits, dtype=np.uint8)
-    rgb = np.ascontiguousarray(rgb, dtype=np.uint8)
-    arrays = {
-        "uint8": cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR),
-        "uint8-rgb": rgb,
-        "float": rgb.astype(np.float32),
-    }
-    out: dict[tuple[str, str], float] = {}
-    for domain, array in arrays.items():
-        same = float(np.mean(decode_dwt_dct(array, mark.n_bits)[0] == expected))
-        out[(domain, "normal")], out[(domain, "inverse")] = same, 1.0 - same
-    return out
+    return _readings_from_scores(block_scores(rgb), mark)
+
+
+def _best(readings: dict[tuple[str, str], float]) -> tuple[float, str, str]:
+    (domain, polarity), value = max(readings.items(), key=lambda kv: kv[1])
+    return value, domain, polarity
 
 
 def best_reading(rgb: np.ndarray, mark: PublicMark) -> tuple[float, str, str]:
     """The highest agreement over the four readings, with its colour domain and polarity."""
-    (domain, polarity), value = max(_readings(rgb, mark).items(), key=lambda kv: kv[1])
-    return value, domain, polarity
+    return _best(_readings(rgb, mark))
 
 
 def detect_public_marks(rgb: np.ndarray) -> list[WatermarkResult]:
     """Look for the SD 1.x, SD 2 and SDXL public watermarks. Images under 256x256 carry none."""
     h, w = rgb.shape[:2]
+    scores = block_scores(rgb) if h * w >= 256 * 256 else None
     results = []
     for mark in PUBLIC_MARKS:
         if h * w < 256 * 256:
             results.append(WatermarkResult(mark.scheme, False, extra={"reason": "image smaller than 256x256"}))
             continue
-        best, domain, polarity = best_reading(rgb, mark)
+        best, domain, polarity = _best(_readings_from_scores(scores, mark))
         threshold = MIN_AGREEMENT[mark.scheme]
         detected = best >= threshold - 1e-9
         results.append(WatermarkResult(

@@ -5,7 +5,16 @@ import numpy as np
 import pytest
 
 from conftest import natural_image
-from detectors.sd_watermarks import MIN_AGREEMENT, PUBLIC_MARKS, SDXL_MESSAGE, _readings, detect_public_marks
+from detectors.sd_watermarks import (
+    DOMAINS,
+    MIN_AGREEMENT,
+    PUBLIC_MARKS,
+    SDXL_MESSAGE,
+    _decoded_bits,
+    _readings,
+    block_scores,
+    detect_public_marks,
+)
 
 
 def sd_mark(rgb: np.ndarray, scheme: str) -> np.ndarray:
@@ -81,3 +90,31 @@ def test_no_public_mark_on_real_photos(shared_data):
         except ImageError:
             continue
         assert not any(r.detected for r in detect_public_marks(rgb)), rel
+
+
+def _domain_arrays(rgb: np.ndarray) -> dict[str, np.ndarray]:
+    """Each reading's input to decode_dwt_dct, built the plain way (one conversion per domain)."""
+    import cv2
+
+    return {"uint8": cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), "uint8-rgb": rgb, "float": rgb.astype(np.float32)}
+
+
+@pytest.mark.parametrize("make", [
+    pytest.param(lambda: natural_image(512, 512, seed=5), id="natural-512"),
+    pytest.param(lambda: natural_image(1037, 523, seed=6), id="natural-odd-size"),
+    pytest.param(lambda: sd_mark(natural_image(640, 480, seed=1), "sd1"), id="sd1-marked"),
+    pytest.param(lambda: sd_mark(natural_image(512, 768, seed=2), "sdxl"), id="sdxl-marked"),
+    pytest.param(lambda: np.random.default_rng(7).integers(0, 256, (300, 402, 3), dtype=np.uint8), id="noise"),
+])
+def test_shared_block_scores_give_decode_dwt_dct_bits(make):
+    """One transform per colour domain, shared by the three schemes, reads exactly the bits of a
+    separate decode_dwt_dct per scheme and domain."""
+    from provenance.watermark._fast_iw import decode_dwt_dct
+
+    rgb = make()
+    scores = block_scores(rgb)
+    for domain, array in _domain_arrays(rgb).items():
+        for mark in PUBLIC_MARKS:
+            expected = decode_dwt_dct(array, mark.n_bits)[0]
+            assert np.array_equal(_decoded_bits(scores[domain], mark.n_bits), expected), (domain, mark.scheme)
+    assert tuple(scores) == DOMAINS
