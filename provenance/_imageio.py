@@ -196,7 +196,7 @@ def decode_image(data: bytes, *, name: str = "<bytes>", max_pixels: int = MAX_PI
         grey = np.clip(arr / hi * 255.0 + 0.5, 0, 255).astype(np.uint8)
         rgb = np.repeat(grey[:, :, None], 3, axis=2)
     else:
-        rgb = np.asarray(img.convert("RGB"))
+        rgb = np.asarray(img if img.mode == "RGB" else img.convert("RGB"))  # convert() would copy RGB
     return LoadedImage(
         path=None,
         format=fmt,

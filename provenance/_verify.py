@@ -144,10 +144,32 @@ def _forensics(loaded: LoadedImage) -> dict:
             "validation_auc": auc, "validated": auc is not None and auc >= MIN_VALIDATED_AUC}
 
 
-def verify_bytes(data: bytes, *, name: str, options: VerifyOptions | None = None) -> VerifyReport:
-    """Verify an image given as bytes; ``name`` labels the report."""
+def warm_up(options: VerifyOptions) -> None:
+    """Import every collector and load the forensic model now rather than on the first file.
+
+    A batch worker calls this once at start-up, so the first file's time, its time limit and its
+    memory head-room are its own. A model that fails to load is left to fail (and be reported) per file.
+    """
+    try:
+        import detectors.metadata  # noqa: F401
+        import detectors.sd_watermarks  # noqa: F401
+    except ImportError:  # the collectors say so per file
+        pass
+    if options.forensics:
+        try:
+            from detectors.forensics import load_default_model
+
+            load_default_model()
+        except Exception as e:  # reported with each file by _forensics; nothing to do here
+            log.debug("forensic model not preloaded: %s", e)
+
+
+def verify_bytes(data: bytes, *, name: str, options: VerifyOptions | None = None,
+                 sha256: str | None = None) -> VerifyReport:
+    """Verify an image given as bytes; ``name`` labels the report. ``sha256`` saves hashing again
+    when the caller already has the bytes' digest."""
     options = options or VerifyOptions()
-    report = VerifyReport(file=name, sha256=hashlib.sha256(data).hexdigest())
+    report = VerifyReport(file=name, sha256=sha256 or hashlib.sha256(data).hexdigest())
     t = time.perf_counter()
     try:
         loaded = decode_image(data, name=name)

@@ -15,6 +15,7 @@ import io
 import logging
 import os
 import signal
+import sys
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -27,7 +28,9 @@ THUMB_PX = 160
 #: Worker start-ups that may fail in a row before the audit gives up (an install problem, not a file).
 MAX_START_FAILURES = 3
 #: Thread pools are per process; with one process per core, one thread each avoids oversubscription.
-_THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")
+#: OpenCV's pip wheels ignore OMP_NUM_THREADS and start a thread per core for cvtColor and friends.
+_THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS",
+               "OPENCV_FOR_THREADS_NUM")
 
 
 @dataclass(frozen=True)
@@ -100,11 +103,40 @@ def _set_memory_limit(memory_mb: int | None) -> None:
         log.debug("memory guard unavailable: %s", e)
 
 
+#: glibc's M_TRIM_THRESHOLD and M_MMAP_THRESHOLD (mallopt parameter numbers).
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+
+
+def _reuse_freed_memory() -> None:
+    """Let glibc keep freed image-sized blocks for the next file instead of returning them to the OS.
+
+    By default glibc serves blocks over 128 KiB-32 MiB (its threshold adapts) with fresh mmap()s
+    and gives them back on free(), so every file's decoded pixels and transforms are new pages
+    that the kernel must fault in and zero again: about 4,000-4,500 page faults per file on 512²
+    JPEGs and on mixed 512²-2048² images, costly on virtual machines. With heap allocation up to
+    32 MiB (glibc's upper limit) and 256 MiB of free heap kept, a worker reuses the same pages file
+    after file (3-160 faults per file); its RSS stays at its peak instead of rising and falling.
+    Not glibc (musl, macOS, Windows): nothing to do.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return
+    mallopt(_M_MMAP_THRESHOLD, 32 * 1024 * 1024)
+    mallopt(_M_TRIM_THRESHOLD, 256 * 1024 * 1024)
+
+
 def _worker_main(conn, config: WorkerConfig) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops us
+    started = time.perf_counter()
+    _reuse_freed_memory()
     from .._c2pa_evidence import collect_c2pa  # noqa: F401  (import everything before the first file)
     from .._registry import Registry
-    from .._verify import VerifyOptions
+    from .._verify import VerifyOptions, warm_up
     from ._cache import AuditCache
 
     registry = Registry(config.registry_path) if config.registry_path else None
@@ -112,7 +144,9 @@ def _worker_main(conn, config: WorkerConfig) -> None:
     options = VerifyOptions(trust_anchors_pem=config.trust_anchors_pem, registry=registry,
                             forensics=config.forensics,
                             watermark_methods=list(config.watermark_methods) if config.watermark_methods else None)
+    warm_up(options)  # the forensic model (seconds, hundreds of MB) is not the first file's cost
     _set_memory_limit(config.memory_mb)
+    log.debug("audit worker %d ready in %.1f s", os.getpid(), time.perf_counter() - started)
     try:
         _serve(conn, config, options, cache)
     except (EOFError, OSError):  # the parent is gone (killed, even with -9): nothing left to do
@@ -148,7 +182,8 @@ def _serve(conn, config: WorkerConfig, options, cache) -> None:
                 if hit is not None:
                     report, cached = {"schema": hit.get("schema"), "file": path, **hit}, True
                 else:
-                    report, cached = verify_bytes(data, name=path, options=options).to_dict(), False
+                    report = verify_bytes(data, name=path, options=options, sha256=sha).to_dict()
+                    cached = False
                 thumb = make_thumbnail(data) if config.thumbnails and not report.get("errors") else None
                 result = FileResult(path, report, sha, cached, True, thumb)
                 del data

@@ -7,6 +7,7 @@ import json
 import os
 import sys
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Iterator
@@ -50,9 +51,13 @@ class AuditSummary:
     flagged: int
     errors: int
     outputs: dict[str, str]
+    #: Seconds from the start of the audit: ``seconds`` to the end, ``first_result`` and
+    #: ``last_result`` when the pool returned its first and last file (None: it returned none).
+    #: Between those two the pool is warm: worker start-up (imports, the forensic model) is before.
+    timing: dict[str, float | None] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
-        return {**self.totals.to_dict(), "errors": self.errors, "outputs": self.outputs}
+        return {**self.totals.to_dict(), "errors": self.errors, "outputs": self.outputs, "timing": self.timing}
 
 
 def _open_text(path: str | None, what: str) -> IO[str] | None:
@@ -89,6 +94,7 @@ def audit_paths(roots: list[str], options: AuditOptions, *, jsonl: str | None = 
     Reports are overwritten. Nothing is written inside the audited folders except reports or a
     cache you point there yourself (those are then left out of the walk).
     """
+    started = time.perf_counter()
     for r in roots:
         if not os.path.exists(r):
             raise ProvenanceError(f"{r}: no such file or folder")
@@ -113,6 +119,7 @@ def audit_paths(roots: list[str], options: AuditOptions, *, jsonl: str | None = 
                           fingerprint=fingerprint, thumbnails=html is not None, memory_mb=options.memory_mb)
 
     totals = Totals()
+    first_result = last_result = None  # seconds from the start to the pool's first and latest file
     progress = Progress(enabled=options.progress)
     found = [0, False]  # files met by the walk so far, walk finished
     errors = 0
@@ -173,6 +180,8 @@ def audit_paths(roots: list[str], options: AuditOptions, *, jsonl: str | None = 
         for result in run_pool(images(), config, workers=options.workers, timeout=options.timeout, on_tick=tick):
             if cache is not None and not result.cached and result.cacheable and result.sha256:
                 cache.put(result.sha256, {k: v for k, v in result.report.items() if k != "file"})
+            last_result = round(time.perf_counter() - started, 3)
+            first_result = last_result if first_result is None else first_result
             emit(result.path, "ok", report=result.report, cached=result.cached, thumb=result.thumbnail,
                  seconds=result.seconds)
         progress.close(totals, found=found[0])
@@ -199,4 +208,6 @@ def audit_paths(roots: list[str], options: AuditOptions, *, jsonl: str | None = 
             cache.close()
     outputs = {k: v for k, v in (("jsonl", jsonl), ("csv", csv_path), ("html", html),
                                  ("cache", options.cache_path)) if v}
-    return AuditSummary(totals=totals, flagged=totals.flagged, errors=errors, outputs=outputs)
+    timing = {"seconds": round(time.perf_counter() - started, 3), "first_result": first_result,
+              "last_result": last_result}
+    return AuditSummary(totals=totals, flagged=totals.flagged, errors=errors, outputs=outputs, timing=timing)

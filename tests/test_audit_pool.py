@@ -1,0 +1,43 @@
+"""The audit's worker pool: start-up work stays out of the first file, and the run reports its timing."""
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+from provenance.audit import AuditOptions, audit_paths
+from provenance.audit._pool import WorkerConfig, run_pool
+
+from _audit_data import save_png
+
+
+def test_summary_times_the_first_and_last_result(tmp_path):
+    """The summary says when the pool returned its first and last file, inside the run's duration."""
+    for seed in range(3):
+        save_png(tmp_path / f"{seed}.png", seed)
+    summary = audit_paths([str(tmp_path)], AuditOptions(forensics=False, workers=1, progress=False))
+    t = summary.timing
+    assert summary.totals.analysed == 3
+    assert 0 < t["first_result"] <= t["last_result"] <= t["seconds"]
+    assert summary.to_dict()["timing"] == t
+
+
+def test_worker_reports_the_digest_it_hashed(tmp_path):
+    """The worker hashes each file once and the report carries that digest."""
+    path = save_png(tmp_path / "a.png", 3)
+    config = WorkerConfig(trust_anchors_pem=b"", forensics=False, watermark_methods=("dwtDctSvd",),
+                          registry_path=None, cache_path=None, fingerprint="x", thumbnails=False, memory_mb=None)
+    [result] = run_pool(iter([str(path)]), config, workers=1, timeout=None)
+    assert result.sha256 == result.report["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.mark.slow
+def test_forensic_model_loads_before_the_first_file_and_its_time_limit(tmp_path):
+    """A worker loads the forensic model at start-up (several seconds: sklearn, skops), so a per-file
+    time limit shorter than that load still lets the first file through with its estimate."""
+    path = save_png(tmp_path / "a.png", 4)
+    config = WorkerConfig(trust_anchors_pem=b"", forensics=True, watermark_methods=("dwtDctSvd",),
+                          registry_path=None, cache_path=None, fingerprint="x", thumbnails=False, memory_mb=None)
+    [result] = run_pool(iter([str(path)]), config, workers=1, timeout=4.0)
+    assert not result.report["errors"], result.report["errors"]
+    assert result.report["forensics"]["status"] == "estimate"
