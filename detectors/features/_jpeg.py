@@ -43,6 +43,7 @@ def lattice_scores(coeffs: np.ndarray, steps: np.ndarray = STEPS) -> np.ndarray:
     """
     a = np.abs(np.asarray(coeffs, dtype=np.float64))
     steps = np.asarray(steps, dtype=np.float64)
+    a = a[a >= steps.min() / 2.0]  # below every step's half: never counted, so skip them up front
     keep = a[None, :] >= steps[:, None] / 2.0  # (steps, coefficients)
     counts = keep.sum(axis=1)
     phase = np.cos(np.outer(2.0 * np.pi / steps, a))
