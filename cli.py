@@ -518,8 +518,8 @@ def cmd_train(args) -> int:
     from provenance._imageio import check_output_path
     from detectors._train import train_from_data
 
-    if not args.out.endswith(".skops"):
-        raise UsageError(f"--out {args.out}: the model file must end in .skops (its sidecar .json goes beside it)")
+    if not args.out.endswith(".npz"):
+        raise UsageError(f"--out {args.out}: the model file must end in .npz (its sidecar .json goes beside it)")
     check_output_path(args.out, overwrite=args.overwrite)
     run = train_from_data(args.data, args.out, config=_train_config(args), cv_folds=0 if args.no_cv else args.folds,
                           leave_one_family_out=not args.no_lofo, workers=args.workers, cache_dir=args.cache_dir,
@@ -766,15 +766,15 @@ def build_parser() -> argparse.ArgumentParser:
              "estimate whether images are AI-generated, and by which family, from their pixels alone",
              "provenance detect photo.jpg render.png --json")
     p.add_argument("files", nargs="+", metavar="FILE")
-    p.add_argument("--model", help="a .skops model from 'provenance train' (default: the shipped one)")
+    p.add_argument("--model", help="a .npz model from 'provenance train' (default: the shipped one)")
     p.add_argument("--features", action="store_true", help="also print the raw feature values (with --json)")
     _add_json(p)
     p = _sub(commands, "train", cmd_train,
              "train the forensic classifier on labelled images (augmented, cross-validated by source)",
-             "provenance train --data ../shared/data/real ../shared/data/generated --out my-model.skops "
+             "provenance train --data ../shared/data/real ../shared/data/generated --out my-model.npz "
              "--workers 2 --cache-dir /tmp/forensics-cache")
     _add_data_options(p)
-    p.add_argument("--out", required=True, help="model file to write (.skops; a .json sidecar goes beside it)")
+    p.add_argument("--out", required=True, help="model file to write (.npz of plain arrays; a .json sidecar goes beside it)")
     p.add_argument("--no-cv", action="store_true", help="fit only, without cross-validation")
     p.add_argument("--seed", type=int, default=0, help="seed of the augmentations and models (default 0)")
     p.add_argument("--plots", metavar="DIR", help="write the cross-validation ROC and confusion-matrix PNGs here")
@@ -785,7 +785,7 @@ def build_parser() -> argparse.ArgumentParser:
              "measure a model: ROC AUC, TPR at 1%% and 0.1%% FPR, per-family results, as stored / JPEG q65 / resized 50%%",
              "provenance evaluate --data ../shared/data/real ../shared/data/generated --cv --plots docs/figures")
     _add_data_options(p)
-    p.add_argument("--model", help="the .skops model (default: the shipped one)")
+    p.add_argument("--model", help="the .npz model (default: the shipped one)")
     p.add_argument("--cv", action="store_true",
                    help="re-run grouped cross-validation with the model's training settings instead of "
                         "scoring the model itself (use this on the data it was trained on)")

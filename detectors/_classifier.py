@@ -6,18 +6,19 @@ Both heads are scikit-learn ``HistGradientBoostingClassifier`` models wrapped in
 head). The calibration folds keep every augmented copy of an image on the same side, so a copy
 cannot vouch for its original.
 
-A model is a ``.skops`` file (loaded with an explicit list of trusted types, never with pickle)
-and a sidecar ``.json`` beside it with the feature version, library versions, the training data
-summary, the evaluation table and the model file's sha256.
+A model is a ``.npz`` file of plain arrays (``detectors/_plain_model.py``: every tree's nodes and
+the calibrators, loaded with ``allow_pickle=False``, predicted with numpy alone) and a sidecar
+``.json`` beside it with the feature version, library versions, the training data summary, the
+evaluation table and the model file's sha256.
 """
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import logging
 import os
 import platform
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -26,33 +27,17 @@ import numpy as np
 
 from provenance._errors import MissingDependencyError, ProvenanceError
 
+from ._plain_model import PlainHead, export_head
 from .features import FEATURE_VERSION, describe_feature, feature_names
 
 log = logging.getLogger(__name__)
 log.addHandler(logging.NullHandler())
 
-MODEL_FORMAT = "provenance.forensics-model/1"
+MODEL_FORMAT = "provenance.forensics-model/2"
+MODEL_SUFFIX = ".npz"
 #: Families with fewer training images than this are pooled into ``UNKNOWN_FAMILY``.
 MIN_FAMILY_IMAGES = 10
 UNKNOWN_FAMILY = "unknown"
-
-#: The only non-builtin types a model file may contain. skops refuses anything else, so a
-#: crafted file cannot make us construct arbitrary objects.
-TRUSTED_TYPES = [
-    "sklearn.calibration.CalibratedClassifierCV",
-    "sklearn.calibration._CalibratedClassifier",
-    "sklearn.calibration._SigmoidCalibration",
-    "sklearn.ensemble._hist_gradient_boosting.binning._BinMapper",
-    "sklearn.ensemble._hist_gradient_boosting.gradient_boosting.HistGradientBoostingClassifier",
-    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
-    "sklearn._loss.loss.HalfBinomialLoss",
-    "sklearn._loss.loss.HalfMultinomialLoss",
-    "sklearn._loss.link.LogitLink",
-    "sklearn._loss.link.MultinomialLogit",
-    "sklearn._loss.link.Interval",
-    "sklearn.preprocessing._label.LabelEncoder",
-]
-
 
 class ModelError(ProvenanceError):
     """A forensic model cannot be used: missing, corrupt, untrusted content, or built for other features."""
@@ -61,9 +46,8 @@ class ModelError(ProvenanceError):
 def _require_sklearn():
     try:
         import sklearn  # noqa: F401
-        import skops.io  # noqa: F401
-    except ImportError as e:  # pragma: no cover - both are runtime dependencies
-        raise MissingDependencyError(f"the forensic classifier needs scikit-learn and skops ({e})") from e
+    except ImportError as e:  # pragma: no cover - a runtime dependency
+        raise MissingDependencyError(f"training the forensic classifier needs scikit-learn ({e})") from e
 
 
 @dataclass(frozen=True)
@@ -110,8 +94,8 @@ def _calibrated(config: TrainConfig, max_iter: int, x, y, groups):
 class ForensicsModel:
     """A fitted binary head, family head and what is needed to use and explain them."""
 
-    binary: object
-    family: object | None
+    binary: PlainHead  # scikit-learn heads are exported to this form as soon as they are fitted
+    family: PlainHead | None
     family_classes: list[str]
     feature_names: list[str]
     reference: np.ndarray  # median training features: the "neutral" values for explanations
@@ -185,8 +169,10 @@ def train_model(x: np.ndarray, is_ai: np.ndarray, families: Sequence[str], image
     if len(classes) >= 2 and not binary_only:
         fam_idx = np.array([classes.index(f) for f in fam])
         family = _calibrated(config, config.family_max_iter, x[ai], fam_idx, ids[ai])
-    return ForensicsModel(binary=binary, family=family, family_classes=classes,
-                          feature_names=feature_names(), reference=np.median(x, axis=0), name=name)
+    # The plain form from here on: what is saved is exactly what was fitted and evaluated.
+    return ForensicsModel(binary=export_head(binary), family=export_head(family) if family is not None else None,
+                          family_classes=classes, feature_names=feature_names(), reference=np.median(x, axis=0),
+                          name=name)
 
 
 # --- saving and loading ----------------------------------------------------------------------------
@@ -205,32 +191,32 @@ def sidecar_path(model_path: str | os.PathLike[str]) -> Path:
 
 def library_versions() -> dict:
     import sklearn
-    import skops
 
-    return {"python": platform.python_version(), "numpy": np.__version__, "scikit-learn": sklearn.__version__,
-            "skops": skops.__version__}
+    return {"python": platform.python_version(), "numpy": np.__version__, "scikit-learn": sklearn.__version__}
+
+
+def _plain(head) -> PlainHead:
+    return head if isinstance(head, PlainHead) else export_head(head)
 
 
 def save_model(model: ForensicsModel, path: str | os.PathLike[str], *, extra: dict | None = None) -> Path:
-    """Write ``path`` (.skops) and its sidecar .json; sets ``model.sha256``. Returns the sidecar's path."""
-    _require_sklearn()
-    import skops.io as sio
-
+    """Write ``path`` (.npz of plain arrays) and its sidecar .json; sets ``model.sha256``.
+    Returns the sidecar's path."""
     from provenance._imageio import atomic_write
 
     path = Path(path)
-    if path.suffix != ".skops":
-        raise ModelError(f"{path}: a model file must end in .skops")
-    payload = {
-        "format": MODEL_FORMAT,
-        "feature_version": model.feature_version,
-        "feature_names": list(model.feature_names),
-        "family_classes": list(model.family_classes),
-        "reference": np.asarray(model.reference, dtype=np.float64),
-        "binary": model.binary,
-        "family": model.family,
-    }
-    data = sio.dumps(payload, compression=zipfile.ZIP_DEFLATED, compresslevel=9)
+    if path.suffix != MODEL_SUFFIX:
+        raise ModelError(f"{path}: a model file must end in {MODEL_SUFFIX}")
+    meta = {"format": MODEL_FORMAT, "feature_version": model.feature_version,
+            "feature_names": list(model.feature_names), "family_classes": list(model.family_classes),
+            "heads": ["binary"] + (["family"] if model.family is not None else [])}
+    arrays = {"meta": np.array(json.dumps(meta)), "reference": np.asarray(model.reference, dtype=np.float64)}
+    arrays.update(_plain(model.binary).to_arrays("binary"))
+    if model.family is not None:
+        arrays.update(_plain(model.family).to_arrays("family"))
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **arrays)
+    data = buf.getvalue()
     atomic_write(path, data, overwrite=True)
     model.sha256 = hashlib.sha256(data).hexdigest()
     model.name = path.stem
@@ -261,10 +247,8 @@ def _json_default(o):
 
 
 def load_model(path: str | os.PathLike[str]) -> ForensicsModel:
-    """Load a model saved by :func:`save_model`, refusing untrusted content and other feature versions."""
-    _require_sklearn()
-    import skops.io as sio
-
+    """Load a model saved by :func:`save_model`: plain arrays only (no pickle, no scikit-learn),
+    refusing other formats, damaged tables and other feature versions."""
     path = Path(path)
     try:
         data = path.read_bytes()
@@ -287,21 +271,22 @@ def load_model(path: str | os.PathLike[str]) -> ForensicsModel:
         raise ModelError(f"{path}: built for features {sidecar['feature_version']!r}, this version computes "
                          f"{FEATURE_VERSION!r}; retrain it with 'provenance train'")
     try:
-        untrusted = [t for t in sio.get_untrusted_types(data=data) if t not in TRUSTED_TYPES]
-        if untrusted:
-            raise ModelError(f"{path}: contains types that are not trusted: {', '.join(untrusted)}")
-        payload = sio.loads(data, trusted=TRUSTED_TYPES)
+        with np.load(io.BytesIO(data), allow_pickle=False) as arrays:
+            meta = json.loads(str(arrays["meta"]))
+            if not isinstance(meta, dict) or meta.get("format") != MODEL_FORMAT:
+                raise ModelError(f"{path}: not a {MODEL_FORMAT} file")
+            if meta.get("feature_version") != FEATURE_VERSION or list(meta.get("feature_names", [])) != feature_names():
+                raise ModelError(f"{path}: built for features {meta.get('feature_version')!r}, this version computes "
+                                 f"{FEATURE_VERSION!r}; retrain it with 'provenance train'")
+            binary = PlainHead.from_arrays(arrays, "binary")
+            family = PlainHead.from_arrays(arrays, "family") if "family" in meta.get("heads", []) else None
+            reference = np.asarray(arrays["reference"], dtype=np.float64)
     except ModelError:
         raise
-    except Exception as e:  # skops raises many kinds on a corrupt or foreign file
+    except Exception as e:  # not a zip, missing arrays, object arrays refused, bad JSON, bad tables
         raise ModelError(f"{path}: not a readable model file ({type(e).__name__}: {e})") from e
-    if not isinstance(payload, dict) or payload.get("format") != MODEL_FORMAT:
-        raise ModelError(f"{path}: not a {MODEL_FORMAT} file")
-    if payload["feature_version"] != FEATURE_VERSION or list(payload["feature_names"]) != feature_names():
-        raise ModelError(f"{path}: built for features {payload['feature_version']!r}, this version computes "
-                         f"{FEATURE_VERSION!r}; retrain it with 'provenance train'")
-    return ForensicsModel(binary=payload["binary"], family=payload["family"],
-                          family_classes=list(payload["family_classes"]), feature_names=list(payload["feature_names"]),
-                          reference=np.asarray(payload["reference"], dtype=np.float64),
-                          feature_version=payload["feature_version"], name=path.stem, sha256=digest,
-                          sidecar=sidecar)
+    if reference.shape != (len(meta["feature_names"]),):
+        raise ModelError(f"{path}: not a readable model file (reference has shape {reference.shape})")
+    return ForensicsModel(binary=binary, family=family, family_classes=list(meta["family_classes"]),
+                          feature_names=list(meta["feature_names"]), reference=reference,
+                          feature_version=meta["feature_version"], name=path.stem, sha256=digest, sidecar=sidecar)

@@ -21,7 +21,7 @@ from ._dataset import DataError
 from .features import FEATURE_VERSION, extract_features, feature_names
 
 #: The model shipped with the package (trained on the shared data set; see docs/DETECTION.md).
-DEFAULT_MODEL_PATH = Path(__file__).resolve().parent / "models" / "forensics-v1.skops"
+DEFAULT_MODEL_PATH = Path(__file__).resolve().parent / "models" / "forensics-v1.npz"
 
 
 @dataclass

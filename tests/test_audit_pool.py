@@ -33,7 +33,7 @@ def test_worker_reports_the_digest_it_hashed(tmp_path):
 
 @pytest.mark.slow
 def test_forensic_model_loads_before_the_first_file_and_its_time_limit(tmp_path):
-    """A worker loads the forensic model at start-up (several seconds: sklearn, skops), so a per-file
+    """A worker loads the forensic model at start-up (with skops it took several seconds), so a per-file
     time limit shorter than that load still lets the first file through with its estimate."""
     path = save_png(tmp_path / "a.png", 4)
     config = WorkerConfig(trust_anchors_pem=b"", forensics=True, watermark_methods=("dwtDctSvd",),

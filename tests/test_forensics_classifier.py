@@ -35,13 +35,13 @@ def toy_model():
 def test_train_save_load_identical_predictions(tmp_path, toy_model):
     """A saved and reloaded model predicts exactly what the fitted one did, and names itself by hash."""
     model, x = toy_model
-    side = save_model(model, tmp_path / "toy.skops", extra={"note": "test"})
-    loaded = load_model(tmp_path / "toy.skops")
+    side = save_model(model, tmp_path / "toy.npz", extra={"note": "test"})
+    loaded = load_model(tmp_path / "toy.npz")
     assert np.array_equal(loaded.predict_ai(x), model.predict_ai(x))
     assert np.array_equal(loaded.predict_family(x), model.predict_family(x))
     assert loaded.family_classes == ["famA", "famB"] or loaded.family_classes == ["unknown"]
     sidecar = json.loads(side.read_text())
-    assert sidecar["sha256"] == sha256_file(tmp_path / "toy.skops") and sidecar["feature_version"] == FEATURE_VERSION
+    assert sidecar["sha256"] == sha256_file(tmp_path / "toy.npz") and sidecar["feature_version"] == FEATURE_VERSION
     assert loaded.id == f"toy@{sidecar['sha256'][:12]}"
 
 
@@ -50,28 +50,28 @@ def test_load_refuses_other_feature_version(tmp_path, toy_model):
     model, _ = toy_model
     model.feature_version = "forensics-features/0"
     try:
-        save_model(model, tmp_path / "old.skops")
+        save_model(model, tmp_path / "old.npz")
     finally:
         model.feature_version = FEATURE_VERSION
     with pytest.raises(ModelError, match="built for features 'forensics-features/0'"):
-        load_model(tmp_path / "old.skops")
+        load_model(tmp_path / "old.npz")
 
 
 def test_load_refuses_hash_mismatch_and_garbage(tmp_path, toy_model):
     """A model file that differs from its sidecar's hash, or is not a model at all, is a ModelError."""
     model, _ = toy_model
-    save_model(model, tmp_path / "m.skops")
+    save_model(model, tmp_path / "m.npz")
     side = tmp_path / "m.json"
     meta = json.loads(side.read_text())
     meta["sha256"] = "0" * 64
     side.write_text(json.dumps(meta))
     with pytest.raises(ModelError, match="does not match its sidecar"):
-        load_model(tmp_path / "m.skops")
-    (tmp_path / "junk.skops").write_bytes(b"not a zip")
+        load_model(tmp_path / "m.npz")
+    (tmp_path / "junk.npz").write_bytes(b"not a zip")
     with pytest.raises(ModelError, match="not a readable model"):
-        load_model(tmp_path / "junk.skops")
+        load_model(tmp_path / "junk.npz")
     with pytest.raises(ModelError, match="no such model"):
-        load_model(tmp_path / "absent.skops")
+        load_model(tmp_path / "absent.npz")
 
 
 def test_metrics_known_answers():
@@ -138,3 +138,37 @@ def test_grouped_folds_keep_sources_apart_and_put_real_photos_in_every_fold():
         assert not {samples[i].source for i in train} & {samples[i].source for i in test}
         assert any(not samples[i].is_ai for i in test) and any(samples[i].is_ai for i in test)
     assert (covered == 1).all()
+
+
+def test_plain_head_reproduces_scikit_learn():
+    """The exported arrays predict what the fitted scikit-learn heads predict, NaN features included."""
+    from detectors._classifier import _calibrated
+    from detectors._plain_model import export_head
+
+    x, y, fam, ids = _toy(160, seed=3)
+    x[::17, 2] = np.nan
+    binary = _calibrated(FAST, FAST.max_iter, x, y, ids)
+    classes = np.array([{"real": 0, "famA": 1, "famB": 2}[f] for f in fam])
+    family = _calibrated(FAST, FAST.family_max_iter, x, classes, ids)
+    probe = np.vstack([x, np.random.default_rng(9).normal(size=(50, x.shape[1])) * 3])
+    for head in (binary, family):
+        np.testing.assert_allclose(export_head(head).predict_proba(probe), head.predict_proba(probe), rtol=0, atol=1e-12)
+
+
+def test_load_refuses_object_arrays_and_broken_tables(tmp_path, toy_model):
+    """A model file is plain arrays: an object (pickled) array or a node index out of range is refused."""
+    import io
+    import zipfile
+
+    model, _ = toy_model
+    save_model(model, tmp_path / "m.npz")
+    with np.load(tmp_path / "m.npz", allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files}
+    for name, change in (("pickled", {"reference": np.array([object()], dtype=object)}),
+                         ("broken", {"binary/left": arrays["binary/left"] + 10**6})):
+        buf = io.BytesIO()
+        np.savez(buf, **{**arrays, **change})
+        (tmp_path / f"{name}.npz").write_bytes(buf.getvalue())
+        with pytest.raises(ModelError, match="not a readable model"):
+            load_model(tmp_path / f"{name}.npz")
+    assert zipfile.is_zipfile(tmp_path / "m.npz")

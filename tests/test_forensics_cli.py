@@ -18,7 +18,7 @@ def tiny_model(tmp_path_factory):
     """A model trained by the CLI (no cross-validation) on a tiny synthetic data set."""
     folder = tmp_path_factory.mktemp("forensics-cli")
     manifest = write_dataset(folder / "data", 12)
-    out = folder / "tiny.skops"
+    out = folder / "tiny.npz"
     code = cli.main(["train", "--data", str(manifest), "--out", str(out), "--no-cv", "--json"])
     assert code == 0
     return manifest, out
@@ -63,7 +63,7 @@ def test_detect_missing_and_corrupt_files_exit_1(capsys, tmp_path):
 def test_detect_wrong_feature_version_model_exit_1(capsys, tmp_path, tiny_model):
     """A model whose sidecar names another feature version is refused with exit 1 and a clear message."""
     _, model = tiny_model
-    copy = tmp_path / "old.skops"
+    copy = tmp_path / "old.npz"
     copy.write_bytes(model.read_bytes())
     meta = json.loads(model.with_suffix(".json").read_text())
     meta["feature_version"] = "forensics-features/0"
@@ -81,7 +81,7 @@ def test_detect_usage_error_exit_2(capsys):
 
 
 def test_train_writes_model_and_sidecar(tiny_model):
-    """train writes a .skops model and a sidecar with data summary, augmentation and hash."""
+    """train writes a .npz model and a sidecar with data summary, augmentation and hash."""
     _, model = tiny_model
     meta = json.loads(model.with_suffix(".json").read_text())
     assert meta["trained_on"]["n_real"] == 12 and meta["trained_on"]["n_ai"] == 12
@@ -92,12 +92,12 @@ def test_train_errors(capsys, tmp_path, tiny_model):
     """train: bad --out suffix is exit 2, a missing data folder or existing output is exit 1."""
     manifest, model = tiny_model
     code, _, err = run(capsys, "train", "--data", str(manifest), "--out", str(tmp_path / "m.pkl"))
-    assert code == 2 and ".skops" in err
-    code, _, err = run(capsys, "train", "--data", str(tmp_path / "nowhere"), "--out", str(tmp_path / "m.skops"))
+    assert code == 2 and ".npz" in err
+    code, _, err = run(capsys, "train", "--data", str(tmp_path / "nowhere"), "--out", str(tmp_path / "m.npz"))
     assert code == 1 and "no such file or folder" in err
     code, _, err = run(capsys, "train", "--data", str(manifest), "--out", str(model))
     assert code == 1 and "already exists" in err
-    code, _, err = run(capsys, "train", "--out", str(tmp_path / "m.skops"))
+    code, _, err = run(capsys, "train", "--out", str(tmp_path / "m.npz"))
     assert code == 2
 
 
@@ -111,7 +111,7 @@ def test_evaluate_model_on_data(capsys, tmp_path, tiny_model):
     assert set(report["conditions"]) == {"stored", "jpeg65", "resize50"}
     assert all(0 <= r["auc"] <= 1 for r in report["conditions"].values())
     assert (tmp_path / "plots" / "detection-roc.png").stat().st_size > 1000
-    code, _, err = run(capsys, "evaluate", "--data", str(manifest), "--model", str(tmp_path / "none.skops"))
+    code, _, err = run(capsys, "evaluate", "--data", str(manifest), "--model", str(tmp_path / "none.npz"))
     assert code == 1 and "no such model" in err
     code, _, _ = run(capsys, "evaluate", "--model", str(model))
     assert code == 2
