@@ -9,7 +9,10 @@ resizing, which erase most of the others.
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
+import scipy.fft  # 3-5x faster than numpy.fft for 2-D transforms; results equal to ~1e-15
 
 from ._common import as_float_rgb, laplacian_residual, luma, safe_log
 
@@ -33,26 +36,35 @@ FACETS = {
 def _autocorr_peak(x: np.ndarray, exclude: int) -> float:
     """Largest normalised circular autocorrelation of ``x`` at lags beyond ``exclude`` pixels."""
     x = x - x.mean()
-    ac = np.fft.irfft2(np.abs(np.fft.rfft2(x)) ** 2, s=x.shape)
+    ac = scipy.fft.irfft2(np.abs(scipy.fft.rfft2(x)) ** 2, s=x.shape)
     ac /= max(ac[0, 0], 1e-12)
+    # Lags within ``exclude`` along both axes (a small box around 0, wrapping) do not count.
     h, w = ac.shape
-    dy = np.minimum(np.arange(h), h - np.arange(h))[:, None]
-    dx = np.minimum(np.arange(w), w - np.arange(w))[None, :]
-    return float(ac[(dy > exclude) | (dx > exclude)].max())
+    near_y = np.r_[0:min(exclude + 1, h), max(h - exclude, exclude + 1):h]
+    near_x = np.r_[0:min(exclude + 1, w), max(w - exclude, exclude + 1):w]
+    ac[np.ix_(near_y, near_x)] = -np.inf
+    return float(ac.max())
+
+
+@functools.lru_cache(maxsize=16)
+def _slope_tables(h: int, w: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The window, each rfft2 bin's band index and the bands' counts for :func:`spectral_slope`."""
+    win = np.outer(np.hanning(h), np.hanning(w))
+    rho = np.sqrt(np.fft.fftfreq(h)[:, None] ** 2 + np.fft.rfftfreq(w)[None, :] ** 2)
+    idx = np.digitize(rho.ravel(), _SLOPE_EDGES)
+    return win, idx, np.bincount(idx, minlength=14)[1:13]
+
+
+_SLOPE_EDGES = np.geomspace(0.02, 0.4, 13)
 
 
 def spectral_slope(y: np.ndarray) -> float:
     """Slope of log radial power against log frequency between 0.02 and 0.4 cycles/pixel."""
-    h, w = y.shape
-    win = np.outer(np.hanning(h), np.hanning(w))
-    p = np.abs(np.fft.rfft2((y - y.mean()) * win)) ** 2
-    rho = np.sqrt(np.fft.fftfreq(h)[:, None] ** 2 + np.fft.rfftfreq(w)[None, :] ** 2)
-    edges = np.geomspace(0.02, 0.4, 13)
-    idx = np.digitize(rho.ravel(), edges)
+    win, idx, counts = _slope_tables(*y.shape)
+    p = np.abs(scipy.fft.rfft2((y - y.mean()) * win)) ** 2
     sums = np.bincount(idx, weights=p.ravel(), minlength=14)[1:13]
-    counts = np.bincount(idx, minlength=14)[1:13]
     ok = counts > 0
-    centres = np.sqrt(edges[:-1] * edges[1:])[ok]
+    centres = np.sqrt(_SLOPE_EDGES[:-1] * _SLOPE_EDGES[1:])[ok]
     return float(np.polyfit(np.log(centres), safe_log(sums[ok] / counts[ok]), 1)[0])
 
 
@@ -73,7 +85,8 @@ def texture_colour(rgb: np.ndarray) -> np.ndarray:
     bvar = safe_log(blocks.var(axis=(1, 3)).ravel() + 1e-3)
     r = laplacian_residual(y)
     rc = r - r.mean()
-    kurt = np.mean(rc ** 4) / (np.mean(rc ** 2) ** 2 + 1e-12)
+    rc2 = rc * rc  # (x * x) ** 2 is several times faster than x ** 4
+    kurt = np.mean(rc2 * rc2) / (np.mean(rc2) ** 2 + 1e-12)
     return np.array([
         sat.mean(), sat.std(), np.percentile(sat, 95), safe_log(clipped + 1e-4), colourfulness,
         *np.percentile(bvar, [10, 50, 90]),
