@@ -158,16 +158,41 @@ def cmd_watermark_embed(args) -> int:
     return EXIT_OK
 
 
+def _write_watermark_map(rgb, path: str, *, overwrite: bool) -> dict:
+    """provenanceWM's missing-mark map of ``rgb``: its summary, and a PNG overlay at ``path``
+    (written atomically, only when the mark was found: without it there is nothing to map)."""
+    from provenance._imageio import atomic_write
+    from provenance._metadata import encode_image
+    from provenance.watermark import localize_watermark, render_map
+
+    wmap = localize_watermark(rgb)
+    out = wmap.to_dict()
+    out["file"] = None
+    if wmap.detected:
+        atomic_write(path, encode_image(render_map(rgb, wmap), "PNG"), overwrite=overwrite)
+        out["file"] = path
+    else:
+        log.warning("%s: no provenanceWM mark found, so no map written", path)
+    return out
+
+
 def cmd_watermark_detect(args) -> int:
     from provenance import ProvenanceError, load_image
+    from provenance._imageio import check_output_path
     from provenance.watermark import detect_watermarks
 
+    if args.map:
+        if len(args.files) != 1:
+            raise UsageError("--map needs exactly one FILE")
+        check_output_path(args.map, overwrite=args.overwrite)
     results, failed = [], False
     for f in args.files:
         try:
             image = load_image(f)
             marks = detect_watermarks(image.rgb, methods=args.method or None)
             results.append({"file": f, "watermarks": [m.to_dict() for m in marks]})
+            if args.map:
+                results[-1]["map"] = _write_watermark_map(image.rgb, args.map, overwrite=args.overwrite)
         except ProvenanceError as e:
             failed = True
             log.error("%s", e)
@@ -186,6 +211,13 @@ def cmd_watermark_detect(args) -> int:
                 kind = "id prefix" if w["partial"] else "content id"
                 print(f"{r['file']}: {w['scheme']} {kind} {w['payload']} ({w['bit_errors']} bit errors corrected, "
                       f"false-positive rate {w['false_positive_rate']:.1e})")
+            m = r.get("map")
+            if m and m["file"]:
+                print(f"{r['file']}: provenanceWM mark missing in {m['blocks_missing']} of {m['rows'] * m['cols']} "
+                      f"blocks of ~{m['block_px']:.0f} px ({100 * m['missing_share']:.0f}%; "
+                      f"{m['blocks_uncertain']} too busy to tell); map: {m['file']}")
+            elif m:
+                print(f"{r['file']}: no provenanceWM mark, no map written")
     return EXIT_ERROR if failed else EXIT_OK
 
 
@@ -698,10 +730,16 @@ def build_parser() -> argparse.ArgumentParser:
     _add_json(p)
     p = _sub(wm_sub, "detect", cmd_watermark_detect,
              "look for watermarks of every registered method (slow ones, e.g. rivaGan, only with --method)",
-             "provenance watermark detect out.stamped.png --json")
+             "provenance watermark detect out.stamped.png --json\n"
+             "  provenance watermark detect edited.png --map edited.map.png --json")
     p.add_argument("files", nargs="+", metavar="FILE")
     p.add_argument("--method", action="append", choices=method_names(),
                    help="only this method (repeatable); default: every method scanned by default")
+    p.add_argument("--map", metavar="PNG",
+                   help="one FILE only: write where provenanceWM's mark is missing (red blocks: edits; green: "
+                        "present; untinted: too busy to tell) as a PNG overlay, and its summary under "
+                        "\"map\" in --json")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --map file")
     _add_json(p)
     p = _sub(wm_sub, "methods", cmd_watermark_methods, "list the registered watermark methods",
              "provenance watermark methods --json")
