@@ -190,8 +190,9 @@ def _ssim(a: np.ndarray, b: np.ndarray) -> float:
 SLOW_METHODS = {"rivaGan"}
 
 
-def load_images(data: Path, n: int) -> tuple[list[np.ndarray], str]:
-    """``n`` images, half real photos and half generated images, centre crops of at most 512x512."""
+def load_images(data: Path, n: int, min_side: int = 320) -> tuple[list[np.ndarray], str]:
+    """``n`` images, half real photos and half generated images, centre crops of at most 512x512
+    from images whose shorter side is at least ``min_side``."""
     manifests = [data / "real" / "MANIFEST.csv", data / "generated" / "MANIFEST.csv"]
     if not manifests[0].exists():
         from conftest import natural_image
@@ -210,7 +211,7 @@ def load_images(data: Path, n: int) -> tuple[list[np.ndarray], str]:
                 except ImageError:
                     continue
                 h, w = rgb.shape[:2]
-                if min(h, w) < 320:
+                if min(h, w) < min_side:
                     continue
                 s = min(h, w, 512)
                 y, x = (h - s) // 2, (w - s) // 2
@@ -256,6 +257,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
     ap.add_argument("--images", type=int, default=20)
+    ap.add_argument("--min-side", type=int, default=320,
+                    help="use only images whose shorter side is at least this (512: every crop is 512x512)")
     ap.add_argument("--slow-images", type=int, default=5, help="images for slow methods (rivaGan)")
     ap.add_argument("--methods", nargs="+", default=method_names())
     ap.add_argument("--repeat", type=int, default=5, help="timing repetitions (median)")
@@ -268,7 +271,7 @@ def main() -> int:
     import cv2
 
     cv2.setNumThreads(1)  # timings are for one core (also set OMP_NUM_THREADS=1 for numpy's BLAS)
-    images, source = load_images(args.data, args.images)
+    images, source = load_images(args.data, args.images, args.min_side)
     print(f"images: {source}", file=sys.stderr)
     table: dict[str, dict[str, str]] = {}
     counts: dict[str, int] = {}
