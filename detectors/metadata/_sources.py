@@ -17,7 +17,7 @@ from PIL import Image
 
 from provenance._imageio import LoadedImage
 
-from ._values import clean_text
+from ._values import clean_text, inflate_bounded
 from ._xmp import parse_xmp
 
 #: Largest text chunk (after inflating) or EXIF block we read. Generator metadata, ComfyUI
@@ -85,19 +85,6 @@ def decode_user_comment(value: Any) -> str | None:
     return clean_text(text, limit=MAX_TEXT_BYTES)
 
 
-def _inflate(data: bytes, *, where: str, errors: list[str]) -> bytes | None:
-    inflater = zlib.decompressobj()
-    try:
-        out = inflater.decompress(data, MAX_TEXT_BYTES + 1)
-    except zlib.error as e:
-        errors.append(f"{where}: compressed text is corrupt ({e}); ignored")
-        return None
-    if len(out) > MAX_TEXT_BYTES:
-        errors.append(f"{where}: compressed text inflates past {MAX_TEXT_BYTES:,} bytes; ignored")
-        return None
-    return out
-
-
 def _text_chunk(kind: bytes, body: bytes, *, errors: list[str]) -> tuple[str, str] | None:
     keyword, sep, rest = body.partition(b"\x00")
     key = keyword.decode("latin-1")
@@ -111,7 +98,7 @@ def _text_chunk(kind: bytes, body: bytes, *, errors: list[str]) -> tuple[str, st
         if not rest or rest[0] != 0:
             errors.append(f"{where}: unknown compression method; ignored")
             return None
-        raw = _inflate(rest[1:], where=where, errors=errors)
+        raw = inflate_bounded(rest[1:], limit=MAX_TEXT_BYTES, where=where, what="compressed text", errors=errors)
         return None if raw is None else (key, raw.decode("latin-1"))
     # iTXt: compression flag, method, language, NUL, translated keyword, NUL, UTF-8 text
     if len(rest) < 2:
@@ -127,7 +114,7 @@ def _text_chunk(kind: bytes, body: bytes, *, errors: list[str]) -> tuple[str, st
         if method != 0:
             errors.append(f"{where}: unknown compression method; ignored")
             return None
-        inflated = _inflate(raw, where=where, errors=errors)
+        inflated = inflate_bounded(raw, limit=MAX_TEXT_BYTES, where=where, what="compressed text", errors=errors)
         if inflated is None:
             return None
         raw = inflated

@@ -14,6 +14,8 @@ import numpy as np
 
 from provenance._imageio import LoadedImage
 
+from ._values import inflate_bounded
+
 #: Largest payload we extract or inflate.
 MAX_STEALTH_BYTES = 4 * 1024 * 1024
 
@@ -61,14 +63,9 @@ def read_stealth(loaded: LoadedImage, *, errors: list[str]) -> tuple[str, str] |
             return None
         payload = _bits(plane, _HEADER_BITS + length_bits)[19:]
         if compressed:
-            inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)  # gzip
-            try:
-                payload = inflater.decompress(payload, MAX_STEALTH_BYTES + 1)
-            except zlib.error as e:
-                errors.append(f"{where}: gzip payload is corrupt ({e}); ignored")
-                return None
-            if len(payload) > MAX_STEALTH_BYTES:
-                errors.append(f"{where}: payload inflates past {MAX_STEALTH_BYTES:,} bytes; ignored")
+            payload = inflate_bounded(payload, limit=MAX_STEALTH_BYTES, where=where, what="gzip payload",
+                                      errors=errors, wbits=16 + zlib.MAX_WBITS)
+            if payload is None:
                 return None
         return name, payload.decode("utf-8", errors="replace")
     return None

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import math
+import zlib
 from typing import Any
 
 #: Longest string we keep for one setting (prompts included); longer ones are cut.
@@ -85,6 +86,22 @@ def load_json(text: str, *, where: str, errors: list[str]) -> Any:
     except ValueError:
         pass
     return None
+
+
+def inflate_bounded(data: bytes, *, limit: int, where: str, what: str, errors: list[str],
+                    wbits: int = zlib.MAX_WBITS) -> bytes | None:
+    """``data`` decompressed (zlib, or gzip with ``wbits=16 + zlib.MAX_WBITS``), never past ``limit``
+    bytes: a corrupt stream or a decompression bomb is an entry in ``errors`` and None."""
+    inflater = zlib.decompressobj(wbits)
+    try:
+        out = inflater.decompress(data, limit + 1)
+    except zlib.error as e:
+        errors.append(f"{where}: {what} is corrupt ({e}); ignored")
+        return None
+    if len(out) > limit:
+        errors.append(f"{where}: {what} inflates past {limit:,} bytes; ignored")
+        return None
+    return out
 
 
 def parse_size(value: Any) -> tuple[int, int] | None:
