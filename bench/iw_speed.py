@@ -14,10 +14,7 @@ Prints a markdown table to stdout.
 """
 from __future__ import annotations
 
-import os
-
-for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS"):
-    os.environ[_var] = "1"
+import _one_core  # noqa: F401  (first: pins the thread pools before numpy loads)
 
 import argparse  # noqa: E402
 import platform  # noqa: E402

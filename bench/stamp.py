@@ -18,10 +18,9 @@ Baselines in the same run:
 """
 from __future__ import annotations
 
-import os
+from _one_core import median_ms  # first: pins the thread pools before numpy loads
 
-for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ[_var] = "1"
+import os  # noqa: E402
 
 import argparse  # noqa: E402
 import io  # noqa: E402
@@ -52,16 +51,6 @@ from provenance._payload import new_content_id  # noqa: E402
 RECORD = GenerationRecord.from_json_file(REPO / "samples" / "params.json")
 
 
-def _median_ms(fn, repeat: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t) * 1000.0)
-    return statistics.median(times)
-
-
 def bench_stamp(src: Path, out_dir: Path, fmt: str, identity, registry, repeat: int, method: str) -> dict:
     suffix = {"PNG": ".png", "JPEG": ".jpg"}[fmt]
     runs = []
@@ -83,8 +72,8 @@ def bench_baselines(rgb: np.ndarray, repeat: int, identity) -> dict:
     enc = WatermarkEncoder()
     enc.set_watermark("bytes", b"test")
     out = {
-        "imwatermark dwtDct (32-bit)": _median_ms(lambda: enc.encode(bgr, "dwtDct"), repeat),
-        "imwatermark dwtDctSvd (32-bit)": _median_ms(lambda: enc.encode(bgr, "dwtDctSvd"), repeat),
+        "imwatermark dwtDct (32-bit)": median_ms(lambda: enc.encode(bgr, "dwtDct"), repeat),
+        "imwatermark dwtDctSvd (32-bit)": median_ms(lambda: enc.encode(bgr, "dwtDctSvd"), repeat),
     }
     img = Image.fromarray(rgb)
 
@@ -97,9 +86,9 @@ def bench_baselines(rgb: np.ndarray, repeat: int, identity) -> dict:
 
     from provenance._png import encode_png
 
-    out["Pillow PNG save, default level 6"] = _median_ms(png(6), repeat)
-    out["Pillow PNG save, level 1"] = _median_ms(png(1), repeat)
-    out["our PNG writer (OpenCV, zlib 1 + RLE)"] = _median_ms(lambda: encode_png(rgb), repeat)
+    out["Pillow PNG save, default level 6"] = median_ms(png(6), repeat)
+    out["Pillow PNG save, level 1"] = median_ms(png(1), repeat)
+    out["our PNG writer (OpenCV, zlib 1 + RLE)"] = median_ms(lambda: encode_png(rgb), repeat)
     out["PNG bytes: Pillow 6 / Pillow 1 / ours"] = (
         f"{len(png(6)().getvalue()):,} / {len(png(1)().getvalue()):,} / {len(encode_png(rgb)):,}")
     data = png(1)().getvalue()
@@ -107,7 +96,7 @@ def bench_baselines(rgb: np.ndarray, repeat: int, identity) -> dict:
         spec = ManifestSpec(title="x.png", software="provenance/bench", content_id=new_content_id(),
                             method="dwtDctSvd", record=RECORD, thumbnail=thumb)
         label = f"C2PA sign {'with' if thumb else 'without (ours)'} thumbnail"
-        out[label] = _median_ms(lambda: sign_asset(data, "image/png", spec, identity), repeat)
+        out[label] = median_ms(lambda: sign_asset(data, "image/png", spec, identity), repeat)
     return {k: (round(v, 1) if isinstance(v, float) else v) for k, v in out.items()}
 
 

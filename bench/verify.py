@@ -8,10 +8,9 @@ median per collector (decode, c2pa, watermarks, metadata, registry, forensics).
 """
 from __future__ import annotations
 
-import os
+import _one_core  # noqa: F401  (first: pins the thread pools before numpy loads)
 
-for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ[_var] = "1"
+import os  # noqa: E402
 
 import argparse  # noqa: E402
 import statistics  # noqa: E402
