@@ -195,10 +195,6 @@ def library_versions() -> dict:
     return {"python": platform.python_version(), "numpy": np.__version__, "scikit-learn": sklearn.__version__}
 
 
-def _plain(head) -> PlainHead:
-    return head if isinstance(head, PlainHead) else export_head(head)
-
-
 def save_model(model: ForensicsModel, path: str | os.PathLike[str], *, extra: dict | None = None) -> Path:
     """Write ``path`` (.npz of plain arrays) and its sidecar .json; sets ``model.sha256``.
     Returns the sidecar's path."""
@@ -211,9 +207,9 @@ def save_model(model: ForensicsModel, path: str | os.PathLike[str], *, extra: di
             "feature_names": list(model.feature_names), "family_classes": list(model.family_classes),
             "heads": ["binary"] + (["family"] if model.family is not None else [])}
     arrays = {"meta": np.array(json.dumps(meta)), "reference": np.asarray(model.reference, dtype=np.float64)}
-    arrays.update(_plain(model.binary).to_arrays("binary"))
+    arrays.update(model.binary.to_arrays("binary"))
     if model.family is not None:
-        arrays.update(_plain(model.family).to_arrays("family"))
+        arrays.update(model.family.to_arrays("family"))
     buf = io.BytesIO()
     np.savez_compressed(buf, **arrays)
     data = buf.getvalue()
