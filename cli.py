@@ -158,14 +158,13 @@ def cmd_watermark_embed(args) -> int:
     return EXIT_OK
 
 
-def _write_watermark_map(rgb, path: str, *, overwrite: bool) -> dict:
-    """provenanceWM's missing-mark map of ``rgb``: its summary, and a PNG overlay at ``path``
-    (written atomically, only when the mark was found: without it there is nothing to map)."""
+def _write_watermark_map(rgb, wmap, path: str, *, overwrite: bool) -> dict:
+    """provenanceWM's missing-mark map ``wmap`` of ``rgb``: its summary, and a PNG overlay at
+    ``path`` (written atomically, only when the mark was found: without it there is nothing to map)."""
     from provenance._imageio import atomic_write
     from provenance._metadata import encode_image
-    from provenance.watermark import localize_watermark, render_map
+    from provenance.watermark import render_map
 
-    wmap = localize_watermark(rgb)
     out = wmap.to_dict()
     out["file"] = None
     if wmap.detected:
@@ -179,7 +178,7 @@ def _write_watermark_map(rgb, path: str, *, overwrite: bool) -> dict:
 def cmd_watermark_detect(args) -> int:
     from provenance import ProvenanceError, load_image
     from provenance._imageio import check_output_path
-    from provenance.watermark import detect_watermarks
+    from provenance.watermark import detect_watermarks, localize_watermark
 
     if args.map:
         if len(args.files) != 1:
@@ -189,10 +188,14 @@ def cmd_watermark_detect(args) -> int:
     for f in args.files:
         try:
             image = load_image(f)
-            marks = detect_watermarks(image.rgb, methods=args.method or None)
+            # The map detects provenanceWM (geometric search included) on its way: reported as
+            # that method's result rather than detected a second time.
+            wmap = localize_watermark(image.rgb) if args.map else None
+            marks = detect_watermarks(image.rgb, methods=args.method or None,
+                                      known={wmap.detection.scheme: wmap.detection} if wmap else None)
             results.append({"file": f, "watermarks": [m.to_dict() for m in marks]})
-            if args.map:
-                results[-1]["map"] = _write_watermark_map(image.rgb, args.map, overwrite=args.overwrite)
+            if wmap is not None:
+                results[-1]["map"] = _write_watermark_map(image.rgb, wmap, args.map, overwrite=args.overwrite)
         except ProvenanceError as e:
             failed = True
             log.error("%s", e)

@@ -88,13 +88,21 @@ def test_render_map_tints_missing_blocks(stamped):
     assert (redness - before)[:64, :64].mean() < 0  # a far corner: green tint
 
 
-def test_cli_detect_writes_the_map(stamped, tmp_path, capsys):
-    """`watermark detect FILE --map out.png --json` writes the overlay and prints its summary."""
+def test_cli_detect_writes_the_map(stamped, tmp_path, capsys, monkeypatch):
+    """`watermark detect FILE --map out.png --json` writes the overlay and prints its summary;
+    provenanceWM is detected once (by the map), not once more by the detect loop."""
+    from provenance.watermark._provenance_wm import ProvenanceWM
+
     src, out = tmp_path / "edited.png", tmp_path / "edited.map.png"
     Image.fromarray(_paste(stamped)).save(src)
+    calls = []
+    locate = ProvenanceWM._locate
+    monkeypatch.setattr(ProvenanceWM, "_locate", lambda self, *a, **k: calls.append(k) or locate(self, *a, **k))
     code, stdout, _ = run_cli(capsys, "watermark", "detect", str(src), "--map", str(out), "--json")
-    assert code == 0
+    assert code == 0 and calls == [{"search": True}]
     result = json.loads(stdout)[0]
+    ours = [w for w in result["watermarks"] if w["scheme"] == "provenanceWM"]
+    assert len(ours) == 1 and ours[0]["payload"] == CID and ours[0]["extra"]["searched"]
     assert result["map"]["file"] == str(out) and result["map"]["detected"]
     assert 0.15 <= result["map"]["missing_share"] <= 0.35
     assert len(result["map"]["scores"]) == result["map"]["rows"] == 14

@@ -19,21 +19,27 @@ def embed_watermark(image: np.ndarray, content_id: str, *, method: str = DEFAULT
     return get_method(method).embed(image, content_id)
 
 
-def detect_watermarks(image: np.ndarray, *, methods: list[str] | None = None) -> list[WatermarkResult]:
+def detect_watermarks(image: np.ndarray, *, methods: list[str] | None = None,
+                      known: dict[str, WatermarkResult] | None = None) -> list[WatermarkResult]:
     """Run the named methods' detectors on an RGB image; by default every registered method that
     is installed and scanned by default (slow ones such as rivaGan must be named), each through its
-    ``scan`` (provenanceWM skips its geometric search there; naming it runs the full detector)."""
+    ``scan`` (provenanceWM skips its geometric search there; naming it runs the full detector).
+    ``known``: results already computed for this image (``localize_watermark(image).detection``),
+    reported in place of running those methods again."""
+    known = known or {}
     if methods is not None:
-        return [get_method(name).detect(image) for name in methods]
+        return [known[name] if name in known else get_method(name).detect(image) for name in methods]
     results = []
     for name in method_names():
         m = get_method(name)
         if not m.scan_by_default:
             continue
-        if not m.available():
+        if name in known:
+            results.append(known[name])
+        elif not m.available():
             results.append(WatermarkResult(name, False, extra={"skipped": f"needs the '{m.extra_name}' extra"}))
-            continue
-        results.append(m.scan(image))
+        else:
+            results.append(m.scan(image))
     return results
 
 
