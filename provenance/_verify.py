@@ -165,9 +165,12 @@ def warm_up(options: VerifyOptions) -> None:
 
 
 def verify_bytes(data: bytes, *, name: str, options: VerifyOptions | None = None,
-                 sha256: str | None = None) -> VerifyReport:
+                 sha256: str | None = None,
+                 on_decoded: Callable[[LoadedImage], None] | None = None) -> VerifyReport:
     """Verify an image given as bytes; ``name`` labels the report. ``sha256`` saves hashing again
-    when the caller already has the bytes' digest."""
+    when the caller already has the bytes' digest. ``on_decoded`` is handed the decoded image
+    (when it decodes), so a caller needing the pixels too (the audit's thumbnails) does not
+    decode the file a second time."""
     options = options or VerifyOptions()
     report = VerifyReport(file=name, sha256=sha256 or hashlib.sha256(data).hexdigest())
     t = time.perf_counter()
@@ -180,6 +183,8 @@ def verify_bytes(data: bytes, *, name: str, options: VerifyOptions | None = None
         return report
     report.timing_ms["decode"] = round((time.perf_counter() - t) * 1000.0, 2)
     report.format, report.width, report.height = loaded.format, loaded.width, loaded.height
+    if on_decoded is not None:
+        on_decoded(loaded)
 
     c2pa_ev: C2paEvidence | None = _timed(report, "c2pa", lambda: collect_c2pa(
         data, trust_anchors_pem=options.trust_anchors_pem or None))

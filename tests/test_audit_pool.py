@@ -41,3 +41,34 @@ def test_forensic_model_loads_before_the_first_file_and_its_time_limit(tmp_path)
     [result] = run_pool(iter([str(path)]), config, workers=1, timeout=4.0)
     assert not result.report["errors"], result.report["errors"]
     assert result.report["forensics"]["status"] == "estimate"
+
+
+
+def test_thumbnails_come_from_the_pixels_verify_decoded(tmp_path):
+    """With thumbnails on, the worker makes each one from the pixels verify decoded (a PNG's bytes
+    are not decoded a second time) or, for a JPEG, from a reduced-scale decode of its bytes. Both
+    are small JPEGs of the picture."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from provenance.audit._pool import make_thumbnail
+
+    png = save_png(tmp_path / "a.png", 5)
+    jpg = tmp_path / "b.jpg"
+    with Image.open(png) as im:
+        rgb = np.asarray(im.convert("RGB"))
+        im.convert("RGB").save(jpg, quality=95)
+        full = np.asarray(im.convert("RGB").resize((160, 160), Image.BILINEAR), np.float64)
+    config = WorkerConfig(trust_anchors_pem=b"", forensics=False, watermark_methods=("dwtDctSvd",),
+                          registry_path=None, cache_path=None, fingerprint="x", thumbnails=True, memory_mb=None)
+    results = run_pool(iter([str(png), str(jpg)]), config, workers=1, timeout=None)
+    # Given the pixels, the PNG's bytes are not decoded: a PNG signature over garbage still works.
+    garbage = b"\x89PNG\r\n\x1a\n" + bytes(200)
+    assert make_thumbnail(garbage) is None
+    thumbs = [r.thumbnail for r in results] + [make_thumbnail(garbage, rgb=rgb)]
+    for t in thumbs:
+        with Image.open(io.BytesIO(t)) as thumb:
+            assert thumb.format == "JPEG" and max(thumb.size) == 160
+            assert np.abs(np.asarray(thumb.convert("RGB"), np.float64) - full).mean() < 12
