@@ -35,7 +35,7 @@ import numpy as np
 from provenance.watermark import WatermarkResult
 # The block-level steps of our invisible-watermark port, shared so the three schemes decode
 # from one transform per colour domain (see block_scores).
-from provenance.watermark._fast_iw import DEFAULT_DWT_DCT_SCALES, _gather, _haar, _infer_max
+from provenance.watermark._fast_iw import DEFAULT_DWT_DCT_SCALES, dwt_dct_block_scores
 
 
 @dataclass(frozen=True)
@@ -97,7 +97,6 @@ def block_scores(rgb: np.ndarray) -> dict[str, np.ndarray]:
     """
     rgb = np.ascontiguousarray(rgb, dtype=np.uint8)
     rows, cols = rgb.shape[0] // 4 * 4, rgb.shape[1] // 4 * 4
-    haar_ca = _haar()[1]
     parts: dict[str, list[np.ndarray]] = {d: [] for d in DOMAINS}
     step = max(1, _STRIP_ROWS // (2 * _BLOCK)) * 2 * _BLOCK  # whole rows of blocks
     for top in range(0, rows, step):
@@ -109,8 +108,7 @@ def block_scores(rgb: np.ndarray) -> dict[str, np.ndarray]:
             "float": cv2.cvtColor(strip.astype(np.float32), cv2.COLOR_BGR2YUV),
         }
         for domain, yuv in converted.items():
-            planes = _gather(haar_ca(yuv[:, :cols, 1]), _BLOCK)
-            parts[domain].append(_infer_max(planes, _BLOCK, _SCALE))
+            parts[domain].append(dwt_dct_block_scores(yuv[:, :cols, 1], _SCALE, _BLOCK))
     return {d: np.concatenate(p) if p else np.zeros(0) for d, p in parts.items()}
 
 

@@ -305,6 +305,14 @@ def _infer_max(planes, block, scale):
     return (np.remainder(np.abs(val), scale) > 0.5 * scale).astype(np.float64)
 
 
+def dwt_dct_block_scores(channel: np.ndarray, scale: float, block: int = 4) -> np.ndarray:
+    """iw's dwtDct reading of one YUV channel (rows and columns a multiple of 4) before it averages
+    per bit: the 0/1 score of every block of the Haar cA band, in iw's block order (row-major).
+    For detectors that read several messages from one transform (``detectors/sd_watermarks.py``);
+    a strip of whole block rows gives that strip's part of the sequence."""
+    return _infer_max(_gather(_haar()[1](channel), block), block, scale)
+
+
 def embed_dwt_dct(bgr: np.ndarray, bits, *, scales: Sequence[float] = DEFAULT_DWT_DCT_SCALES,
                   block: int = 4) -> np.ndarray:
     """``EmbedMaxDct(bits, wmLen=len(bits), scales, block).encode(bgr)``: the same pixels, faster."""
