@@ -152,8 +152,11 @@ class Registry:
         p = prefix.lower()
         if not p or any(c not in "0123456789abcdef" for c in p):
             return []
-        return self._rows("SELECT * FROM stamps WHERE substr(content_id, 1, ?) = ? ORDER BY created_at",
-                          (len(p), p))
+        # A range on the primary key (ids are lowercase hex, and "g" sorts after "f"): an index
+        # seek, where substr() would read every row. provenanceWM carries a 48-bit prefix, so this
+        # is the lookup behind most watermark matches.
+        return self._rows("SELECT * FROM stamps WHERE content_id >= ? AND content_id < ? ORDER BY created_at",
+                          (p, p + "g"))
 
     def find_by_sha256(self, sha256: str) -> list[StampRecord]:
         return self._rows("SELECT * FROM stamps WHERE sha256 = ?", (sha256.lower(),))

@@ -33,10 +33,31 @@ def test_add_get_and_lookups(tmp_path):
         assert reg.get(a.content_id.upper()) == a
         assert reg.find_by_prefix(a.content_id[:6]) == [a]
         assert reg.find_by_prefix("zz") == []
+        assert reg.find_by_prefix(a.content_id) == [a] and reg.find_by_prefix(a.content_id[:12].upper()) == [a]
         assert reg.find_by_sha256("b" * 64) == [b]
         near = reg.find_by_phash("ffff0000ffff0001", max_distance=4)
         assert [(d, r.content_id) for d, r in near] == [(1, a.content_id)]
         assert reg.count() == 2 and reg.integrity_ok()
+
+
+def test_prefix_lookup_is_an_index_range(tmp_path):
+    """An id prefix (provenanceWM carries 48 bits) names exactly the ids that start with it, at the
+    edges of the hex range too, through the primary-key index rather than a scan of every row."""
+    ids = ["0000000000000000", "00000000000000ff", "0000000000010000", "ffffffffffff0000", "ffffffffffffffff",
+           "fffffffffffe0000", "7f00000000000000", "7fffffffffffffff", "8000000000000000"]
+    with Registry(tmp_path / "r.sqlite") as reg:
+        for i, cid in enumerate(ids):
+            reg.add(_row(content_id=cid, sha256=f"{i:064x}"))
+        for prefix in ("", "0", "00000000000000", "000000000000", "ffffffffffff", "7f", "7fff", "8", "80", "81", "f"):
+            got = sorted(r.content_id for r in reg.find_by_prefix(prefix))
+            assert got == ([] if not prefix else sorted(c for c in ids if c.startswith(prefix))), prefix
+        seen: list[str] = []
+        reg._db.set_trace_callback(seen.append)
+        reg.find_by_prefix("ffffffffffff")
+        reg._db.set_trace_callback(None)
+        [sql] = [q for q in seen if q.lstrip().upper().startswith("SELECT")]
+        plan = " ".join(str(row[-1]) for row in reg._db.execute("EXPLAIN QUERY PLAN " + sql))
+        assert "SEARCH stamps USING INDEX" in plan and "SCAN stamps" not in plan, plan
 
 
 def test_duplicate_content_id_is_refused(tmp_path):
