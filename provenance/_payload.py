@@ -93,8 +93,8 @@ class PayloadCodec:
 
     def __init__(self, *, name: str, bits: int, id_bits: int, crc_bits: int, bch_t: int = 0,
                  max_corrections: int | None = None) -> None:
-        if id_bits % 8 or crc_bits not in (8, 16):
-            raise ValueError("id_bits must be whole bytes and crc_bits 8 or 16")
+        if id_bits % 8 or crc_bits not in (8, 16, 32):
+            raise ValueError("id_bits must be whole bytes and crc_bits 8, 16 or 32")
         self.name = name
         self.bits = bits
         self.id_bits = id_bits
@@ -132,6 +132,8 @@ class PayloadCodec:
         return ball * 2.0 ** (k - n) * 2.0 ** (-self.crc_bits)
 
     def _crc(self, id_bytes: bytes) -> bytes:
+        if self.crc_bits == 32:
+            return binascii.crc32(id_bytes).to_bytes(4, "big")
         if self.crc_bits == 16:
             return binascii.crc_hqx(id_bytes, 0xFFFF).to_bytes(2, "big")
         return bytes([_crc8(id_bytes)])
@@ -144,6 +146,12 @@ class PayloadCodec:
         parity = bytes(self._bch.encode(data)) if self._bch else b""
         bits = np.concatenate([_bytes_to_bits(data), _bytes_to_bits(parity)[: self._parity_bits]])
         return bits ^ self._key
+
+    def encode_payload(self, payload: str) -> np.ndarray:
+        """The bits for a payload as detection reports it (``id_hex_len`` hex digits: the whole id,
+        or the prefix a short codec carries), e.g. to render the pattern a detected mark has."""
+        p = normalize_content_id(payload, length=self.id_hex_len)
+        return self.encode(p + "0" * (CONTENT_ID_HEX - len(p)))
 
     def decode(self, bits: np.ndarray) -> DecodedPayload:
         received = np.asarray(bits, dtype=np.uint8).reshape(-1)

@@ -81,3 +81,17 @@ def test_bad_content_ids_are_refused(bad):
     """Only 16-digit hex strings are content ids."""
     with pytest.raises(ValueError):
         normalize_content_id(bad)
+
+
+def test_encode_payload_takes_what_detection_reports():
+    """A detected payload (the whole id, or the prefix a short codec carries) encodes to the same
+    bits as the content id it came from; any other length is refused."""
+    from provenance.watermark._provenance_wm import WM_CODEC
+
+    cid = "8f14e45fceea167a"
+    for codec in (FULL_CODEC, SHORT_CODEC, WM_CODEC):
+        payload = cid[: codec.id_hex_len]
+        assert np.array_equal(codec.encode_payload(payload), codec.encode(cid))
+        assert codec.decode(codec.encode_payload(payload)).content_id == payload
+        with pytest.raises(ValueError):
+            codec.encode_payload(cid[: codec.id_hex_len - 2])
