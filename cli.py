@@ -139,7 +139,7 @@ def cmd_watermark_embed(args) -> int:
     from provenance._imageio import atomic_write, check_output_path, format_for_suffix
     from provenance._metadata import encode_image
     from provenance._payload import normalize_content_id
-    from provenance.watermark import embed_watermark
+    from provenance.watermark import embed_watermark, get_method
 
     fmt = (args.format or format_for_suffix(args.dst) or "").upper().replace("JPG", "JPEG")
     if fmt not in ("PNG", "JPEG", "WEBP"):
@@ -153,8 +153,12 @@ def cmd_watermark_embed(args) -> int:
     marked = embed_watermark(image.rgb, content_id, method=args.method)
     data = encode_image(marked, fmt, alpha=image.alpha, icc_profile=image.icc_profile, quality=args.quality)
     atomic_write(args.dst, data, overwrite=args.overwrite)
-    out = {"file": str(args.dst), "scheme": args.method, "payload": content_id}
-    _print_json(out) if args.json else print(f"{args.dst}: watermark {args.method}, content id {content_id}")
+    codec = get_method(args.method).codec
+    # What detect will report: the whole id, or (provenanceWM, 32-bit methods) the prefix it carries.
+    out = {"file": str(args.dst), "scheme": args.method, "content_id": content_id,
+           "payload": content_id[: codec.id_hex_len], "partial": codec.is_partial}
+    carried = f" (the mark carries its first {codec.id_bits} bits)" if codec.is_partial else ""
+    _print_json(out) if args.json else print(f"{args.dst}: watermark {args.method}, content id {content_id}{carried}")
     return EXIT_OK
 
 
@@ -274,7 +278,9 @@ def _print_report(r: dict) -> None:
               + (f", codes {', '.join(c['codes'])}" if c.get("codes") else ""))
     for w in r["watermarks"]:
         if w.get("detected"):
-            print(f"  watermark: {w['scheme']} {w.get('payload')} (false-positive rate {w['false_positive_rate']:.1e})")
+            kind = "id prefix " if w.get("partial") else ""
+            print(f"  watermark: {w['scheme']} {kind}{w.get('payload')} "
+                  f"(false-positive rate {w['false_positive_rate']:.1e})")
     gen = (r.get("metadata") or {}).get("generator")
     if gen:
         print(f"  metadata: written by {gen.get('tool')}" + (f", model {gen['model']}" if gen.get("model") else ""))

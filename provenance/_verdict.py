@@ -89,7 +89,8 @@ def fuse(report: VerifyReport) -> Verdict:
     if strong_ours:
         w = strong_ours[0]
         fired.append(("watermark-ours", "ai-generated", 0.99,
-                      f"It carries a {w['scheme']} watermark with content id {w['payload']} "
+                      f"It carries a {w['scheme']} watermark with content id "
+                      f"{w['payload'] + '…' if w.get('partial') else w['payload']} "
                       f"(false-positive rate {w['false_positive_rate']:.0e})."))
     if public:
         fired.append(("watermark-public", "ai-generated", 0.97,

@@ -64,7 +64,7 @@ def test_stamp_detect_registry_round_trip(capsys, stamped):
     [entry] = json.loads(out)
     assert entry["file"] == str(out_path)
     [wm] = entry["watermarks"]
-    assert wm["scheme"] == "provenanceWM" and wm["detected"] and wm["payload"] == cid
+    assert wm["scheme"] == "provenanceWM" and wm["detected"] and wm["payload"] == cid[:12] and wm["partial"]
     assert wm["false_positive_rate"] < 1e-9
     code, out, _ = run(capsys, "registry", "show", cid[:8], "--json")
     assert code == 0 and json.loads(out)["content_id"] == cid
@@ -83,11 +83,13 @@ def test_watermark_embed_then_detect(capsys, tmp_path, home):
     before = src.read_bytes()
     dst = tmp_path / "marked.png"
     code, out, _ = run(capsys, "watermark", "embed", str(src), str(dst), "--content-id", "00112233AABBCCDD", "--json")
-    assert code == 0 and json.loads(out)["payload"] == "00112233aabbccdd"
+    embedded = json.loads(out)
+    assert code == 0 and embedded["content_id"] == "00112233aabbccdd"
+    assert embedded["payload"] == "00112233aabb" and embedded["partial"]  # what detect will report
     assert src.read_bytes() == before
     code, out, _ = run(capsys, "watermark", "detect", str(dst), str(src), "--method", "provenanceWM")
     assert code == 0
-    assert f"{dst}: provenanceWM content id 00112233aabbccdd" in out and f"{src}: no watermark found" in out
+    assert f"{dst}: provenanceWM id prefix 00112233aabb " in out and f"{src}: no watermark found" in out
 
 
 def test_watermark_methods_lists_the_registry(capsys):
@@ -154,7 +156,7 @@ def test_exit_1_detect_with_unreadable_file_reports_the_rest(capsys, stamped, tm
     bad.write_text("nope")
     code, out, _ = run(capsys, "watermark", "detect", str(bad), str(out_path), "--json", "--method", "provenanceWM")
     rows = json.loads(out)
-    assert code == 1 and "error" in rows[0] and rows[1]["watermarks"][0]["payload"] == result["content_id"]
+    assert code == 1 and "error" in rows[0] and rows[1]["watermarks"][0]["payload"] == result["content_id"][:12]
 
 
 def test_exit_1_registry_show_unknown(capsys, home):

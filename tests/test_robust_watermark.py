@@ -14,6 +14,7 @@ from provenance.watermark import get_method
 from provenance.watermark import _provenance_wm as wm
 
 CID = "8f14e45fceea167a"
+PAYLOAD = CID[: wm.WM_CODEC.id_hex_len]  # the mark carries the id's first 48 bits
 
 
 @pytest.fixture(scope="module")
@@ -64,11 +65,12 @@ ATTACKS = [
 
 @pytest.mark.parametrize("attack", ATTACKS)
 def test_id_survives_attack(method, marked, attack):
-    """The exact content id comes back after one attack of each family (signal, geometry, crop)."""
+    """The exact payload (the content id's first 48 bits) comes back after one attack of each family
+    (signal, geometry, crop)."""
     _, img = marked
     r = method.detect(attack(img))
     assert r.detected, r.extra
-    assert r.payload == CID
+    assert r.payload == PAYLOAD
 
 
 def test_quality(marked):
@@ -100,12 +102,12 @@ def _codeword_with_flips(n_flips: int, seed: int) -> np.ndarray:
 def test_bit_flips_within_capacity_are_corrected(n_flips):
     """Up to t = 16 flipped bits anywhere in the 204-bit word decode to the right id."""
     d = wm.WM_CODEC.decode(_codeword_with_flips(n_flips, seed=n_flips))
-    assert d.valid and d.content_id == CID and d.bit_errors == n_flips
+    assert d.valid and d.content_id == PAYLOAD and d.bit_errors == n_flips
 
 
-@pytest.mark.parametrize("n_flips", [26, 32, 40])
+@pytest.mark.parametrize("n_flips", [32, 36, 44])
 def test_bit_flips_beyond_capacity_are_rejected(n_flips):
-    """More than ACCEPT_DISTANCE (25) flips are never reported as any id, even by the soft decoder."""
+    """More than ACCEPT_DISTANCE (31) flips are never reported as any id, even by the soft decoder."""
     for seed in range(5):
         bits = _codeword_with_flips(n_flips, seed=seed)
         assert not wm.WM_CODEC.decode(bits).valid
@@ -114,19 +116,19 @@ def test_bit_flips_beyond_capacity_are_rejected(n_flips):
 
 
 def test_soft_decoding_uses_reliability():
-    """OSD repairs 25 errors (BCH alone: 16) when the errors are less reliable than the correct
-    bits; 26 are rejected however weak they are (beyond the acceptance distance)."""
+    """OSD repairs 31 errors (BCH alone: 16) when the errors are less reliable than the correct
+    bits; 32 are rejected however weak they are (beyond the acceptance distance)."""
     bits = wm.WM_CODEC.encode(CID)
     sign = np.where(bits == 1, 1.0, -1.0)
     rng = np.random.default_rng(3)
     soft = sign * rng.uniform(0.5, 2.0, bits.size)
-    wrong = rng.choice(bits.size, 26, replace=False)
+    wrong = rng.choice(bits.size, 32, replace=False)
     soft[wrong[:16]] = -0.3 * sign[wrong[:16]]  # 16 errors: BCH's capacity
-    soft[wrong[16:25]] = -0.05 * sign[wrong[16:25]]  # 9 more, all of them weak
+    soft[wrong[16:31]] = -0.05 * sign[wrong[16:31]]  # 15 more, all of them weak
     assert not wm.WM_CODEC.decode((soft > 0).astype(np.uint8)).valid
     d = wm.soft_decode(wm.WM_CODEC, soft)
-    assert d.valid and d.content_id == CID and d.bit_errors == 25
-    soft[wrong[25]] = -0.05 * sign[wrong[25]]
+    assert d.valid and d.content_id == PAYLOAD and d.bit_errors == 31
+    soft[wrong[31]] = -0.05 * sign[wrong[31]]
     assert not wm.soft_decode(wm.WM_CODEC, soft).valid
 
 
@@ -135,18 +137,21 @@ def test_code_is_affine_so_osd_applies():
     g, e = wm.WM_CODEC.affine_form
     rng = np.random.default_rng(9)
     for _ in range(5):
-        u = rng.integers(0, 2, 64, dtype=np.uint8)
-        cid = np.packbits(u).tobytes().hex()
+        u = rng.integers(0, 2, 48, dtype=np.uint8)
+        cid = np.packbits(np.concatenate([u, rng.integers(0, 2, 16, dtype=np.uint8)])).tobytes().hex()
         assert np.array_equal((u @ g) % 2 ^ e, wm.WM_CODEC.encode(cid))
 
 
 def test_false_positive_bound_is_computed_from_the_code(method):
-    """The reported bound is decodes-per-image x 2^64 x V(204, 25) / 2^204, below 1e-9."""
+    """The reported bound is decodes-per-image x 2^48 x V(204, 31) / 2^204, below 1e-9; one more
+    accepted flip would break 1e-9."""
     n, d = 204, wm.ACCEPT_DISTANCE
-    single = sum(comb(n, i) for i in range(d + 1)) * 2.0 ** (64 - n)
+    assert d == 31
+    single = sum(comb(n, i) for i in range(d + 1)) * 2.0 ** (48 - n)
     assert wm.WM_CODEC.single_decode_false_positive_rate == pytest.approx(single)
     assert method.codec.false_positive_rate == pytest.approx(wm.MAX_DECODES * single)
     assert method.codec.false_positive_rate < 1e-9
+    assert wm.MAX_DECODES * sum(comb(n, i) for i in range(d + 2)) * 2.0 ** (48 - n) > 1e-9
 
 
 def test_unmarked_images_are_not_detected(method):
@@ -169,7 +174,7 @@ def test_other_id_is_not_reported(method, marked):
     """A mark carrying one id never decodes as another one after an attack."""
     _, img = marked
     r = method.detect(jpeg_roundtrip(_resize(img, 0.7), 60))
-    assert r.payload in (None, CID)
+    assert r.payload in (None, PAYLOAD)
 
 
 def test_deterministic(method):
@@ -207,11 +212,11 @@ def test_default_scan_skips_the_search(method, marked):
 
     _, img = marked
     found = {r.scheme: r for r in detect_watermarks(img[30:, 50:])}
-    assert found["provenanceWM"].detected and found["provenanceWM"].payload == CID
+    assert found["provenanceWM"].detected and found["provenanceWM"].payload == PAYLOAD
     assert found["provenanceWM"].extra["searched"] is False
     scaled = _resize(img, 0.6)
     assert not method.scan(scaled).detected
-    assert method.detect(scaled).payload == CID
+    assert method.detect(scaled).payload == PAYLOAD
 
 
 def test_scan_finds_a_crop_of_a_larger_stamped_image(method):
@@ -220,7 +225,7 @@ def test_scan_finds_a_crop_of_a_larger_stamped_image(method):
     img = natural_image(1024, 1024, seed=3)
     crop = method.embed(img, CID)[150:150 + 724, 100:100 + 724]
     r = method.scan(crop)
-    assert r.detected and r.payload == CID
+    assert r.detected and r.payload == PAYLOAD
 
 
 def test_too_small_image_is_refused_naming_the_minimum(method):

@@ -56,7 +56,7 @@ def test_unreliable_methods_never_report_a_wrong_id(name):
         img = natural_image(512, 512, seed=seed)
         for cid in ("c0ffee0123456789", "5eed0f00dcafe123"):  # fixed: the outcome depends on the id
             r = method.detect(method.embed(img, cid))
-            assert r.payload in (None, cid)
+            assert r.payload in (None, cid[: method.codec.id_hex_len])
             found += r.detected
     assert found >= 1
 
@@ -95,7 +95,7 @@ def test_default_method_survives_jpeg_q90(photo):
     cid = "5eed0f00dcafe123"  # fixed: whether 6 or 7 bits flip depends on the id
     marked = embed_watermark(photo, cid)
     result = get_method(DEFAULT_METHOD).detect(jpeg_roundtrip(marked, 90))
-    assert result.detected and result.payload == cid
+    assert result.detected and result.payload == cid[: get_method(DEFAULT_METHOD).codec.id_hex_len]
 
 
 def test_dwtdct_does_not_survive_jpeg(photo):

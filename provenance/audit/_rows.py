@@ -33,6 +33,14 @@ def flags_of(report: dict) -> set[str]:
     return out
 
 
+def _full_id(payload: str, report: dict) -> str:
+    """A watermark's id prefix (provenanceWM carries 48 bits) completed to the full content id
+    when the file's own manifest or the registry's matching record names an id starting with it."""
+    known = [b.get("value") for b in (report.get("c2pa") or {}).get("soft_bindings") or []]
+    known.append((((report.get("registry") or {}).get("record")) or {}).get("content_id"))
+    return next((k for k in known if isinstance(k, str) and k.startswith(payload)), payload)
+
+
 def summary_row(path: str, status: str, *, report: dict | None = None, reason: str | None = None,
                 cached: bool = False) -> dict:
     """The flat row for ``path``: every CSV column, empty where it does not apply."""
@@ -44,7 +52,7 @@ def summary_row(path: str, status: str, *, report: dict | None = None, reason: s
     meta = report.get("metadata") or {}
     gen = meta.get("generator") or {}
     detected = [w for w in report.get("watermarks", []) if w.get("detected")]
-    content_ids = [w["payload"] for w in detected if w.get("kind") == "content-id" and w.get("payload")]
+    content_ids = [_full_id(w["payload"], report) for w in detected if w.get("kind") == "content-id" and w.get("payload")]
     p_ai = (report.get("forensics") or {}).get("p_ai")
     errors = [f"{e['collector']}: {e['error']}" for e in report.get("errors", [])]
     row.update(

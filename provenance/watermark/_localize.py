@@ -178,7 +178,7 @@ def localize_mark(method: ProvenanceWM, image: np.ndarray, *, block: int | None 
         return WatermarkMap(result)
     y, s = _working_luma(rgb)
     work_block = BLOCK_PX if block is None else max(8, round(block * s))
-    bits = method.codec.encode(result.payload)
+    bits = method.codec.encode_payload(result.payload)
     alone, smoothed, expected = score_blocks(y, hyp.v1, hyp.v2, hyp.offset, bits, block=work_block)
     return WatermarkMap(result, block=work_block / s, scores=smoothed, block_scores=alone, expected=expected)
 
