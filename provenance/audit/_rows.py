@@ -52,7 +52,8 @@ def summary_row(path: str, status: str, *, report: dict | None = None, reason: s
     meta = report.get("metadata") or {}
     gen = meta.get("generator") or {}
     detected = [w for w in report.get("watermarks", []) if w.get("detected")]
-    content_ids = [_full_id(w["payload"], report) for w in detected if w.get("kind") == "content-id" and w.get("payload")]
+    content_ids = [_full_id(w["payload"], report) for w in detected
+                   if w.get("kind") == "content-id" and w.get("payload")]
     p_ai = (report.get("forensics") or {}).get("p_ai")
     errors = [f"{e['collector']}: {e['error']}" for e in report.get("errors", [])]
     row.update(
