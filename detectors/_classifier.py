@@ -61,6 +61,12 @@ class TrainConfig:
     family_max_iter: int = 50
     calibration_folds: int = 3
     seed: int = 0
+    #: Weight the rows so that every class counts the same in the trees and in the calibration:
+    #: ``p_ai`` is then a posterior at even odds, whatever the training set's class ratio. Without
+    #: it each grouped-CV fold's model learns its own training ratio (a fold that holds out the
+    #: biggest generated source trains on mostly real photos) and the folds' scores sit at
+    #: different levels (docs/DETECTION.md).
+    balance_classes: bool = True
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
@@ -87,7 +93,15 @@ def _calibrated(config: TrainConfig, max_iter: int, x, y, groups):
     # ensemble=False: one model fitted on all rows, with a sigmoid fitted on out-of-fold scores.
     # The calibration is the same in kind as an ensemble of per-fold models, and prediction costs
     # one model instead of ``folds`` (the audit runs it on every file).
-    return CalibratedClassifierCV(_hgb(config, max_iter), method="sigmoid", cv=splits, ensemble=False).fit(x, y)
+    weights = balanced_weights(y) if config.balance_classes else None
+    return CalibratedClassifierCV(_hgb(config, max_iter), method="sigmoid", cv=splits,
+                                  ensemble=False).fit(x, y, sample_weight=weights)
+
+
+def balanced_weights(y: np.ndarray) -> np.ndarray:
+    """Per-row weights giving every class the same total weight (``n / (classes * n_class)``)."""
+    classes, inverse, counts = np.unique(y, return_inverse=True, return_counts=True)
+    return (len(y) / (len(classes) * counts))[inverse]
 
 
 @dataclass

@@ -172,3 +172,27 @@ def test_load_refuses_object_arrays_and_broken_tables(tmp_path, toy_model):
         with pytest.raises(ModelError, match="not a readable model"):
             load_model(tmp_path / f"{name}.npz")
     assert zipfile.is_zipfile(tmp_path / "m.npz")
+
+
+def test_balanced_training_does_not_learn_the_class_ratio():
+    """Rows weighted so each class counts the same: with a 1:4 class ratio and features that say
+    nothing, the balanced model's p_ai on new rows sits near 0.5, the unweighted one's near the
+    training share of AI images (0.8). A fold's score level must not follow its class ratio."""
+    from dataclasses import replace
+
+    from detectors._classifier import balanced_weights
+
+    y = np.array([0] * 10 + [1] * 40)
+    w = balanced_weights(y)
+    assert w[0] == pytest.approx(2.5) and w[-1] == pytest.approx(0.625) and w.sum() == pytest.approx(50)
+    rng = np.random.default_rng(7)
+    n = 200
+    x = rng.normal(size=(n, len(feature_names())))
+    y = (rng.random(n) < 0.8).astype(int)
+    fam = np.where(y == 1, "famA", "real")
+    new = rng.normal(size=(100, x.shape[1]))
+    means = {}
+    for balance in (True, False):
+        model = train_model(x, y, fam, np.arange(n), config=replace(FAST, balance_classes=balance), binary_only=True)
+        means[balance] = float(np.mean(model.binary.predict_proba(new)[:, 1]))
+    assert abs(means[True] - 0.5) < 0.1 and abs(means[False] - 0.8) < 0.1, means
