@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from .._errors import ImageTooSmallError
-from .._payload import PayloadCodec
+from .._payload import DecodedPayload, PayloadCodec
 
 
 @dataclass
@@ -75,7 +75,11 @@ class WatermarkMethod(ABC):
         if w < self.min_size[0] or h < self.min_size[1]:
             return WatermarkResult(self.name, False, extra={"reason": f"image smaller than {self.min_size[0]}x{self.min_size[1]}"})
         bits = self._extract(np.ascontiguousarray(image, dtype=np.uint8))
-        decoded = self.codec.decode(bits)
+        return self._result(self.codec.decode(bits))
+
+    def _result(self, decoded: DecodedPayload, **extra) -> WatermarkResult:
+        """This method's result for a decoded word: payload, corrections, the codec's
+        false-positive rate and whether the payload is only an id prefix."""
         return WatermarkResult(
             scheme=self.name,
             detected=decoded.valid,
@@ -84,6 +88,7 @@ class WatermarkMethod(ABC):
             false_positive_rate=self.codec.false_positive_rate,
             partial=self.codec.is_partial,
             raw_bits=decoded.raw_bits,
+            extra=extra,
         )
 
     def scan(self, image: np.ndarray) -> WatermarkResult:

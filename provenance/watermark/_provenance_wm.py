@@ -656,11 +656,7 @@ class ProvenanceWM(WatermarkMethod):
                 attempts += 1
                 decoded = soft_decode(self.codec, _soft_bits(spec, offset))
                 if decoded.valid:
-                    found = WatermarkResult(self.name, True, payload=decoded.content_id,
-                                            bit_errors=decoded.bit_errors,
-                                            false_positive_rate=self.codec.false_positive_rate,
-                                            partial=self.codec.is_partial, raw_bits=decoded.raw_bits,
-                                            extra={"sync_z": round(z, 2), "searched": search})
+                    found = self._result(decoded, sync_z=round(z, 2), searched=search)
                     return found, Hypothesis(z, offset, v1, v2, s)
         return WatermarkResult(self.name, False, false_positive_rate=self.codec.false_positive_rate, raw_bits=raw,
                                extra={"sync_z": None if best is None else round(best, 2), "searched": search}), None
