@@ -28,12 +28,12 @@ import numpy as np
 from ._base import WatermarkResult
 from ._provenance_wm import (
     NORM,
-    TARGET_RMS,
     ProvenanceWM,
     _strength,
-    _tile_spectrum,
     _working_luma,
     normalised_residual,
+    render_tile,
+    rms_capped,
 )
 
 BLOCK_PX = 32  # block side on the detector's working copy (at most 512 x 512)
@@ -99,12 +99,6 @@ class WatermarkMap:
                 "scores": np.round(self.scores, 2).tolist()}
 
 
-def _tile(bits: np.ndarray) -> np.ndarray:
-    """The tile the embedder added (equal gains), on the detector's normalised grid, unit RMS."""
-    tile = np.fft.ifft2(_tile_spectrum(bits, NORM)).real
-    return (tile / tile.std()).astype(np.float32)
-
-
 def _sample(tile: np.ndarray, qy: np.ndarray, qx: np.ndarray) -> np.ndarray:
     """The periodic ``tile`` at grid coordinates (qy, qx), bilinear."""
     pad = np.pad(tile, ((0, 1), (0, 1)), mode="wrap")
@@ -134,7 +128,7 @@ def score_blocks(y: np.ndarray, v1: np.ndarray, v2: np.ndarray, offset: np.ndarr
     py, px = np.mgrid[0:h, 0:w].astype(np.float64)
     qx = inv[0, 0] * px + inv[0, 1] * py
     qy = inv[1, 0] * px + inv[1, 1] * py
-    tile = _tile(bits)
+    tile = render_tile(bits, NORM).astype(np.float32)  # equal gains: the per-bit ones are unknown here
 
     def scores(r: np.ndarray, dy: float, dx: float) -> np.ndarray:
         re = r * _sample(tile, qy - offset[0] - dy, qx - offset[1] - dx)
@@ -152,10 +146,7 @@ def score_blocks(y: np.ndarray, v1: np.ndarray, v2: np.ndarray, offset: np.ndarr
     # The same mark the embedder would add here (its activity weighting, its RMS cap), added once
     # more: the gain in score is what a marked block of this content shows.
     grey = np.repeat(np.clip(y, 0, 255).astype(np.uint8)[..., None], 3, axis=2)
-    probe = _strength(grey) * _sample(tile, qy - offset[0], qx - offset[1])
-    rms = float(np.sqrt(np.mean(probe * probe)))
-    if rms > TARGET_RMS:
-        probe *= np.float32(TARGET_RMS / rms)
+    probe = rms_capped(_strength(grey) * _sample(tile, qy - offset[0], qx - offset[1]))
     gain = _smooth(scores(normalised_residual(y + probe, valid, unit), 0.0, 0.0)) - _smooth(true)
     return true / sigma, _smooth(true) / sigma_s, gain / sigma_s
 

@@ -176,7 +176,11 @@ def _pattern(strength: np.ndarray, tile: np.ndarray) -> np.ndarray:
     """The luminance change: the tile repeated over the image times the strength, RMS-capped."""
     h, w = strength.shape
     t = tile.shape[0]
-    delta = strength * np.tile(tile.astype(np.float32), (-(-h // t), -(-w // t)))[:h, :w]
+    return rms_capped(strength * np.tile(tile.astype(np.float32), (-(-h // t), -(-w // t)))[:h, :w])
+
+
+def rms_capped(delta: np.ndarray) -> np.ndarray:
+    """``delta`` scaled down (in place) to RMS ``TARGET_RMS`` if it is above: the PSNR budget."""
     rms = float(np.sqrt(np.mean(delta * delta)))
     if rms > TARGET_RMS:
         delta *= np.float32(TARGET_RMS / rms)
