@@ -478,10 +478,9 @@ def _refine(white: np.ndarray, lattice: tuple[np.ndarray, np.ndarray]) -> tuple[
 Lattice = tuple[np.ndarray, np.ndarray]
 
 
-def _geometry_candidates(y: np.ndarray, *, keep: int = 3,
-                         priors: tuple[float, ...] = ()) -> tuple[float, list[Lattice]]:
+def _geometry_candidates(y: np.ndarray, *, keep: int = 3, priors: tuple[float, ...] = ()) -> list[Lattice]:
     """Tile lattices (v1, v2 in working pixels) that best explain the residual's spectral peaks,
-    and the best one's template score (the mean whitened magnitude at the 32 strong pilot bins).
+    best template score first (the mean whitened magnitude at the 32 strong pilot bins).
 
     Candidates, all scored on the slightly blurred spectral map: every period without rotation
     (0.3% steps), every period of one axis with the other at the embedder's own period (aspect
@@ -492,7 +491,7 @@ def _geometry_candidates(y: np.ndarray, *, keep: int = 3,
     h, w = y.shape
     pmin, pmax = 34.0, 0.62 * min(h, w)
     if pmax <= pmin:
-        return 0.0, []
+        return []
     white, ceps = _residual_maps(y)
     # Slightly blurred for the coarse grid: tolerates a fraction of a bin of misplacement without
     # the max-filter's bias toward whichever hypothesis touches the most noise peaks.
@@ -538,7 +537,7 @@ def _geometry_candidates(y: np.ndarray, *, keep: int = 3,
     for _, (v1, v2) in out:
         if all(np.abs(np.concatenate([v1 - u1, v2 - u2])).max() > 0.01 * np.hypot(*u1) for u1, u2 in distinct):
             distinct.append((v1, v2))
-    return (out[0][0] if out else 0.0), distinct
+    return distinct
 
 
 def _working_luma(rgb: np.ndarray) -> tuple[np.ndarray, float]:
@@ -577,7 +576,7 @@ def _own_periods(s: float, shape: tuple[int, int]) -> list[float]:
 
 def searched_hypotheses(y: np.ndarray, priors: tuple[float, ...] = ()):
     """Scaled, rotated or stretched: the best lattices of the spectral search, folded."""
-    return _try(y, _geometry_candidates(y, keep=4, priors=priors)[1])
+    return _try(y, _geometry_candidates(y, keep=4, priors=priors))
 
 
 def find_hypotheses(rgb: np.ndarray) -> list[tuple[float, np.ndarray]]:
