@@ -68,13 +68,14 @@ def make_thumbnail(data: bytes, size: int = THUMB_PX, *, rgb=None) -> bytes | No
     from .._imageio import MAX_PIXELS, _register_heif, sniff_format
 
     try:
-        if rgb is not None and sniff_format(data[:64]) != "JPEG":
+        fmt = sniff_format(data[:64])
+        if rgb is not None and fmt != "JPEG":
             img = Image.fromarray(rgb)
             img.thumbnail((size, size))
             out = io.BytesIO()
             img.save(out, "JPEG", quality=70)
             return out.getvalue()
-        if sniff_format(data[:64]) == "HEIF":
+        if fmt == "HEIF":
             _register_heif()
         with Image.open(io.BytesIO(data)) as img:
             if img.width * img.height > MAX_PIXELS:
