@@ -116,6 +116,15 @@ def hub_reachable(timeout: float = HUB_PROBE_TIMEOUT) -> bool:
     return True
 
 
+def _probe_hub(model: str, offline: str | None) -> str | None:
+    """``offline`` as it stands, or "unreachable" when ``model`` is a hub id (no such local path),
+    downloads are allowed and the Hub does not answer the probe: then only the cache is used."""
+    if offline is None and not Path(model).exists() and not hub_reachable():
+        log.warning("the Hugging Face Hub cannot be reached; loading %s from the local cache only", model)
+        return "unreachable"
+    return offline
+
+
 def _hf_cache_dir() -> str:
     try:
         from huggingface_hub import constants
@@ -346,9 +355,8 @@ def load_pipeline(model: str | os.PathLike[str] | None, *, single_file: str | os
         config, cls_name = model, None
         if model is None:
             config, cls_name = _reference_model(sf)
-        if offline is None and config is not None and not Path(config).exists() and not hub_reachable():
-            log.warning("the Hugging Face Hub cannot be reached; using the local cache only")
-            offline = "unreachable"
+        if config is not None:
+            offline = _probe_hub(config, offline)
         if model is None and offline:
             _require_cached_configs(sf, config, offline)
         if model is not None:
@@ -376,9 +384,7 @@ def load_pipeline(model: str | os.PathLike[str] | None, *, single_file: str | os
         if config is not None:
             record["extra"] = {"model_config": Path(config).name if Path(config).exists() else config}
     else:
-        if offline is None and not Path(model).exists() and not hub_reachable():
-            log.warning("the Hugging Face Hub cannot be reached; loading %s from the local cache only", model)
-            offline = "unreachable"
+        offline = _probe_hub(model, offline)
         kwargs = {_dtype_kwarg(): torch_dtype, "local_files_only": offline is not None}
         if quantization:
             _, config = _pipeline_class(diffusers, model, offline)
