@@ -557,10 +557,12 @@ def _train_config(args):
 
 def cmd_train(args) -> int:
     from provenance._imageio import check_output_path
+    from detectors._classifier import MODEL_SUFFIX
     from detectors._train import train_from_data
 
-    if not args.out.endswith(".npz"):
-        raise UsageError(f"--out {args.out}: the model file must end in .npz (its sidecar .json goes beside it)")
+    if not args.out.endswith(MODEL_SUFFIX):
+        raise UsageError(f"--out {args.out}: the model file must end in {MODEL_SUFFIX} "
+                         "(its sidecar .json goes beside it)")
     check_output_path(args.out, overwrite=args.overwrite)
     run = train_from_data(args.data, args.out, config=_train_config(args), cv_folds=0 if args.no_cv else args.folds,
                           leave_one_family_out=not args.no_lofo, workers=args.workers, cache_dir=args.cache_dir,
