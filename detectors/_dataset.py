@@ -21,10 +21,10 @@ from typing import Iterable, Sequence
 import numpy as np
 from PIL import Image
 
-from provenance._errors import ProvenanceError
+from provenance._errors import ImageTooSmallError, ProvenanceError
 from provenance._imageio import load_image
 
-from .features import FEATURE_VERSION, extract_features, feature_names
+from .features import FEATURE_VERSION, extract_features, feature_names, require_size
 
 log = logging.getLogger(__name__)
 log.addHandler(logging.NullHandler())
@@ -166,10 +166,14 @@ def sample_features(path: Path, conditions: Sequence[str], *, seed: int = 0) -> 
     loaded = load_image(path)
     digest = hashlib.sha256(loaded.data).digest()
     rgb = centre_crop(loaded.rgb)
+    require_size(rgb)  # an image too small as it is fails as a whole
     out = {}
     for cond in conditions:
         rng = np.random.default_rng([seed, int.from_bytes(digest[:8], "little"), zlib.crc32(cond.encode())])
-        out[cond] = extract_features(apply_condition(rgb, cond, rng)).astype(np.float32)
+        try:
+            out[cond] = extract_features(apply_condition(rgb, cond, rng)).astype(np.float32)
+        except ImageTooSmallError:  # e.g. its 50% resize: that condition skips the image, the others keep it
+            out[cond] = np.full(len(feature_names()), np.nan, np.float32)
     return out
 
 

@@ -213,7 +213,8 @@ def fit(samples: Sequence[Sample], tables: dict[str, np.ndarray], index: np.ndar
         config: TrainConfig = TrainConfig(), name: str = "forensics", exclude_family: str | None = None,
         binary_only: bool = False) -> ForensicsModel:
     x, y, f, ids = training_rows(samples, tables, index, exclude_family)
-    return train_model(x, y, f, ids, config=config, name=name, binary_only=binary_only)
+    return train_model(x, y, f, ids, config=config, name=name, binary_only=binary_only,
+                       sources=[samples[i].source for i in ids])
 
 
 def grouped_folds(samples: Sequence[Sample], n_splits: int = 5, *, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:

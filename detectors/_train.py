@@ -57,7 +57,10 @@ class TrainingRun:
 
 
 def _usable(samples: list[Sample], tables: dict[str, np.ndarray]) -> tuple[list[Sample], dict[str, np.ndarray]]:
-    ok = ~np.any([np.isnan(t).any(axis=1) for t in tables.values()], axis=0)
+    """The samples that have features as stored. A condition that failed for an image (its 50%
+    resize is too small to analyse) is a row of NaN: that condition skips it, the others keep it."""
+    ok = ~np.isnan(tables["stored"]).any(axis=1) if "stored" in tables else \
+        ~np.any([np.isnan(t).any(axis=1) for t in tables.values()], axis=0)
     return [s for s, k in zip(samples, ok) if k], {c: t[ok] for c, t in tables.items()}
 
 

@@ -81,7 +81,7 @@ def analyze(rgb: np.ndarray, *, model: ForensicsModel | None = None, top: int = 
     t2 = time.perf_counter()
     return ForensicsResult(
         p_ai=round(p_ai, 4), family_scores=scores, top_features=top_features, model=model.id,
-        features={n: float(v) for n, v in zip(model.feature_names, x)},
+        features={n: float(v) for n, v in zip(feature_names(), x)},
         timing_ms={"features": round((t1 - t0) * 1000, 1), "classify": round((t2 - t1) * 1000, 1)},
     )
 

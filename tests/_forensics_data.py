@@ -13,7 +13,7 @@ from PIL import Image
 from conftest import natural_image
 
 
-def synth_image(seed: int, is_ai: bool, size: int = 128) -> np.ndarray:
+def synth_image(seed: int, is_ai: bool, size: int = 256) -> np.ndarray:
     rng = np.random.default_rng(1000 + seed)
     img = natural_image(size, size, seed=seed).astype(np.float64)
     grey = img.mean(axis=2, keepdims=True)

@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from conftest import natural_image
 from detectors._classifier import ModelError, TrainConfig, load_model, save_model, sha256_file, train_model
@@ -110,7 +111,8 @@ def test_shipped_model_sidecar_matches_file():
     """The shipped model's sidecar records its sha256, feature version and evaluation; it loads and predicts."""
     sidecar = json.loads(DEFAULT_MODEL_PATH.with_suffix(".json").read_text())
     assert sidecar["sha256"] == sha256_file(DEFAULT_MODEL_PATH)
-    assert sidecar["feature_version"] == FEATURE_VERSION and sidecar["feature_names"] == feature_names()
+    assert sidecar["feature_version"] == FEATURE_VERSION
+    assert sidecar["feature_names"] == TrainConfig(**sidecar["train_config"]).input_names()
     assert sidecar["evaluation"]["kind"] == "grouped-cv"
     assert DEFAULT_MODEL_PATH.stat().st_size < 5_000_000
     result = analyze(natural_image(256, 256, seed=11), model=load_default_model())
@@ -196,3 +198,60 @@ def test_balanced_training_does_not_learn_the_class_ratio():
         model = train_model(x, y, fam, np.arange(n), config=replace(FAST, balance_classes=balance), binary_only=True)
         means[balance] = float(np.mean(model.binary.predict_proba(new)[:, 1]))
     assert abs(means[True] - 0.5) < 0.1 and abs(means[False] - 0.8) < 0.1, means
+
+
+def test_source_weights_give_big_sources_less_say():
+    """With source_power 0.5 a source of 100 rows weighs 10x one row each, not 100x, and the
+    classes still total the same; power 0 is plain class balancing."""
+    from detectors._classifier import training_weights
+
+    y = np.array([1] * 100 + [1] * 4 + [0] * 50)
+    src = np.array(["big"] * 100 + ["small"] * 4 + ["cam"] * 50)
+    w = training_weights(y, src, source_power=0.5)
+    assert w[:100].sum() / w[100:104].sum() == pytest.approx(10 / 2)  # sqrt(100) vs sqrt(4)
+    assert w[y == 1].sum() == pytest.approx(w[y == 0].sum())
+    assert np.allclose(training_weights(y, src, source_power=0.0), training_weights(y))
+    assert training_weights(y, balance=False) is None
+    with pytest.raises(ValueError):
+        TrainConfig(source_power=2.0)
+
+
+def test_model_inputs_are_the_configured_extractors(tmp_path):
+    """The heads see only the configured extractors' columns (jpeg_traces is left out by
+    default), take full feature vectors, and a saved model with reordered names is refused."""
+    from detectors.features import get_extractor
+
+    cfg = TrainConfig()
+    assert "jpeg_traces" not in cfg.extractors
+    names = cfg.input_names()
+    assert not set(get_extractor("jpeg_traces").names) & set(names)
+    x, y, fam, ids = _toy()
+    model = train_model(x, y, fam, ids, config=FAST)
+    assert model.feature_names == names and model.reference.shape == (len(names),)
+    # Changing a left-out column changes nothing.
+    jpeg_cols = [feature_names().index(n) for n in get_extractor("jpeg_traces").names]
+    x2 = x.copy()
+    x2[:, jpeg_cols] = 1e6
+    assert np.array_equal(model.predict_ai(x2), model.predict_ai(x))
+    with pytest.raises(ModelError, match="expected rows of"):
+        model.predict_ai(x[:, :10])
+    model.feature_names = list(reversed(names))
+    save_model(model, tmp_path / "reordered.npz")
+    with pytest.raises(ModelError, match="built for features"):
+        load_model(tmp_path / "reordered.npz")
+
+
+def test_condition_too_small_skips_only_that_condition(tmp_path):
+    """An image whose 50% resize is too small to analyse keeps its other conditions (NaN only
+    under resize50); an image too small as stored is an error."""
+    from conftest import natural_image as nat
+    from detectors._dataset import sample_features
+    from provenance._errors import ImageTooSmallError
+
+    Image.fromarray(nat(200, 200, seed=3)).save(tmp_path / "small.png")
+    feats = sample_features(tmp_path / "small.png", ["stored", "jpeg65", "resize50"])
+    assert np.isfinite(feats["stored"]).all() and np.isfinite(feats["jpeg65"]).all()
+    assert np.isnan(feats["resize50"]).all()
+    Image.fromarray(nat(100, 100, seed=3)).save(tmp_path / "tiny.png")
+    with pytest.raises(ImageTooSmallError):
+        sample_features(tmp_path / "tiny.png", ["stored"])

@@ -8,8 +8,8 @@ import pytest
 from PIL import Image
 
 from conftest import jpeg_roundtrip, natural_image
-from detectors.features import (CROP, FEATURE_VERSION, analysis_crops, describe_feature, extract_features,
-                                extractor_names, feature_names, get_extractor)
+from detectors.features import (CROP, FEATURE_VERSION, MIN_SIDE, analysis_crops, describe_feature,
+                                extract_features, extractor_names, feature_names, get_extractor, min_side, reduce)
 from detectors.features._jpeg import estimate_step
 from detectors.features._common import block_dct, luma
 from provenance._errors import ImageTooSmallError
@@ -31,8 +31,8 @@ def test_registry_names_and_descriptions():
     names = feature_names()
     assert len(names) == len(set(names)) > 50
     assert all(describe_feature(n) for n in names)
-    assert extractor_names() == ["residual_spectrum", "residual_cooccurrence", "cfa_correlation", "jpeg_traces",
-                                 "texture_colour"]
+    assert extractor_names() == ["residual_spectrum", "residual_cooccurrence", "cfa_correlation", "cross_channel",
+                                 "jpeg_traces", "texture_colour"]
     assert all(get_extractor(n).artifact for n in extractor_names())
     assert FEATURE_VERSION
     vec = extract_features(natural_image(300, 200, seed=1))
@@ -54,9 +54,32 @@ def test_crops_fixed_size_and_grid_aligned():
 
 
 def test_features_do_not_depend_on_image_size():
-    """A big image and its central part give the same features (both analyse the same central pixels)."""
-    img = _grain(1024, seed=2)
-    assert np.allclose(extract_features(img), extract_features(img[256:768, 256:768]))
+    """A big image and its central part give the same features (both analyse the same central
+    pixels: 512x512 at full resolution, 1024x1024 at half)."""
+    img = _grain(2048, seed=2)
+    assert np.allclose(extract_features(img), extract_features(img[512:1536, 512:1536]))
+
+
+def test_extractors_see_their_scale():
+    """Half-resolution extractors see 2x2 pixel means; the JPEG grid is read at full resolution;
+    an image too small at half resolution is refused with its own size in the message."""
+    full = {"jpeg_traces", "cfa_correlation"}  # the JPEG block grid and the Bayer lattice
+    assert {get_extractor(n).scale for n in full} == {1}
+    assert {get_extractor(n).scale for n in extractor_names() if n not in full} == {2}
+    img = np.arange(4 * 6 * 3, dtype=np.uint8).reshape(4, 6, 3) * 3
+    half = reduce(img, 2)
+    assert half.shape == (2, 3, 3)
+    assert half[0, 0, 0] == round((img[0, 0, 0] + img[0, 1, 0] + img[1, 0, 0] + img[1, 1, 0]) / 4)
+    assert min_side() == 2 * MIN_SIDE
+    with pytest.raises(ImageTooSmallError, match="100x300"):
+        extract_features(np.zeros((300, 100, 3), np.uint8))
+    # A period-2 pattern is averaged away at half resolution: the spectrum extractor sees a flat image.
+    stripes = np.zeros((512, 512, 3), np.uint8)
+    stripes[:, ::2] = 200
+    assert np.ptp(reduce(stripes, 2)) == 0
+    # The Bayer lattice is read at full resolution through the whole vector too.
+    vec = dict(zip(feature_names(), extract_features(_bayer_bilinear(_grain(seed=6, sigma=6.0)))))
+    assert vec["cfa_green_checker"] > 1.0
 
 
 @pytest.mark.parametrize("period, feature", [pytest.param(8, "spec_p8_axis", id="period-8"),
@@ -119,10 +142,10 @@ def test_cfa_demosaiced_image_has_phase_structure():
 def test_cross_channel_correlation_of_grey_image_is_one():
     """Identical channels have perfectly correlated residuals; independent channel noise has none."""
     grey = _grain(seed=7)[:, :, :1].repeat(3, axis=2)
-    assert _named("cfa_correlation", grey)["xch_corr_rg"] == pytest.approx(1.0)
+    assert _named("cross_channel", grey)["xch_corr_rg"] == pytest.approx(1.0)
     rng = np.random.default_rng(7)
     noise = rng.integers(0, 256, (256, 256, 3), dtype=np.uint8)
-    assert abs(_named("cfa_correlation", noise)["xch_corr_rg"]) < 0.05
+    assert abs(_named("cross_channel", noise)["xch_corr_rg"]) < 0.05
 
 
 def test_jpeg_known_table_is_read_back():

@@ -1,36 +1,39 @@
 """Forensic feature extractors: one registry of pure functions of a decoded RGB uint8 array.
 
 Each extractor measures one artifact that generators leave and cameras don't (or the other way
-round); its module docstring says which and why. Features are computed on fixed-size crops
-(:func:`analysis_crops`), so they do not depend on the image's size, and never look at the file
-name, container or metadata.
+round); its module docstring says which and why. Each extractor looks at the image at its scale
+(full resolution for the JPEG grid and the Bayer lattice, half resolution for the rest:
+:attr:`FeatureExtractor.scale`)
+and is computed on fixed-size crops of it (:func:`analysis_crops`), so features do not depend on
+the image's size, and never look at the file name, container or metadata.
 
 >>> from detectors.features import extract_features, feature_names
 >>> vector = extract_features(rgb)   # doctest: +SKIP
 """
 from __future__ import annotations
 
-from . import _cfa, _cooccurrence, _jpeg, _spectrum, _texture
-from ._extract import CROP, MIN_SIDE, analysis_crops, extract_features, feature_names
+from . import _cfa, _cooccurrence, _cross_channel, _jpeg, _spectrum, _texture
+from ._extract import CROP, MIN_SIDE, analysis_crops, extract_features, feature_names, min_side, reduce, require_size
 from ._registry import (FeatureExtractor, UnknownExtractorError, extractor_names, get_extractor,
                         register_extractor)
 
 #: Bump when any extractor's output changes; a model trained on other features refuses to load.
-FEATURE_VERSION = "forensics-features/1"
+FEATURE_VERSION = "forensics-features/2"  # 2: analysis scales (most extractors at half resolution)
 
 
 def _doc(module) -> str:
     return (module.__doc__ or "").strip()
 
 
-for _module, _name, _func in (
-    (_spectrum, "residual_spectrum", _spectrum.residual_spectrum),
-    (_cooccurrence, "residual_cooccurrence", _cooccurrence.residual_cooccurrence),
-    (_cfa, "cfa_correlation", _cfa.cfa_correlation),
-    (_jpeg, "jpeg_traces", _jpeg.jpeg_traces),
-    (_texture, "texture_colour", _texture.texture_colour),
+for _module, _name, _func, _scale in (
+    (_spectrum, "residual_spectrum", _spectrum.residual_spectrum, 2),
+    (_cooccurrence, "residual_cooccurrence", _cooccurrence.residual_cooccurrence, 2),
+    (_cfa, "cfa_correlation", _cfa.cfa_correlation, 1),  # a one-pixel Bayer lattice: full resolution
+    (_cross_channel, "cross_channel", _cross_channel.cross_channel, 2),
+    (_jpeg, "jpeg_traces", _jpeg.jpeg_traces, 1),  # reads the 8x8 block grid: full resolution
+    (_texture, "texture_colour", _texture.texture_colour, 2),
 ):
-    register_extractor(FeatureExtractor(_name, _func, _module.NAMES, _doc(_module), dict(_module.FACETS)))
+    register_extractor(FeatureExtractor(_name, _func, _module.NAMES, _doc(_module), dict(_module.FACETS), _scale))
 
 
 def describe_feature(name: str) -> str:
@@ -48,6 +51,9 @@ __all__ = [
     "MIN_SIDE",
     "UnknownExtractorError",
     "analysis_crops",
+    "min_side",
+    "reduce",
+    "require_size",
     "describe_feature",
     "extract_features",
     "extractor_names",

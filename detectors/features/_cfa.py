@@ -1,12 +1,11 @@
-"""Cross-channel and demosaicing (CFA) correlations.
+"""Demosaicing (CFA) correlations.
 
 Artifact: a camera measures one colour per pixel through a Bayer colour-filter array and
 interpolates the other two. Interpolated samples are smoother (they are averages of their
 neighbours) than measured ones, so the prediction error of each channel has a variance that
-alternates with period 2 in a fixed 2x2 phase; and the three channels' high frequencies are
-strongly tied together by the interpolation. A generator paints all three channels at every
-pixel at once: no 2x2 phase structure, and different inter-channel coupling. JPEG and resizing
-weaken these traces, so they matter most for pristine images.
+alternates with period 2 in a fixed 2x2 phase. A generator paints all three channels at every
+pixel at once: no 2x2 phase structure. The lattice is one pixel wide, so this extractor looks at
+full resolution; JPEG and resizing weaken the trace, so it matters most for pristine images.
 """
 from __future__ import annotations
 
@@ -17,11 +16,9 @@ from ._common import as_float_rgb, laplacian_residual, safe_log
 NAMES = (
     "cfa_green_checker", "cfa_red_phase", "cfa_blue_phase", "cfa_rg_phase", "cfa_bg_phase",
     "cfa_green_rows", "cfa_green_cols",
-    "xch_corr_rg", "xch_corr_bg", "xch_corr_rb", "xch_energy_r", "xch_energy_b", "xch_chroma_energy",
 )
 FACETS = {
     "cfa_": "2x2 phase structure of the prediction error (camera demosaicing traces)",
-    "xch_": "correlation of high frequencies across colour channels",
 }
 
 
@@ -30,14 +27,8 @@ def _phase_var(e: np.ndarray) -> np.ndarray:
     return np.array([[np.mean(e[i::2, j::2] ** 2) for j in (0, 1)] for i in (0, 1)]) + 1e-9
 
 
-def _corr(a: np.ndarray, b: np.ndarray) -> float:
-    a, b = a - a.mean(), b - b.mean()
-    den = np.sqrt((a * a).sum() * (b * b).sum())
-    return float((a * b).sum() / den) if den > 0 else 0.0
-
-
 def cfa_correlation(rgb: np.ndarray) -> np.ndarray:
-    """Phase contrasts of per-channel prediction errors, and channel residual correlations."""
+    """Phase contrasts of per-channel prediction errors."""
     x = as_float_rgb(rgb)
     res = [laplacian_residual(x[:, :, c]) / 4.0 for c in range(3)]  # = value - mean of 4 neighbours
     vr, vg, vb = (_phase_var(e) for e in res)
@@ -47,11 +38,7 @@ def cfa_correlation(rgb: np.ndarray) -> np.ndarray:
     vrg, vbg = _phase_var(res[0] - res[1]), _phase_var(res[2] - res[1])
     rows = abs(safe_log(vg[0].sum()) - safe_log(vg[1].sum()))
     cols = abs(safe_log(vg[:, 0].sum()) - safe_log(vg[:, 1].sum()))
-    er, eg, eb = (float(np.mean(e ** 2)) + 1e-9 for e in res)
-    chroma = float(np.mean((res[0] - res[1]) ** 2) + np.mean((res[2] - res[1]) ** 2)) + 1e-9
     return np.array([
         green_checker, red, blue, safe_log(vrg.max() / vrg.min()), safe_log(vbg.max() / vbg.min()),
         rows, cols,
-        _corr(res[0], res[1]), _corr(res[2], res[1]), _corr(res[0], res[2]),
-        safe_log(er / eg), safe_log(eb / eg), safe_log(chroma / eg),
     ], dtype=np.float64)

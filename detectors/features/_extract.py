@@ -44,10 +44,39 @@ def feature_names() -> list[str]:
     return [n for e in _extractors() for n in e.names]
 
 
+def reduce(rgb: np.ndarray, scale: int) -> np.ndarray:
+    """The image at ``1/scale`` of its size: means of ``scale`` x ``scale`` pixel blocks, rounded
+    to uint8 (a trailing row or column that does not fill a block is dropped)."""
+    if scale == 1:
+        return rgb
+    h, w = (rgb.shape[0] // scale) * scale, (rgb.shape[1] // scale) * scale
+    blocks = rgb[:h, :w].reshape(h // scale, scale, w // scale, scale, 3).astype(np.float32)
+    return (blocks.mean(axis=(1, 3)) + 0.5).astype(np.uint8)
+
+
+def min_side() -> int:
+    """Smallest side :func:`extract_features` accepts: ``MIN_SIDE`` at every extractor's scale."""
+    return MIN_SIDE * max((e.scale for e in _extractors()), default=1)
+
+
+def require_size(rgb: np.ndarray) -> None:
+    """Raise :class:`ImageTooSmallError` for an image smaller than :func:`min_side`."""
+    h, w = rgb.shape[:2]
+    if min(h, w) < min_side():
+        raise ImageTooSmallError(f"{w}x{h} is too small for forensic analysis (at least {min_side()}x{min_side()})")
+
+
 def extract_features(rgb: np.ndarray) -> np.ndarray:
-    """The feature vector of an RGB uint8 image: every registered extractor, averaged over the crops."""
-    crops = analysis_crops(rgb)
+    """The feature vector of an RGB uint8 image: every registered extractor at its scale
+    (:attr:`FeatureExtractor.scale`), averaged over the analysis crops of the image at that scale."""
+    arr = np.asarray(rgb)
+    if arr.ndim != 3 or arr.shape[2] != 3 or arr.dtype != np.uint8:
+        raise ValueError(f"expected an H x W x 3 uint8 array, got {arr.dtype} {arr.shape}")
+    require_size(arr)
+    crops: dict[int, list[np.ndarray]] = {}
     parts = []
     for ex in _extractors():
-        parts.append(np.mean([ex(c) for c in crops], axis=0))
+        if ex.scale not in crops:
+            crops[ex.scale] = analysis_crops(reduce(arr, ex.scale))
+        parts.append(np.mean([ex(c) for c in crops[ex.scale]], axis=0))
     return np.concatenate(parts)

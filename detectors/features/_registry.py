@@ -20,6 +20,12 @@ class FeatureExtractor:
     ``facets`` maps a feature-name prefix to words a person can read ("period-8 peaks in the
     noise-residual spectrum"); every feature name starts with one of the prefixes, so a
     contribution can be explained per facet rather than per number.
+
+    ``scale`` is the analysis scale: the image is reduced by this factor (2x2 pixel means for 2)
+    before the extractor sees it. Extractors that read the JPEG block grid need 1; the others
+    look at half resolution, where the finest scale's differences between sources (the
+    compression history, a camera's own sharpening and noise) are averaged away and the
+    generators' traces generalise better from one source to the next (docs/DETECTION.md).
     """
 
     name: str
@@ -27,6 +33,7 @@ class FeatureExtractor:
     names: tuple[str, ...]
     artifact: str
     facets: dict[str, str] = field(default_factory=dict)
+    scale: int = 1
 
     def __call__(self, rgb: np.ndarray) -> np.ndarray:
         values = np.asarray(self.func(rgb), dtype=np.float64)
@@ -52,6 +59,8 @@ def register_extractor(extractor: FeatureExtractor) -> FeatureExtractor:
     clash = taken.intersection(extractor.names)
     if clash:
         raise ValueError(f"feature names already registered: {sorted(clash)}")
+    if extractor.scale not in (1, 2, 4):
+        raise ValueError(f"feature extractor {extractor.name!r}: scale must be 1, 2 or 4, not {extractor.scale!r}")
     for n in extractor.names:
         extractor.facet_of(n)  # every feature must be explainable
     _EXTRACTORS[extractor.name] = extractor
