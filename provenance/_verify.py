@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ._c2pa_evidence import C2paEvidence, collect_c2pa
-from ._errors import ProvenanceError
+from ._errors import ImageTooSmallError, ProvenanceError
 from ._imageio import LoadedImage, decode_image, read_bytes
 from ._registry import PHASH_MAX_DISTANCE, Registry
 from ._verdict import Verdict, fuse
@@ -137,7 +137,10 @@ def _forensics(loaded: LoadedImage) -> dict:
     except ImportError:
         return {"status": "absent", "reason": "no forensic classifier installed"}
     model = load_default_model()
-    result = analyze(loaded.rgb, model=model)
+    try:
+        result = analyze(loaded.rgb, model=model)
+    except ImageTooSmallError as e:  # a thumbnail: nothing to estimate, nothing went wrong
+        return {"status": "absent", "reason": str(e)}
     stored = (model.sidecar.get("evaluation") or {}).get("conditions", {}).get("stored", {})
     auc = stored.get("auc")
     return {"status": "estimate", **result.to_dict(), "family": result.family,

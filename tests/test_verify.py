@@ -306,3 +306,16 @@ def test_forensics_collector_reports_but_does_not_decide(tmp_path, options):
     assert f["status"] == "estimate" and 0.0 <= f["p_ai"] <= 1.0 and f["model"].startswith("forensics-v1@")
     assert f["validated"] is False and f["validation_auc"] < 0.9
     assert r["verdict"]["label"] == "unknown"
+
+
+def test_forensics_on_a_thumbnail_is_absent_not_an_error(tmp_path, options):
+    """An image too small for forensic analysis gets forensics "absent" with the reason; the
+    file's other evidence is still read and nothing is reported as an error."""
+    from dataclasses import replace
+
+    p = tmp_path / "thumb.png"
+    Image.fromarray(natural_image(100, 90, seed=9)).save(p)
+    r = verify_file(p, options=replace(options, forensics=True)).to_dict()
+    _validate(r)
+    assert r["forensics"]["status"] == "absent" and "too small" in r["forensics"]["reason"]
+    assert r["errors"] == [] and r["verdict"]["label"] == "unknown"
