@@ -2,7 +2,8 @@
 
     .venv/bin/python bench/forensics.py [--repeat 15]
 
-Prints the median time of the whole vector and of each extractor (on the four 256x256 crops),
+Prints the median time of the whole vector, of the reduction to half resolution and of each
+extractor (on the four 256x256 crops of the image at the extractor's scale),
 plus the classifier's prediction with the shipped model. One thread: BLAS/FFT threads are pinned
 before numpy is imported.
 """
@@ -20,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from conftest import jpeg_roundtrip, natural_image  # noqa: E402
-from detectors.features import analysis_crops, extract_features, extractor_names, get_extractor  # noqa: E402
+from detectors.features import analysis_crops, extract_features, extractor_names, get_extractor, reduce  # noqa: E402
 
 
 def main() -> None:
@@ -28,12 +29,17 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=15)
     args = ap.parse_args()
     img = jpeg_roundtrip(natural_image(1024, 1024, seed=1), 90)
-    crops = analysis_crops(img)
-    print(f"image 1024x1024, {len(crops)} crops of {crops[0].shape[0]}x{crops[0].shape[1]}, one thread")
+    crops = {s: analysis_crops(reduce(img, s)) for s in sorted({get_extractor(n).scale for n in extractor_names()})}
+    print("image 1024x1024, one thread; crops per scale: "
+          + ", ".join(f"1/{s}: {len(c)} x {c[0].shape[0]}x{c[0].shape[1]}" for s, c in crops.items()))
     print(f"extract_features: {median_ms(lambda: extract_features(img), args.repeat):7.1f} ms (median of {args.repeat})")
+    for s in crops:
+        if s > 1:
+            print(f"  reduce to 1/{s}           {median_ms(lambda: reduce(img, s), args.repeat):7.1f} ms")
     for name in extractor_names():
         ex = get_extractor(name)
-        print(f"  {name:<22} {median_ms(lambda: [ex(c) for c in crops], args.repeat):7.1f} ms")
+        c = crops[ex.scale]
+        print(f"  {name:<22} {median_ms(lambda: [ex(x) for x in c], args.repeat):7.1f} ms (scale 1/{ex.scale})")
     try:
         from detectors.forensics import analyze, load_default_model
 

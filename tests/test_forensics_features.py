@@ -70,6 +70,13 @@ def test_extractors_see_their_scale():
     half = reduce(img, 2)
     assert half.shape == (2, 3, 3)
     assert half[0, 0, 0] == round((img[0, 0, 0] + img[0, 1, 0] + img[1, 0, 0] + img[1, 1, 0]) / 4)
+    rng = np.random.default_rng(5)
+    for shape, k in (((101, 66, 3), 2), ((64, 48, 3), 4)):  # odd sides; 4x4 blocks of 255 fit uint16
+        a = rng.integers(0, 256, shape, dtype=np.uint8)
+        a[:4, :4] = 255
+        h, w = shape[0] // k * k, shape[1] // k * k
+        means = a[:h, :w].reshape(h // k, k, w // k, k, 3).mean(axis=(1, 3))
+        assert np.array_equal(reduce(a, k), np.floor(means + 0.5).astype(np.uint8))
     assert min_side() == 2 * MIN_SIDE
     with pytest.raises(ImageTooSmallError, match="100x300"):
         extract_features(np.zeros((300, 100, 3), np.uint8))
