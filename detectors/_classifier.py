@@ -70,11 +70,13 @@ class TrainConfig:
     #: Within a class, weight each row by ``1 / images_in_its_source ** source_power``: 0 gives
     #: every image the same weight, 1 every source. With 0.5 the two generated sources that hold
     #: two thirds of the shared generated images no longer decide alone what "generated" looks
-    #: like (grouped-CV AUC +0.04 in the experiment of docs/DETECTION.md).
+    #: like (pooled grouped-CV AUC +0.03 as stored and after JPEG q65 in
+    #: bench/forensics_scales.py; docs/DETECTION.md).
     source_power: float = 0.5
     #: The extractors whose features feed the heads (``None``: all registered). ``jpeg_traces``
     #: is left out: a photo's compression history is a trait of its source, not of how it was
-    #: made, and with it the grouped-CV AUC fell by 0.035 (docs/DETECTION.md).
+    #: made, and with them the pooled grouped-CV AUC fell by 0.024 as stored and 0.046 after
+    #: JPEG q65 (bench/forensics_scales.py; docs/DETECTION.md).
     extractors: tuple[str, ...] | None = ("residual_spectrum", "residual_cooccurrence", "cfa_correlation",
                                           "cross_channel", "texture_colour")
 
