@@ -46,6 +46,23 @@ def run_cli(capsys, *args: str) -> tuple[int, str, str]:
     return code, out, err
 
 
+def flip_scan_bit(jpeg: bytes, *, offset: int = 300, bit: int = 0x04) -> bytes:
+    """A copy of ``jpeg`` with one bit of its entropy-coded scan flipped, ``offset`` bytes from the
+    end or the first later position where the result still decodes: the pixels change after
+    signing, but the file stays a readable JPEG. (A fixed position breaks the Huffman stream of
+    about one stamped file in sixty: stamps carry a random content id, so the scan differs.)"""
+    for off in range(offset, len(jpeg) // 2):
+        data = bytearray(jpeg)
+        data[-off] ^= bit
+        try:
+            with Image.open(io.BytesIO(bytes(data))) as im:
+                im.load()
+        except OSError:
+            continue
+        return bytes(data)
+    raise AssertionError("no decodable one-bit change found")
+
+
 def jpeg_roundtrip(rgb: np.ndarray, quality: int) -> np.ndarray:
     buf = io.BytesIO()
     Image.fromarray(rgb).save(buf, "JPEG", quality=quality)

@@ -15,7 +15,7 @@ from provenance.audit import CSV_COLUMNS
 
 from _audit_data import (FAST, HOSTILE_NAME, HOSTILE_PROMPT, a1111_parameters, header_bomb, memory_bomb, read_jsonl,
                          save_png, snapshot)
-from conftest import REPO
+from conftest import REPO, flip_scan_bit
 
 SCHEMA = json.loads((REPO / "docs" / "verify.schema.json").read_text())
 
@@ -35,9 +35,8 @@ def audited(tmp_path_factory):
         src = save_png(base / "src.png", 11)
         stamp_file(src, folder / "stamped.png", identity=identity, record=GenerationRecord(model="m-1"))
         stamp_file(src, base / "signed.jpg", identity=identity, record=GenerationRecord(model="m-1"))
-        data = bytearray((base / "signed.jpg").read_bytes())
-        data[-300] ^= 0x04  # pixels changed after signing
-        (folder / "tampered.jpg").write_bytes(bytes(data))
+        signed = (base / "signed.jpg").read_bytes()
+        (folder / "tampered.jpg").write_bytes(flip_scan_bit(signed))  # pixels changed after signing
         save_png(folder / "plain.png", 12)
         save_png(folder / HOSTILE_NAME, 13, text={"parameters": a1111_parameters(HOSTILE_PROMPT)})
         (folder / "corrupt.jpg").write_bytes((base / "signed.jpg").read_bytes()[:2500])

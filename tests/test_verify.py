@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import REPO, natural_image
+from conftest import REPO, flip_scan_bit, natural_image
 from conftest import run_cli as run
 from provenance import GenerationRecord, Registry, init_keys, load_identity, stamp_file
 from provenance._trust import trust_anchors
@@ -92,9 +92,7 @@ def test_damaged_manifests(stamped_jpg, options, damage, status, code):
     """Each way of damaging a manifest is named, reported with its raw code, and listed as a conflict."""
     data = stamped_jpg.read_bytes()
     if damage == "pixels":
-        data = bytearray(data)
-        data[-300] ^= 0x04  # inside the entropy-coded scan: decoded pixels change
-        data = bytes(data)
+        data = flip_scan_bit(data)  # inside the entropy-coded scan: decoded pixels change
     elif damage == "claim":
         data = _replace_once(data, b"signed-title.jpg", b"signed-titlX.jpg")  # dc:title inside the signed claim
     else:
