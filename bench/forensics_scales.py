@@ -19,7 +19,6 @@ import hashlib
 import os
 import sys
 import time
-import zlib
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from pathlib import Path
@@ -29,7 +28,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from detectors._classifier import TrainConfig, _calibrated, _hgb, training_weights  # noqa: E402
-from detectors._dataset import ALL_CONDITIONS, EVAL_CONDITIONS, TRAIN_CONDITIONS, apply_condition, centre_crop, read_manifests  # noqa: E402
+from detectors._dataset import (ALL_CONDITIONS, EVAL_CONDITIONS, TRAIN_CONDITIONS, apply_condition, centre_crop,  # noqa: E402
+                               condition_rng, read_manifests)
 from detectors._evaluate import grouped_folds, roc_auc, tpr_at_fpr  # noqa: E402
 from detectors.features import analysis_crops, extractor_names, get_extractor, min_side, reduce  # noqa: E402
 from provenance._imageio import load_image  # noqa: E402
@@ -67,9 +67,8 @@ def _features(path: str) -> dict[str, np.ndarray] | None:
     digest = hashlib.sha256(loaded.data).digest()
     rgb = centre_crop(loaded.rgb)
     out = {}
-    for cond in ALL_CONDITIONS:  # the seeds of detectors._dataset.sample_features
-        rng = np.random.default_rng([0, int.from_bytes(digest[:8], "little"), zlib.crc32(cond.encode())])
-        img = apply_condition(rgb, cond, rng)
+    for cond in ALL_CONDITIONS:  # the draws of detectors._dataset.sample_features
+        img = apply_condition(rgb, cond, condition_rng(digest, cond))
         parts = []
         for scale in SCALES:
             small = reduce(img, scale)

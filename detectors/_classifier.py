@@ -173,10 +173,7 @@ class ForensicsModel:
         full = feature_names()
         if x.shape[1] != len(full):
             raise ModelError(f"expected rows of {len(full)} features ({FEATURE_VERSION}), got {x.shape[1]}")
-        if self.feature_names == full:
-            return x
-        index = {n: i for i, n in enumerate(full)}
-        return x[:, [index[n] for n in self.feature_names]]
+        return x if self.feature_names == full else x[:, _columns(self.feature_names)]
 
     def predict_ai(self, x: np.ndarray) -> np.ndarray:
         """Calibrated probability that each row's image is AI-generated (rows of full feature vectors)."""
@@ -215,6 +212,12 @@ class ForensicsModel:
         return out
 
 
+def _columns(names: Sequence[str]) -> list[int]:
+    """Positions of ``names`` in the full feature vector."""
+    index = {n: i for i, n in enumerate(feature_names())}
+    return [index[n] for n in names]
+
+
 def train_model(x: np.ndarray, is_ai: np.ndarray, families: Sequence[str], image_ids: np.ndarray, *,
                 config: TrainConfig = TrainConfig(), name: str = "forensics", binary_only: bool = False,
                 sources: Sequence[str] | None = None) -> ForensicsModel:
@@ -227,7 +230,7 @@ def train_model(x: np.ndarray, is_ai: np.ndarray, families: Sequence[str], image
     x = np.asarray(x, dtype=np.float64)
     if x.ndim != 2 or x.shape[1] != len(full):
         raise ProvenanceError(f"expected rows of {len(full)} features ({FEATURE_VERSION}), got shape {x.shape}")
-    x = x[:, [full.index(n) for n in names]]
+    x = x[:, _columns(names)]
     src = np.asarray(sources, dtype=str) if sources is not None else None
     y = np.asarray(is_ai, dtype=int)
     families = np.asarray(families, dtype=object)

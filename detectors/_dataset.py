@@ -160,6 +160,11 @@ def _version_tag() -> str:
     return hashlib.sha256((FEATURE_VERSION + "|" + ",".join(feature_names())).encode()).hexdigest()[:12]
 
 
+def condition_rng(digest: bytes, condition: str, seed: int = 0) -> np.random.Generator:
+    """The random draws of one image under one condition: seeded by the image's sha256 and ``seed``."""
+    return np.random.default_rng([seed, int.from_bytes(digest[:8], "little"), zlib.crc32(condition.encode())])
+
+
 def sample_features(path: Path, conditions: Sequence[str], *, seed: int = 0) -> dict[str, np.ndarray]:
     """Features of one image under each condition. Random conditions are seeded by the image's
     bytes and ``seed``, so a run is reproducible and its cache entries stay valid."""
@@ -169,7 +174,7 @@ def sample_features(path: Path, conditions: Sequence[str], *, seed: int = 0) -> 
     require_size(rgb)  # an image too small as it is fails as a whole
     out = {}
     for cond in conditions:
-        rng = np.random.default_rng([seed, int.from_bytes(digest[:8], "little"), zlib.crc32(cond.encode())])
+        rng = condition_rng(digest, cond, seed)
         try:
             out[cond] = extract_features(apply_condition(rgb, cond, rng)).astype(np.float32)
         except ImageTooSmallError:  # e.g. its 50% resize: that condition skips the image, the others keep it
