@@ -453,11 +453,11 @@ def cmd_bench(args) -> int:
     print(f"{loaded.record.model} on {loaded.record.device} ({loaded.record.precision})")
     cost = args.gpu_hour_cost is not None
     print(f"{'size':>5} {'steps':>5} {'batch':>5} {'s/img':>8} {'+stamp':>8} {'img/min':>8} {'overhead':>8} "
-          f"{'peak MiB':>9}" + (f" {'$/1000':>8} {'+stamp':>8}" if cost else ""))
+          f"{'steady':>8} {'peak MiB':>9}" + (f" {'$/1000':>8} {'+stamp':>8}" if cost else ""))
     for r in rows:
         vram = f"{r.peak_vram_mb:.0f}" if r.peak_vram_mb is not None else "-"
         line = (f"{r.size:>5} {r.steps:>5} {r.batch:>5} {r.s_per_image:>8.3f} {r.s_per_image_stamped:>8.3f} "
-                f"{r.images_per_min:>8.1f} {r.overhead:>8.1%} {vram:>9}")
+                f"{r.images_per_min:>8.1f} {r.overhead:>8.1%} {r.overhead_steady:>8.1%} {vram:>9}")
         if cost:
             line += f" {r.cost_per_1000:>8.3f} {r.cost_per_1000_stamped:>8.3f}"
         print(line)

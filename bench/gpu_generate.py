@@ -6,7 +6,11 @@ SDXL at 1024x1024 with batch 1 and 4. For each, seconds per image and peak VRAM 
 and for generation + stamping (stamping in worker processes, overlapping the next batch), measured
 in the same run. Goal: stamping adds at most 2% to wall time at batch throughput.
 
-    .venv/bin/python bench/gpu_generate.py [--arch sd15 sdxl] [--steps 30] [--repeats 3] [--json FILE]
+Two overheads per row: until every file is written (the last batch's stamping, which overlaps
+nothing, included), and steady state (the clock stops when the last batch is generated: what a
+long run pays per batch). With few batches the first carries the one drain over few images.
+
+    .venv/bin/python bench/gpu_generate.py [--arch sd15 sdxl] [--steps 30] [--repeats 5 3] [--json FILE]
 
 Needs a CUDA GPU and the generate extra; refuses to run without them rather than report CPU numbers
 (`provenance bench` measures any device, the CPU included).
@@ -28,11 +32,15 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--arch", nargs="+", choices=sorted(GRID), default=["sd15", "sdxl"])
     ap.add_argument("--steps", type=int, default=30)
-    ap.add_argument("--repeats", type=int, default=3, help="batches timed per grid point")
+    ap.add_argument("--repeats", type=int, nargs="+", default=[5, 3],
+                    help="batches timed per grid point, one value or one per --arch (default: 5 for sd15, 3 for sdxl)")
     ap.add_argument("--workers", type=int, help="stamping worker processes (default: CPUs - 1, at most 4)")
     ap.add_argument("--gpu-hour-cost", type=float, help="price of an hour of this GPU, for cost per 1,000 images")
     ap.add_argument("--json", help="also write the rows to this JSON file")
     args = ap.parse_args(argv)
+    if len(args.repeats) not in (1, len(args.arch)) or min(args.repeats) < 1:
+        ap.error("--repeats takes one positive value or one per --arch")
+    repeats = dict(zip(args.arch, args.repeats * len(args.arch) if len(args.repeats) == 1 else args.repeats))
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
 
     try:
@@ -49,6 +57,12 @@ def main(argv: list[str] | None = None) -> int:
 
     card = torch.cuda.get_device_name(0)
     rows = []
+
+    def save() -> None:  # after each architecture, so a run stopped part way keeps what it measured
+        if args.json:
+            Path(args.json).write_text(json.dumps({"card": card, "torch": torch.__version__, "steps": args.steps,
+                                                   "repeats": repeats, "rows": rows}, indent=2))
+
     for arch in args.arch:
         size, batches = GRID[arch]
         t0 = time.perf_counter()
@@ -58,20 +72,24 @@ def main(argv: list[str] | None = None) -> int:
         pipe.set_progress_bar_config(disable=True)
         record = describe_pipeline(pipe).merged(model=f"random-weights {arch}")
         loaded = LoadedPipeline(pipe=pipe, record=record, device="cuda", load_seconds=time.perf_counter() - t0)
+        print(f"{arch}: built in {loaded.load_seconds:.1f} s", file=sys.stderr, flush=True)
         for row in bench_generation(loaded, sizes=[size], steps=[args.steps], batches=batches,
-                                    repeats=args.repeats, gpu_hour_cost=args.gpu_hour_cost, workers=args.workers):
+                                    repeats=repeats[arch], gpu_hour_cost=args.gpu_hour_cost, workers=args.workers):
             rows.append({"arch": arch, **row.to_dict()})
+        print(f"{arch}: measured in {time.perf_counter() - t0:.1f} s", file=sys.stderr, flush=True)
+        save()
         del pipe, loaded
         torch.cuda.empty_cache()
 
-    print(f"card: {card}; torch {torch.__version__}; fp16, {args.steps} steps, {args.repeats} batches per point")
-    print("| model | size | batch | s/image | s/image + stamp | overhead | peak VRAM (MiB) | stamp CPU ms/image |")
-    print("|---|---|---|---|---|---|---|---|")
+    print(f"card: {card}; torch {torch.__version__}; fp16, {args.steps} steps; batches per point: "
+          + ", ".join(f"{a} {n}" for a, n in repeats.items()))
+    print("| model | size | batch | s/image | s/image + stamp (all written) | overhead | steady s/image + stamp "
+          "| steady overhead | drain (s) | peak VRAM (MiB) | stamp CPU ms/image |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['arch']} | {r['size']}² | {r['batch']} | {r['s_per_image']:.3f} | {r['s_per_image_stamped']:.3f} "
-              f"| {r['overhead']:+.1%} | {r['peak_vram_mb']:.0f} | {r['stamp_ms_per_image']:.0f} |")
-    if args.json:
-        Path(args.json).write_text(json.dumps({"card": card, "torch": torch.__version__, "rows": rows}, indent=2))
+              f"| {r['overhead']:+.1%} | {r['s_per_image_steady']:.3f} | {r['overhead_steady']:+.1%} "
+              f"| {r['drain_s']:.2f} | {r['peak_vram_mb']:.0f} | {r['stamp_ms_per_image']:.0f} |")
     return 0
 
 

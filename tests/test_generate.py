@@ -470,6 +470,10 @@ def test_cli_bench_cpu(tiny, capsys):
     assert row["s_per_image"] > 0 and row["s_per_image_stamped"] > 0 and row["stamp_ms_per_image"] > 0
     assert row["cost_per_1000"] == pytest.approx(row["s_per_image"] * 1000 / 3600 * 2.5, rel=1e-3)
     assert row["overhead"] == pytest.approx(row["s_per_image_stamped"] / row["s_per_image"] - 1, abs=1e-3)
+    # steady state: the clock stops at the last batch generated; the drain is the rest of the wall time
+    assert 0 < row["s_per_image_steady"] <= row["s_per_image_stamped"] and row["drain_s"] >= 0
+    assert row["s_per_image_steady"] * 2 + row["drain_s"] == pytest.approx(row["s_per_image_stamped"] * 2, abs=2e-3)
+    assert row["overhead_steady"] == pytest.approx(row["s_per_image_steady"] / row["s_per_image"] - 1, abs=1e-3)
     assert row["peak_vram_mb"] is None  # no CUDA here: absent, not zero
 
 

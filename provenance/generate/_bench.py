@@ -4,7 +4,9 @@ For each size x steps x batch: one warm-up call (not timed), then ``repeats`` ba
 pipeline, then ``repeats`` batches through :class:`StampedPipeline` with each batch's stamping
 overlapping the next batch's generation (the way ``generate`` runs). Both use per-image CPU
 generators and the same seeds, so they do the same work on the device. The stamping overhead is
-the ratio of the two wall times. Outputs, keys (when none are given) and the registry live in a
+the ratio of the two wall times, until every file is written; the steady-state overhead stops the
+clock when the last batch is generated, leaving out the one drain (the last batch's stamping) that a
+long run pays once rather than per batch. Outputs, keys (when none are given) and the registry live in a
 temporary folder that is removed afterwards.
 """
 from __future__ import annotations
@@ -41,6 +43,11 @@ class BenchRow:
     images_per_min: float
     images_per_min_stamped: float
     overhead: float  # s_per_image_stamped / s_per_image - 1
+    # Steady state: until the last batch is generated (its stamping is the drain that a long run
+    # pays once, not per batch). Waits for earlier batches' stamping are inside it.
+    s_per_image_steady: float
+    overhead_steady: float  # s_per_image_steady / s_per_image - 1
+    drain_s: float  # from the last batch generated to its last file written
     peak_vram_mb: float | None
     stamp_ms_per_image: float  # mean CPU time of one stamp inside the workers (not wall time)
     cost_per_1000: float | None = None  # at gpu_hour_cost, generation alone
@@ -102,17 +109,20 @@ def bench_generation(loaded: LoadedPipeline, *, sizes: list[int], steps: list[in
                                 pending.result()
                                 stamp_ms += [sum(i.stamp.timings_ms.values()) for i in pending.images]
                             pending = nxt
+                        generated = time.perf_counter() - t0
                         pending.result()
                         stamp_ms += [sum(i.stamp.timings_ms.values()) for i in pending.images]
                         with_stamp = time.perf_counter() - t0
 
                         n = repeats * batch
-                        spi, spi_s = plain / n, with_stamp / n
+                        spi, spi_s, spi_g = plain / n, with_stamp / n, generated / n
                         rows.append(BenchRow(
                             size=size, steps=n_steps, batch=batch, images=n, device=loaded.record.device or "",
                             precision=loaded.record.precision, s_per_image=round(spi, 4),
                             s_per_image_stamped=round(spi_s, 4), images_per_min=round(60 / spi, 2),
                             images_per_min_stamped=round(60 / spi_s, 2), overhead=round(spi_s / spi - 1, 4),
+                            s_per_image_steady=round(spi_g, 4), overhead_steady=round(spi_g / spi - 1, 4),
+                            drain_s=round(with_stamp - generated, 4),
                             peak_vram_mb=peak, stamp_ms_per_image=round(sum(stamp_ms) / len(stamp_ms), 1),
                             cost_per_1000=_cost(spi, gpu_hour_cost), cost_per_1000_stamped=_cost(spi_s, gpu_hour_cost),
                         ))
