@@ -439,12 +439,12 @@ def cmd_generate(args) -> int:
 def cmd_bench(args) -> int:
     from provenance.generate import bench_generation
 
-    if min(args.size + args.steps + args.batch) < 1 or args.repeats < 1:
-        raise UsageError("--size, --steps, --batch and --repeats must be positive")
+    if min(args.size + args.steps + args.batch) < 1 or min(args.repeats, args.rounds) < 1:
+        raise UsageError("--size, --steps, --batch, --repeats and --rounds must be positive")
     loaded = _load_for_generation(args)
     loaded.pipe.set_progress_bar_config(disable=True)
     rows = bench_generation(loaded, sizes=args.size, steps=args.steps, batches=args.batch, repeats=args.repeats,
-                            gpu_hour_cost=args.gpu_hour_cost, workers=args.workers)
+                            rounds=args.rounds, gpu_hour_cost=args.gpu_hour_cost, workers=args.workers)
     if args.json:
         _print_json({"model": loaded.record.model, "device": loaded.record.device,
                      "torch_version": loaded.record.torch_version,
@@ -807,6 +807,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, nargs="+", default=[30], help="inference steps (default 30)")
     p.add_argument("--batch", type=int, nargs="+", default=[1], help="batch sizes (default 1)")
     p.add_argument("--repeats", type=int, default=2, help="batches timed per grid point (default 2)")
+    p.add_argument("--rounds", type=int, default=1,
+                   help="alternate plain and stamped measurements this many times (default 1); each round's "
+                        "overhead is reported, so their spread shows the noise")
     p.add_argument("--gpu-hour-cost", type=float, help="price of an hour of this device, for cost per 1,000 images")
     _add_json(p)
 

@@ -300,9 +300,9 @@ def machine_scaling(path: Path, repeats: int = 40) -> dict:
     audit's own scaling cannot beat it."""
     from multiprocessing import get_context
 
-    from provenance.audit._pool import _single_threaded_env
+    from provenance._threads import single_threaded_env
 
-    with _single_threaded_env(), ProcessPoolExecutor(2, mp_context=get_context("spawn")) as pool:
+    with single_threaded_env(), ProcessPoolExecutor(2, mp_context=get_context("spawn")) as pool:
         list(pool.map(abs, [0, 0]))  # start both processes first
         one = min(pool.submit(_verify_loop, str(path), repeats, time.time() + 1.0).result() for _ in range(2))
         two = [f.result() for f in [pool.submit(_verify_loop, str(path), repeats, time.time() + 1.0)

@@ -34,6 +34,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--steps", type=int, default=30)
     ap.add_argument("--repeats", type=int, nargs="+", default=[5, 3],
                     help="batches timed per grid point, one value or one per --arch (default: 5 for sd15, 3 for sdxl)")
+    ap.add_argument("--rounds", type=int, default=2,
+                    help="alternate plain and stamped measurements this many times (default 2)")
     ap.add_argument("--workers", type=int, help="stamping worker processes (default: CPUs - 1, at most 4)")
     ap.add_argument("--gpu-hour-cost", type=float, help="price of an hour of this GPU, for cost per 1,000 images")
     ap.add_argument("--json", help="also write the rows to this JSON file")
@@ -61,34 +63,41 @@ def main(argv: list[str] | None = None) -> int:
     def save() -> None:  # after each architecture, so a run stopped part way keeps what it measured
         if args.json:
             Path(args.json).write_text(json.dumps({"card": card, "torch": torch.__version__, "steps": args.steps,
-                                                   "repeats": repeats, "rows": rows}, indent=2))
+                                                   "repeats": repeats, "rounds": args.rounds, "rows": rows}, indent=2))
 
     for arch in args.arch:
         size, batches = GRID[arch]
         t0 = time.perf_counter()
         with tempfile.TemporaryDirectory() as tmp, torch.device("cuda"):
             pipe = build_pipeline(arch, work_dir=Path(tmp))  # built on the GPU: no 10 GB of CPU-side init
+        # the scheduler's tables must stay on the CPU (diffusers reads them with numpy)
+        pipe.scheduler = type(pipe.scheduler).from_config(pipe.scheduler.config)
         pipe.to(torch.float16)
         pipe.set_progress_bar_config(disable=True)
         record = describe_pipeline(pipe).merged(model=f"random-weights {arch}")
         loaded = LoadedPipeline(pipe=pipe, record=record, device="cuda", load_seconds=time.perf_counter() - t0)
         print(f"{arch}: built in {loaded.load_seconds:.1f} s", file=sys.stderr, flush=True)
         for row in bench_generation(loaded, sizes=[size], steps=[args.steps], batches=batches,
-                                    repeats=repeats[arch], gpu_hour_cost=args.gpu_hour_cost, workers=args.workers):
+                                    repeats=repeats[arch], rounds=args.rounds, gpu_hour_cost=args.gpu_hour_cost, workers=args.workers):
             rows.append({"arch": arch, **row.to_dict()})
         print(f"{arch}: measured in {time.perf_counter() - t0:.1f} s", file=sys.stderr, flush=True)
         save()
         del pipe, loaded
         torch.cuda.empty_cache()
 
-    print(f"card: {card}; torch {torch.__version__}; fp16, {args.steps} steps; batches per point: "
-          + ", ".join(f"{a} {n}" for a, n in repeats.items()))
-    print("| model | size | batch | s/image | s/image + stamp (all written) | overhead | steady s/image + stamp "
-          "| steady overhead | drain (s) | peak VRAM (MiB) | stamp CPU ms/image |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print(f"card: {card}; torch {torch.__version__}; fp16, {args.steps} steps; {args.rounds} alternated rounds of "
+          + ", ".join(f"{n} batches ({a})" for a, n in repeats.items()))
+    print("| model | size | batch | images | s/image | s/image + stamp (all written) | overhead (by round) "
+          "| steady s/image + stamp | steady overhead (by round) | drain (s) | peak VRAM (MiB) | stamp CPU ms/image |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+
+    def rounds_of(values: list[float]) -> str:
+        return " / ".join(f"{v:+.1%}" for v in values)
+
     for r in rows:
-        print(f"| {r['arch']} | {r['size']}² | {r['batch']} | {r['s_per_image']:.3f} | {r['s_per_image_stamped']:.3f} "
-              f"| {r['overhead']:+.1%} | {r['s_per_image_steady']:.3f} | {r['overhead_steady']:+.1%} "
+        print(f"| {r['arch']} | {r['size']}² | {r['batch']} | {r['images']} | {r['s_per_image']:.3f} "
+              f"| {r['s_per_image_stamped']:.3f} | {r['overhead']:+.1%} ({rounds_of(r['overhead_by_round'])}) "
+              f"| {r['s_per_image_steady']:.3f} | {r['overhead_steady']:+.1%} ({rounds_of(r['overhead_steady_by_round'])}) "
               f"| {r['drain_s']:.2f} | {r['peak_vram_mb']:.0f} | {r['stamp_ms_per_image']:.0f} |")
     return 0
 

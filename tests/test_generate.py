@@ -175,6 +175,52 @@ def test_return_dict_false_gives_a_tuple(sd, identity, tmp_path):
     assert isinstance(result, tuple) and len(result) == 2 and len(result[0]) == 1
 
 
+def test_pixels_are_converted_alike_from_a_tensor_an_array_or_pil_images():
+    """The pipeline's images become uint8 the same way whatever form they come in: a tensor
+    (converted where it lies, fp16 or fp32), an array, PIL images; NaN is black, values clip,
+    halves round to even as numpy does."""
+    import torch
+    from PIL import Image
+
+    from provenance.generate._pipeline import _to_uint8
+
+    rng = np.random.default_rng(5)
+    arr = rng.uniform(-0.2, 1.2, size=(2, 16, 16, 3)).astype(np.float32)
+    arr[0, 0, :3, 0] = [np.nan, (10 + 0.5) / 255, (11 + 0.5) / 255]
+    expected = _to_uint8(arr)
+    assert expected[0, 0, 0, 0] == 0 and expected.dtype == np.uint8 and expected.shape == (2, 16, 16, 3)
+    tensor = torch.from_numpy(arr).permute(0, 3, 1, 2)
+    assert np.array_equal(_to_uint8(tensor), expected)
+    half = tensor.half()  # an fp16 pipeline's output: converted from the fp16 values, like diffusers' np path
+    assert np.array_equal(_to_uint8(half), _to_uint8(half.float().permute(0, 2, 3, 1).numpy()))
+    assert np.array_equal(_to_uint8([Image.fromarray(x) for x in expected]), expected)
+    grey = _to_uint8(tensor[:, :1])
+    assert grey.shape == (2, 16, 16, 3) and np.array_equal(grey[..., 0], grey[..., 2])
+    for bad in (torch.zeros(2, 4, 8, 8), np.zeros((2, 8, 8, 4))):
+        with pytest.raises(GenerationError, match="expected N x"):
+            _to_uint8(bad)
+
+
+def test_workers_start_single_threaded_and_report_a_failed_start(sd, identity, tmp_path):
+    """The stamping workers start with one thread per library (the GPU-feeding process keeps its
+    cores) without changing the parent's environment; a worker that cannot stamp (here: a key that
+    is not a key) is reported by wait_ready as a GenerationError."""
+    import dataclasses
+    import os
+
+    before = os.environ.get("OPENCV_FOR_THREADS_NUM")
+    with StampedPipeline(sd.pipe, identity=identity, out_dir=tmp_path / "a", workers=1) as sp:
+        sp.wait_ready(timeout=120)
+        assert sp._executor().submit(os.getenv, "OPENCV_FOR_THREADS_NUM").result(timeout=60) == (before or "1")
+        assert sp._executor().submit(os.getenv, "OMP_NUM_THREADS").result(timeout=60) == (
+            os.environ.get("OMP_NUM_THREADS") or "1")
+    assert os.environ.get("OPENCV_FOR_THREADS_NUM") == before
+    broken = dataclasses.replace(identity, key_pem=b"-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n")
+    with StampedPipeline(sd.pipe, identity=broken, out_dir=tmp_path / "b", workers=1) as sp:
+        with pytest.raises(GenerationError, match="a stamping worker failed to start"):
+            sp.wait_ready(timeout=120)
+
+
 def test_latent_output_is_refused(sd, identity, tmp_path):
     """output_type="latent" fails before generating, saying who must stamp instead."""
     with StampedPipeline(sd.pipe, identity=identity, out_dir=tmp_path / "out", executor="thread") as sp:
@@ -463,16 +509,17 @@ def test_cli_strength_without_init_image_is_a_usage_error(tmp_path, capsys):
 def test_cli_bench_cpu(tiny, capsys):
     """`bench --json` measures generation alone and with stamping in one run, with cost per 1,000 images."""
     rc = cli.main(["bench", "--model", str(tiny.sd), "--size", "256", "--steps", "2", "--batch", "2",
-                   "--repeats", "1", "--gpu-hour-cost", "2.5", "--workers", "1", "--json"])
+                   "--repeats", "1", "--rounds", "2", "--gpu-hour-cost", "2.5", "--workers", "1", "--json"])
     assert rc == 0
     row = json.loads(capsys.readouterr().out)["rows"][0]
-    assert row["size"] == 256 and row["batch"] == 2 and row["images"] == 2 and row["device"].startswith("cpu")
+    assert row["size"] == 256 and row["batch"] == 2 and row["images"] == 4 and row["device"].startswith("cpu")
+    assert row["rounds"] == 2 and len(row["overhead_by_round"]) == len(row["overhead_steady_by_round"]) == 2
     assert row["s_per_image"] > 0 and row["s_per_image_stamped"] > 0 and row["stamp_ms_per_image"] > 0
     assert row["cost_per_1000"] == pytest.approx(row["s_per_image"] * 1000 / 3600 * 2.5, rel=1e-3)
     assert row["overhead"] == pytest.approx(row["s_per_image_stamped"] / row["s_per_image"] - 1, abs=1e-3)
     # steady state: the clock stops at the last batch generated; the drain is the rest of the wall time
     assert 0 < row["s_per_image_steady"] <= row["s_per_image_stamped"] and row["drain_s"] >= 0
-    assert row["s_per_image_steady"] * 2 + row["drain_s"] == pytest.approx(row["s_per_image_stamped"] * 2, abs=2e-3)
+    assert row["s_per_image_steady"] * 4 + row["drain_s"] * 2 == pytest.approx(row["s_per_image_stamped"] * 4, abs=4e-3)
     assert row["overhead_steady"] == pytest.approx(row["s_per_image_steady"] / row["s_per_image"] - 1, abs=1e-3)
     assert row["peak_vram_mb"] is None  # no CUDA here: absent, not zero
 

@@ -17,20 +17,17 @@ import os
 import signal
 import sys
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass
 from multiprocessing import connection, get_context
 from typing import Callable, Iterator
+
+from .._threads import single_threaded_env
 
 log = logging.getLogger(__name__)
 
 THUMB_PX = 160
 #: Worker start-ups that may fail in a row before the audit gives up (an install problem, not a file).
 MAX_START_FAILURES = 3
-#: Thread pools are per process; with one process per core, one thread each avoids oversubscription.
-#: OpenCV's pip wheels ignore OMP_NUM_THREADS and start a thread per core for cvtColor and friends.
-_THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS",
-               "OPENCV_FOR_THREADS_NUM")
 
 
 @dataclass(frozen=True)
@@ -215,27 +212,11 @@ def _serve(conn, config: WorkerConfig, options, cache) -> None:
         conn.send(("done", result))
 
 
-@contextmanager
-def _single_threaded_env() -> Iterator[None]:
-    """Spawned children copy os.environ at start: cap their thread pools without touching ours for long."""
-    saved = {k: os.environ.get(k) for k in _THREAD_ENV}
-    for k in _THREAD_ENV:
-        os.environ.setdefault(k, "1")
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
 class _Worker:
     def __init__(self, ctx, config: WorkerConfig) -> None:
         self.conn, child = ctx.Pipe()
         self.proc = ctx.Process(target=_worker_main, args=(child, config), daemon=True)
-        with _single_threaded_env():
+        with single_threaded_env():
             self.proc.start()
         child.close()
         self.ready = False

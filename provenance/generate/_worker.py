@@ -14,7 +14,6 @@ from .._imageio import LoadedImage, atomic_write, decode_image
 from .._keys import SigningIdentity
 from .._record import GenerationRecord
 from .._stamp import StampResult, stamp_image
-from ..watermark import get_method
 
 
 @dataclass
@@ -37,10 +36,15 @@ class StampOutcome:
     rgb: np.ndarray  # the pixels as written (watermarked; for JPEG/WebP, after compression)
 
 
-def warm_up(method: str) -> None:
-    """Run in each new worker before the first image arrives: imports and watermark set-up happen
-    while the pipeline is still generating, not after it."""
-    get_method(method)
+def warm_up(method: str, identity: SigningIdentity) -> None:
+    """Run in each new worker before the first image arrives: stamp a small synthetic image in
+    memory (nothing is written), so that imports, the watermark's set-up, the signer and the
+    perceptual hash's first call (about 0.3 s together) happen while the pipeline is still
+    generating, not on the first batch's images."""
+    rgb = np.random.default_rng(0).integers(0, 256, size=(256, 256, 3), dtype=np.uint8)
+    signed, _, _ = stamp_image(LoadedImage(path=None, format="PNG", rgb=rgb), fmt="PNG", identity=identity,
+                               record=GenerationRecord(), method=method, title="warm-up")
+    decode_image(signed, name="warm-up")
 
 
 def run_stamp_job(job: StampJob) -> StampOutcome:
