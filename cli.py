@@ -528,7 +528,7 @@ def cmd_detect(args) -> int:
     results, failed = [], False
     for f in args.files:
         try:
-            r = analyze(load_image(f).rgb, model=model)
+            r = analyze(load_image(f).rgb, model=model, all_features=args.features)
             results.append({"file": f, **r.to_dict(with_features=args.features)})
         except ProvenanceError as e:
             failed = True

@@ -28,7 +28,7 @@ import numpy as np
 from provenance._errors import MissingDependencyError, ProvenanceError
 
 from ._plain_model import PlainHead, export_head
-from .features import FEATURE_VERSION, describe_feature, feature_names, get_extractor
+from .features import FEATURE_VERSION, describe_feature, extractor_names, feature_names, get_extractor
 
 log = logging.getLogger(__name__)
 log.addHandler(logging.NullHandler())
@@ -165,6 +165,12 @@ class ForensicsModel:
     def id(self) -> str:
         """``name@sha256-prefix``: what results cite as the model that produced them."""
         return f"{self.name}@{self.sha256[:12]}" if self.sha256 else f"{self.name}@unsaved"
+
+    def extractors(self) -> list[str]:
+        """The registered extractors whose features the heads read, in registry order: what
+        :func:`detectors.features.extract_features` must compute for this model."""
+        used = set(self.feature_names)
+        return [e for e in extractor_names() if used.intersection(get_extractor(e).names)]
 
     def inputs(self, x: np.ndarray) -> np.ndarray:
         """The model's input columns (``feature_names``) of rows of full feature vectors

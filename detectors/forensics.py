@@ -18,7 +18,7 @@ import numpy as np
 
 from ._classifier import ForensicsModel, ModelError, TrainConfig, load_model, save_model, train_model
 from ._dataset import DataError
-from .features import FEATURE_VERSION, extract_features, feature_names
+from .features import FEATURE_VERSION, extract_features, feature_names, get_extractor
 
 #: The model shipped with the package (trained on the shared data set; see docs/DETECTION.md).
 DEFAULT_MODEL_PATH = Path(__file__).resolve().parent / "models" / "forensics-v1.npz"
@@ -68,11 +68,17 @@ def load_default_model(path: str | Path | None = None) -> ForensicsModel:
     return _load_cached(str(p), mtime)
 
 
-def analyze(rgb: np.ndarray, *, model: ForensicsModel | None = None, top: int = 3) -> ForensicsResult:
-    """Estimate whether an RGB uint8 image is AI-generated and by which family."""
+def analyze(rgb: np.ndarray, *, model: ForensicsModel | None = None, top: int = 3,
+            all_features: bool = False) -> ForensicsResult:
+    """Estimate whether an RGB uint8 image is AI-generated and by which family.
+
+    Only the extractors the model reads are computed (the shipped model leaves the JPEG traces
+    out); ``all_features`` computes every registered one, for ``features`` in the result.
+    """
     model = model if model is not None else load_default_model()
     t0 = time.perf_counter()
-    x = extract_features(rgb)
+    used = None if all_features else model.extractors()
+    x = extract_features(rgb, extractors=used)
     t1 = time.perf_counter()
     p_ai = float(model.predict_ai(x)[0])
     fam = model.predict_family(x)[0]
@@ -81,7 +87,8 @@ def analyze(rgb: np.ndarray, *, model: ForensicsModel | None = None, top: int = 
     t2 = time.perf_counter()
     return ForensicsResult(
         p_ai=round(p_ai, 4), family_scores=scores, top_features=top_features, model=model.id,
-        features={n: float(v) for n, v in zip(feature_names(), x)},
+        features={n: float(v) for n, v in zip(feature_names(), x)
+                  if used is None or n in {m for e in used for m in get_extractor(e).names}},
         timing_ms={"features": round((t1 - t0) * 1000, 1), "classify": round((t2 - t1) * 1000, 1)},
     )
 

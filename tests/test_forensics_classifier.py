@@ -121,6 +121,30 @@ def test_shipped_model_sidecar_matches_file():
     assert len(result.top_features) == 3 and all(t["feature"] for t in result.top_features)
 
 
+def test_analyze_computes_only_what_the_model_reads():
+    """The shipped model does not read the JPEG traces: analyze skips them (same estimate, same
+    explanation as from the full vector), and all_features computes every extractor again."""
+    from detectors.features import UnknownExtractorError, extract_features, get_extractor
+
+    model = load_default_model()
+    used = model.extractors()
+    assert "jpeg_traces" not in used and "residual_spectrum" in used
+    img = natural_image(300, 280, seed=4)
+    full = extract_features(img)
+    part = extract_features(img, extractors=used)
+    names = feature_names()
+    jpeg = [i for i, n in enumerate(names) if n in set(get_extractor("jpeg_traces").names)]
+    assert jpeg and np.isnan(part[jpeg]).all() and not np.isnan(full).any()
+    keep = [i for i in range(len(names)) if i not in set(jpeg)]
+    assert np.array_equal(part[keep], full[keep])
+    fast, slow = analyze(img, model=model), analyze(img, model=model, all_features=True)
+    assert fast.p_ai == slow.p_ai and fast.family_scores == slow.family_scores
+    assert fast.top_features == slow.top_features
+    assert set(slow.features) == set(names) and set(fast.features) == {names[i] for i in keep}
+    with pytest.raises(UnknownExtractorError):
+        extract_features(img, extractors=["no_such_extractor"])
+
+
 def test_grouped_folds_keep_sources_apart_and_put_real_photos_in_every_fold():
     from pathlib import Path
 

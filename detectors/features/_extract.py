@@ -1,6 +1,8 @@
 """Fixed-size analysis crops and the full feature vector."""
 from __future__ import annotations
 
+from typing import Iterable
+
 import numpy as np
 
 from provenance._errors import ImageTooSmallError
@@ -70,16 +72,26 @@ def require_size(rgb: np.ndarray) -> None:
         raise ImageTooSmallError(f"{w}x{h} is too small for forensic analysis (at least {min_side()}x{min_side()})")
 
 
-def extract_features(rgb: np.ndarray) -> np.ndarray:
+def extract_features(rgb: np.ndarray, *, extractors: Iterable[str] | None = None) -> np.ndarray:
     """The feature vector of an RGB uint8 image: every registered extractor at its scale
-    (:attr:`FeatureExtractor.scale`), averaged over the analysis crops of the image at that scale."""
+    (:attr:`FeatureExtractor.scale`), averaged over the analysis crops of the image at that scale.
+
+    ``extractors`` (names) computes only those: the vector keeps its full length and order, and
+    the entries of the others are NaN (a model that reads fewer extractors need not pay for all).
+    """
     arr = np.asarray(rgb)
     if arr.ndim != 3 or arr.shape[2] != 3 or arr.dtype != np.uint8:
         raise ValueError(f"expected an H x W x 3 uint8 array, got {arr.dtype} {arr.shape}")
+    wanted = None
+    if extractors is not None:
+        wanted = {get_extractor(n).name for n in extractors}  # an unknown name fails here
     require_size(arr)
     crops: dict[int, list[np.ndarray]] = {}
     parts = []
     for ex in _extractors():
+        if wanted is not None and ex.name not in wanted:
+            parts.append(np.full(len(ex.names), np.nan))
+            continue
         if ex.scale not in crops:
             crops[ex.scale] = analysis_crops(reduce(arr, ex.scale))
         parts.append(np.mean([ex(c) for c in crops[ex.scale]], axis=0))
