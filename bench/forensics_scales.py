@@ -1,7 +1,7 @@
 """Which analysis scale, which extractors, which row weights: grouped cross-validation of variants.
 
     .venv/bin/python bench/forensics_scales.py --data ../shared/data/real ../shared/data/generated \
-        [--workers 2] [--cache /tmp/forensics-scales.npz] [--seeds 0 1]
+        [--workers 2] [--cache /tmp/forensics-scales.npz] [--seeds 0 1] [--leaves 7] [--variant shipped:]
 
 Every registered extractor is computed at full and at half resolution (2x2 pixel means) for every
 image under the training conditions (random JPEG; random resize + JPEG) and the evaluation
@@ -103,6 +103,9 @@ def main() -> None:
     ap.add_argument("--uncalibrated", action="store_true",
                     help="the boosted head without its sigmoid calibration: ~4x faster (about a minute per "
                          "variant here, against ~10); fold-level ranks are the same, pooled AUC may differ")
+    ap.add_argument("--leaves", type=int, default=SHIPPED.max_leaf_nodes,
+                    help=f"max_leaf_nodes of the boosted trees (default: the training's, {SHIPPED.max_leaf_nodes})")
+    ap.add_argument("--variant", help="run only the variants whose name contains this text (e.g. 'shipped:')")
     args = ap.parse_args()
     samples = read_manifests(args.data)
     if os.path.exists(args.cache):
@@ -124,12 +127,14 @@ def main() -> None:
     src = np.array([s.source for s in samples])
     print(f"{len(samples)} images ({int((y == 0).sum())} real, {int(y.sum())} generated), "
           f"{len(set(src))} sources; fold seeds {args.seeds}; "
-          f"{'uncalibrated' if args.uncalibrated else 'calibrated'} boosted binary head")
+          f"{'uncalibrated' if args.uncalibrated else 'calibrated'} boosted binary head, {args.leaves} leaves")
     print("| variant | features | seed | AUC stored | AUC JPEG q65 | AUC resized 50% | TPR@1%FPR | per fold (stored) |")
     print("|---|---|---|---|---|---|---|---|")
     for name, (scales, power) in VARIANTS.items():
+        if args.variant and args.variant not in name:
+            continue
         cols = _columns(scales)
-        config = replace(SHIPPED, source_power=power)
+        config = replace(SHIPPED, source_power=power, max_leaf_nodes=args.leaves)
         for seed in args.seeds:
             oof = {c: np.full(len(y), np.nan) for c in EVAL_CONDITIONS}
             per = []
@@ -143,7 +148,7 @@ def main() -> None:
                     w = training_weights(yy[ok], ss[ok], balance=config.balance_classes, source_power=power)
                     head = _hgb(config, config.max_iter).fit(x[ok], yy[ok], sample_weight=w)
                 else:
-                    head = _calibrated(config, config.max_iter, x[ok], yy[ok], ids[ok], ss[ok])
+                    head = _calibrated(config, config.max_iter, x[ok], yy[ok], ids[ok], ss[ok], power)
                 for c in EVAL_CONDITIONS:
                     xt = tables[c][test][:, cols]
                     good = ~np.isnan(xt).any(axis=1)

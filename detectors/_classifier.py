@@ -56,6 +56,9 @@ class TrainConfig:
 
     max_iter: int = 150
     learning_rate: float = 0.06
+    #: 7 leaves looked better in the uncalibrated ablation (bench/forensics_scales.py --leaves 7:
+    #: pooled AUC +0.02-0.045 over three fold seeds) but not in the trainer's own calibrated
+    #: cross-validation (0.694 / 0.687 / 0.636 against 0.711 / 0.696 / 0.664; docs/DETECTION.md).
     max_leaf_nodes: int = 15
     l2_regularization: float = 1.0
     family_max_iter: int = 50
@@ -73,6 +76,10 @@ class TrainConfig:
     #: like (pooled grouped-CV AUC +0.03 as stored and after JPEG q65 in
     #: bench/forensics_scales.py; docs/DETECTION.md).
     source_power: float = 0.5
+    #: The same for the family head. 0: in the shared data a family is often one or two sources,
+    #: and with 0.5 on both heads the grouped-CV family accuracy fell from 0.231 to 0.157
+    #: (docs/DETECTION.md).
+    family_source_power: float = 0.0
     #: The extractors whose features feed the heads (``None``: all registered). ``jpeg_traces``
     #: is left out: a photo's compression history is a trait of its source, not of how it was
     #: made, and with them the pooled grouped-CV AUC fell by 0.024 as stored and 0.046 after
@@ -83,8 +90,9 @@ class TrainConfig:
     def __post_init__(self):
         if self.extractors is not None:  # a list, read back from a sidecar's JSON
             object.__setattr__(self, "extractors", tuple(self.extractors))
-        if not 0 <= self.source_power <= 1:
-            raise ValueError(f"source_power must be within [0, 1], not {self.source_power!r}")
+        for name in ("source_power", "family_source_power"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ValueError(f"{name} must be within [0, 1], not {getattr(self, name)!r}")
 
     def input_names(self) -> list[str]:
         """The feature names the heads are trained on, in the feature vector's order."""
@@ -105,7 +113,7 @@ def _hgb(config: TrainConfig, max_iter: int):
         l2_regularization=config.l2_regularization, early_stopping=False, random_state=config.seed)
 
 
-def _calibrated(config: TrainConfig, max_iter: int, x, y, groups, sources=None):
+def _calibrated(config: TrainConfig, max_iter: int, x, y, groups, sources=None, source_power: float = 0.0):
     from sklearn.calibration import CalibratedClassifierCV
     from sklearn.model_selection import StratifiedGroupKFold
 
@@ -118,7 +126,7 @@ def _calibrated(config: TrainConfig, max_iter: int, x, y, groups, sources=None):
     # ensemble=False: one model fitted on all rows, with a sigmoid fitted on out-of-fold scores.
     # The calibration is the same in kind as an ensemble of per-fold models, and prediction costs
     # one model instead of ``folds`` (the audit runs it on every file).
-    weights = training_weights(y, sources, balance=config.balance_classes, source_power=config.source_power)
+    weights = training_weights(y, sources, balance=config.balance_classes, source_power=source_power)
     return CalibratedClassifierCV(_hgb(config, max_iter), method="sigmoid", cv=splits,
                                   ensemble=False).fit(x, y, sample_weight=weights)
 
@@ -243,7 +251,7 @@ def train_model(x: np.ndarray, is_ai: np.ndarray, families: Sequence[str], image
     ids = np.asarray(image_ids)
     if len(np.unique(y)) < 2:
         raise ProvenanceError("training needs both real and AI-generated images")
-    binary = _calibrated(config, config.max_iter, x, y, ids, src)
+    binary = _calibrated(config, config.max_iter, x, y, ids, src, config.source_power)
     ai = y == 1
     counts: dict[str, int] = {}
     for f, i in zip(families[ai], ids[ai]):
@@ -255,7 +263,7 @@ def train_model(x: np.ndarray, is_ai: np.ndarray, families: Sequence[str], image
     if len(classes) >= 2 and not binary_only:
         fam_idx = np.array([classes.index(f) for f in fam])
         family = _calibrated(config, config.family_max_iter, x[ai], fam_idx, ids[ai],
-                             src[ai] if src is not None else None)
+                             src[ai] if src is not None else None, config.family_source_power)
     # The plain form from here on: what is saved is exactly what was fitted and evaluated.
     return ForensicsModel(binary=export_head(binary), family=export_head(family) if family is not None else None,
                           family_classes=classes, feature_names=names, reference=np.median(x, axis=0),

@@ -3,6 +3,7 @@ shortcut, metrics, and the shipped model's sidecar."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -238,6 +239,29 @@ def test_source_weights_give_big_sources_less_say():
     assert training_weights(y, balance=False) is None
     with pytest.raises(ValueError):
         TrainConfig(source_power=2.0)
+    with pytest.raises(ValueError):
+        TrainConfig(family_source_power=-0.5)
+
+
+def test_each_head_has_its_own_source_power():
+    """``source_power`` weights the binary head's rows, ``family_source_power`` the family
+    head's: changing one leaves the other head exactly as it was."""
+    x, y, fam, ids = _toy(160, seed=3)
+    src = np.where(np.arange(160) < 100, "big", np.where(np.arange(160) < 130, "mid", "small"))
+    new = np.random.default_rng(4).normal(size=(50, x.shape[1]))
+    cols = FAST.input_names()
+    from detectors._classifier import _columns
+
+    def heads(**kw):
+        m = train_model(x, y, fam, ids, config=replace(FAST, **kw), sources=src)
+        z = new[:, _columns(cols)]
+        return m.binary.predict_proba(z)[:, 1], m.family.predict_proba(z)
+
+    b0, f0 = heads(source_power=0.0, family_source_power=0.0)
+    b1, f1 = heads(source_power=0.5, family_source_power=0.0)
+    b2, f2 = heads(source_power=0.0, family_source_power=0.5)
+    assert np.array_equal(f0, f1) and not np.allclose(b0, b1)
+    assert np.array_equal(b0, b2) and not np.allclose(f0, f2)
 
 
 def test_model_inputs_are_the_configured_extractors(tmp_path):
