@@ -79,6 +79,7 @@ def analyze(rgb: np.ndarray, *, model: ForensicsModel | None = None, top: int = 
     t0 = time.perf_counter()
     used = None if all_features else model.extractors()
     x = extract_features(rgb, extractors=used)
+    computed = None if used is None else {n for e in used for n in get_extractor(e).names}
     t1 = time.perf_counter()
     p_ai = float(model.predict_ai(x)[0])
     fam = model.predict_family(x)[0]
@@ -87,8 +88,7 @@ def analyze(rgb: np.ndarray, *, model: ForensicsModel | None = None, top: int = 
     t2 = time.perf_counter()
     return ForensicsResult(
         p_ai=round(p_ai, 4), family_scores=scores, top_features=top_features, model=model.id,
-        features={n: float(v) for n, v in zip(feature_names(), x)
-                  if used is None or n in {m for e in used for m in get_extractor(e).names}},
+        features={n: float(v) for n, v in zip(feature_names(), x) if computed is None or n in computed},
         timing_ms={"features": round((t1 - t0) * 1000, 1), "classify": round((t2 - t1) * 1000, 1)},
     )
 
