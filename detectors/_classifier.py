@@ -150,11 +150,6 @@ def training_weights(y: np.ndarray, sources=None, *, balance: bool = True, sourc
     return w
 
 
-def balanced_weights(y: np.ndarray) -> np.ndarray:
-    """Per-row weights giving every class the same total weight (``n / (classes * n_class)``)."""
-    return training_weights(y)
-
-
 @dataclass
 class ForensicsModel:
     """A fitted binary head, family head and what is needed to use and explain them."""

@@ -207,10 +207,10 @@ def test_balanced_training_does_not_learn_the_class_ratio():
     training share of AI images (0.8). A fold's score level must not follow its class ratio."""
     from dataclasses import replace
 
-    from detectors._classifier import balanced_weights
+    from detectors._classifier import training_weights
 
     y = np.array([0] * 10 + [1] * 40)
-    w = balanced_weights(y)
+    w = training_weights(y)
     assert w[0] == pytest.approx(2.5) and w[-1] == pytest.approx(0.625) and w.sum() == pytest.approx(50)
     rng = np.random.default_rng(7)
     n = 200
