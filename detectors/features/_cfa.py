@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._common import as_float_rgb, laplacian_residual, safe_log
+from ._common import as_float_rgb, neighbour_residuals, safe_log
 
 NAMES = (
     "cfa_green_checker", "cfa_red_phase", "cfa_blue_phase", "cfa_rg_phase", "cfa_bg_phase",
@@ -30,7 +30,7 @@ def _phase_var(e: np.ndarray) -> np.ndarray:
 def cfa_correlation(rgb: np.ndarray) -> np.ndarray:
     """Phase contrasts of per-channel prediction errors."""
     x = as_float_rgb(rgb)
-    res = [laplacian_residual(x[:, :, c]) / 4.0 for c in range(3)]  # = value - mean of 4 neighbours
+    res = neighbour_residuals(x)
     vr, vg, vb = (_phase_var(e) for e in res)
     green_checker = abs(safe_log(vg[0, 0] + vg[1, 1]) - safe_log(vg[0, 1] + vg[1, 0]))
     red = safe_log(vr.max() / vr.min())

@@ -24,6 +24,11 @@ def laplacian_residual(x: np.ndarray) -> np.ndarray:
     return 4.0 * x - p[:-2, 1:-1] - p[2:, 1:-1] - p[1:-1, :-2] - p[1:-1, 2:]
 
 
+def neighbour_residuals(x: np.ndarray) -> list[np.ndarray]:
+    """Per channel of an H x W x 3 float image: each value minus the mean of its four neighbours."""
+    return [laplacian_residual(x[:, :, c]) / 4.0 for c in range(3)]
+
+
 def safe_log(x, eps: float = 1e-12):
     return np.log(np.maximum(x, eps))
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._common import as_float_rgb, laplacian_residual, safe_log
+from ._common import as_float_rgb, neighbour_residuals, safe_log
 
 NAMES = ("xch_corr_rg", "xch_corr_bg", "xch_corr_rb", "xch_energy_r", "xch_energy_b", "xch_chroma_energy")
 FACETS = {
@@ -28,7 +28,7 @@ def _corr(a: np.ndarray, b: np.ndarray) -> float:
 def cross_channel(rgb: np.ndarray) -> np.ndarray:
     """Correlations between the channels' residuals and each channel's share of residual energy."""
     x = as_float_rgb(rgb)
-    res = [laplacian_residual(x[:, :, c]) / 4.0 for c in range(3)]  # = value - mean of 4 neighbours
+    res = neighbour_residuals(x)
     er, eg, eb = (float(np.mean(e ** 2)) + 1e-9 for e in res)
     chroma = float(np.mean((res[0] - res[1]) ** 2) + np.mean((res[2] - res[1]) ** 2)) + 1e-9
     return np.array([
