@@ -187,7 +187,7 @@ class _Sampler(threading.Thread):
 
     def run(self) -> None:
         done, fh = 0, None
-        workers: dict[int, bool] = {}  # pid -> is an audit worker (not multiprocessing's resource tracker)
+        workers: set[int] = set()  # audit workers (not multiprocessing's resource tracker)
         while not self.stop.is_set():
             if fh is None and self.jsonl.exists():
                 fh = open(self.jsonl, "rb")
@@ -196,12 +196,14 @@ class _Sampler(threading.Thread):
             total = 0
             for pid in _children():
                 if pid not in workers:
+                    # Asked again each time until it says so: a child caught between fork and exec
+                    # still shows this process's command line (one run lost its worker's RSS that way).
                     try:
-                        workers[pid] = b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()
+                        if b"spawn_main" not in Path(f"/proc/{pid}/cmdline").read_bytes():
+                            continue
                     except OSError:
                         continue
-                if not workers[pid]:
-                    continue
+                    workers.add(pid)
                 total += _status_kib(pid, "VmRSS")
                 self.hwm[pid] = max(self.hwm.get(pid, 0), _status_kib(pid, "VmHWM"))
             self.rss_sum_max = max(self.rss_sum_max, total)
