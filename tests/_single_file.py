@@ -1,4 +1,4 @@
-"""Save a diffusers SD-1.x pipeline as one original-layout (LDM) checkpoint, like DreamShaper 8.
+"""Save a diffusers SD-1.x or SDXL pipeline as one original-layout (LDM) checkpoint, like DreamShaper 8.
 
 A1111, ComfyUI and Civitai distribute models as a single ``.safetensors`` in the layout of the
 original CompVis code (``model.diffusion_model.*``, ``first_stage_model.*``,
@@ -63,25 +63,69 @@ def vae_key(key: str, *, num_up_blocks: int) -> str:
     return key
 
 
-def save_sd1_single_file(pipe, path: str | Path) -> Path:
-    """Write ``pipe`` (a StableDiffusionPipeline) as one LDM-layout ``.safetensors`` file."""
-    from safetensors.torch import save_file
-
+def _unet_and_vae(pipe) -> dict:
+    """The UNet's and the VAE's parameters under their LDM names (SD 1.x/2.x and SDXL alike)."""
     unet_cfg, vae_cfg = pipe.unet.config, pipe.vae.config
     up_attention = ["CrossAttn" in t for t in unet_cfg.up_block_types]
     state = {}
     for k, v in pipe.unet.state_dict().items():
-        state["model.diffusion_model." + unet_key(k, layers_per_block=unet_cfg.layers_per_block,
-                                                  up_attention=up_attention)] = v
+        if m := re.match(r"add_embedding\.linear_([12])\.(.+)", k):  # SDXL's size/crop conditioning
+            name = f"label_emb.0.{0 if m[1] == '1' else 2}.{m[2]}"
+        else:
+            name = unet_key(k, layers_per_block=unet_cfg.layers_per_block, up_attention=up_attention)
+        state["model.diffusion_model." + name] = v
     for k, v in pipe.vae.state_dict().items():
         name = vae_key(k, num_up_blocks=len(vae_cfg.up_block_types))
         if ".mid.attn_1." in name and name.endswith("weight") and v.ndim == 2:
             v = v[:, :, None, None]  # the original VAE attention uses 1x1 convolutions
         state["first_stage_model." + name] = v
-    for k, v in pipe.text_encoder.state_dict().items():
-        key = k if k.startswith("text_model.") or k == "text_projection.weight" else "text_model." + k
-        state["cond_stage_model.transformer." + key] = v
+    return state
+
+
+def _clip(encoder, prefix: str) -> dict:
+    """A transformers CLIP text encoder under ``prefix`` in its own (Hugging Face) names."""
+    return {prefix + (k if k.startswith("text_model.") or k == "text_projection.weight" else "text_model." + k): v
+            for k, v in encoder.state_dict().items()}
+
+
+def _open_clip(encoder, prefix: str) -> dict:
+    """A transformers CLIPTextModelWithProjection in OpenCLIP's names (SDXL's second encoder):
+    fused q/k/v projections, ``resblocks``, ``ln_*``, ``c_fc``/``c_proj``, a transposed projection."""
+    import torch
+
+    sd = {k.removeprefix("text_model."): v for k, v in encoder.state_dict().items()}
+    state = {prefix + "positional_embedding": sd["embeddings.position_embedding.weight"],
+             prefix + "token_embedding.weight": sd["embeddings.token_embedding.weight"],
+             prefix + "ln_final.weight": sd["final_layer_norm.weight"],
+             prefix + "ln_final.bias": sd["final_layer_norm.bias"],
+             prefix + "text_projection": sd["text_projection.weight"].T}
+    for i in range(encoder.config.num_hidden_layers):
+        old, new = f"encoder.layers.{i}.", f"{prefix}transformer.resblocks.{i}."
+        for kind in ("weight", "bias"):
+            state[new + f"attn.in_proj_{kind}"] = torch.cat([sd[old + f"self_attn.{p}_proj.{kind}"] for p in "qkv"])
+            for ours, theirs in (("attn.out_proj", "self_attn.out_proj"), ("ln_1", "layer_norm1"),
+                                 ("ln_2", "layer_norm2"), ("mlp.c_fc", "mlp.fc1"), ("mlp.c_proj", "mlp.fc2")):
+                state[new + f"{ours}.{kind}"] = sd[old + f"{theirs}.{kind}"]
+    return state
+
+
+def _save(state: dict, path: str | Path) -> Path:
+    from safetensors.torch import save_file
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     save_file({k: v.contiguous() for k, v in state.items()}, str(path))
     return path
+
+
+def save_sd1_single_file(pipe, path: str | Path) -> Path:
+    """Write ``pipe`` (a StableDiffusionPipeline) as one LDM-layout ``.safetensors`` file."""
+    return _save({**_unet_and_vae(pipe), **_clip(pipe.text_encoder, "cond_stage_model.transformer.")}, path)
+
+
+def save_sdxl_single_file(pipe, path: str | Path) -> Path:
+    """Write ``pipe`` (a StableDiffusionXLPipeline) as one SDXL-layout ``.safetensors`` file, as
+    Civitai's SDXL checkpoints are: the first text encoder in transformers' names under
+    ``conditioner.embedders.0.transformer.``, the second in OpenCLIP's under ``conditioner.embedders.1.model.``."""
+    return _save({**_unet_and_vae(pipe), **_clip(pipe.text_encoder, "conditioner.embedders.0.transformer."),
+                  **_open_clip(pipe.text_encoder_2, "conditioner.embedders.1.model.")}, path)

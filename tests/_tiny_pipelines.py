@@ -15,6 +15,7 @@ class TinyModels:
     sdxl: Path  # diffusers folder, StableDiffusionXLPipeline
     lora: Path  # LoRA for ``sd``, safetensors
     single_file: Path  # ``sd``'s weights as one original-layout checkpoint (like DreamShaper 8)
+    sdxl_single_file: Path  # ``sdxl``'s weights as one SDXL-layout checkpoint (like Juggernaut XL)
 
 
 def _make_lora(pipe, directory: Path) -> Path:
@@ -38,7 +39,7 @@ def _make_lora(pipe, directory: Path) -> Path:
 
 
 def make_tiny_models(root: Path) -> TinyModels:
-    from _single_file import save_sd1_single_file
+    from _single_file import save_sd1_single_file, save_sdxl_single_file
     from diffusers.utils import logging as dlogging
 
     from provenance.generate import build_pipeline
@@ -49,5 +50,7 @@ def make_tiny_models(root: Path) -> TinyModels:
     single_file = save_sd1_single_file(sd, root / "checkpoints" / "tiny_dreamshaper.safetensors")
     sdxl = build_pipeline("tiny-sdxl", work_dir=root / "work-sdxl", seed=0)
     sdxl.save_pretrained(root / "tiny-sdxl")
+    sdxl_single_file = save_sdxl_single_file(sdxl, root / "checkpoints" / "tiny_juggernaut_xl.safetensors")
     lora = _make_lora(sd, root / "loras")  # after saving: the saved UNet has no adapter
-    return TinyModels(sd=root / "tiny-sd", sdxl=root / "tiny-sdxl", lora=lora, single_file=single_file)
+    return TinyModels(sd=root / "tiny-sd", sdxl=root / "tiny-sdxl", lora=lora, single_file=single_file,
+                      sdxl_single_file=sdxl_single_file)

@@ -415,32 +415,48 @@ def test_cli_missing_model_exits_1(tmp_path, identity, capsys):
     assert rc == 1 and "hf download nobody-here/no-such-model" in err and "Traceback" not in err
 
 
-def test_single_file_checkpoint_loads_the_same_weights(tiny, sd):
-    """An original-layout single file (DreamShaper-style) with --model DIR's configs gives the folder's weights."""
+#: (configs folder, single file, the file's stem, pipeline, components) of each tiny single-file checkpoint
+SINGLE_FILES = {
+    "sd1": (lambda t: t.sd, lambda t: t.single_file, "tiny_dreamshaper", "StableDiffusionPipeline",
+            ("unet", "vae", "text_encoder")),
+    "sdxl": (lambda t: t.sdxl, lambda t: t.sdxl_single_file, "tiny_juggernaut_xl", "StableDiffusionXLPipeline",
+             ("unet", "vae", "text_encoder", "text_encoder_2")),
+}
+
+
+@pytest.mark.parametrize("arch", SINGLE_FILES)
+def test_single_file_checkpoint_loads_the_same_weights(tiny, sd, arch):
+    """An original-layout single file (DreamShaper-style for SD 1.x; for SDXL with the second text
+    encoder in OpenCLIP's layout) with --model DIR's configs gives the folder's weights."""
     import torch
 
-    loaded = load_pipeline(tiny.sd, single_file=tiny.single_file)
-    for name in ("unet", "vae", "text_encoder"):
-        want, got = getattr(sd.pipe, name).state_dict(), getattr(loaded.pipe, name).state_dict()
+    folder, single, stem, pipeline, components = SINGLE_FILES[arch]
+    want_pipe = sd if arch == "sd1" else load_pipeline(folder(tiny), local_files_only=True)
+    loaded = load_pipeline(folder(tiny), single_file=single(tiny))
+    assert type(loaded.pipe).__name__ == pipeline
+    for name in components:
+        want, got = getattr(want_pipe.pipe, name).state_dict(), getattr(loaded.pipe, name).state_dict()
         assert want.keys() == got.keys()
         assert all(torch.equal(want[k], got[k].reshape(want[k].shape)) for k in want), name
-    sha = file_sha256(tiny.single_file)
-    assert loaded.record.model == "tiny_dreamshaper" and loaded.record.model_hash == sha
-    assert loaded.record.model_short_hash == sha[:10] and loaded.record.extra["model_config"] == "tiny-sd"
+    sha = file_sha256(single(tiny))
+    assert loaded.record.model == stem and loaded.record.model_hash == sha
+    assert loaded.record.model_short_hash == sha[:10] and loaded.record.extra["model_config"] == folder(tiny).name
 
 
-def test_cli_generate_single_file(tiny, identity, tmp_path):
+@pytest.mark.parametrize("arch", SINGLE_FILES)
+def test_cli_generate_single_file(tiny, identity, tmp_path, arch):
     """`generate --model DIR --single-file FILE`: verified images recording the file's sha256 and A1111 hash."""
-    out = _generate("--model", str(tiny.sd), "--single-file", str(tiny.single_file), "--prompt", "a harbour",
+    folder, single, stem, pipeline, _ = SINGLE_FILES[arch]
+    out = _generate("--model", str(folder(tiny)), "--single-file", str(single(tiny)), "--prompt", "a harbour",
                     "--steps", "2", "--seed", "5", "--width", "256", "--height", "256", "--no-registry",
                     "--out-dir", str(tmp_path))
     img = out["images"][0]
     record = _verify(img["file"], identity, content_id=img["content_id"], seed=5)
-    sha = hashlib.sha256(tiny.single_file.read_bytes()).hexdigest()
-    assert record["model"] == "tiny_dreamshaper" and record["model_hash"] == sha
-    assert record["model_short_hash"] == sha[:10] and record["pipeline"] == "StableDiffusionPipeline"
+    sha = hashlib.sha256(single(tiny).read_bytes()).hexdigest()
+    assert record["model"] == stem and record["model_hash"] == sha
+    assert record["model_short_hash"] == sha[:10] and record["pipeline"] == pipeline
     params = read_metadata(Path(img["file"]).read_bytes())["text"]["parameters"]
-    assert f"Model hash: {sha[:10]}, Model: tiny_dreamshaper" in params
+    assert f"Model hash: {sha[:10]}, Model: {stem}" in params
 
 
 @pytest.mark.parametrize("env", [

@@ -27,6 +27,9 @@ _VAE_SD = dict(
 )
 _CLIP_TINY = dict(hidden_size=32, intermediate_size=37, num_attention_heads=4, num_hidden_layers=2,
                   max_position_embeddings=77, projection_dim=32, hidden_act="gelu")
+#: The tiny SDXL's second text encoder is wider than its first, as in SDXL (CLIP ViT-L 768 and OpenCLIP
+#: ViT-bigG 1280): diffusers tells the two apart by width when it reads a single-file checkpoint.
+_CLIP_TINY_G = dict(_CLIP_TINY, hidden_size=48, intermediate_size=53, projection_dim=48)
 _CLIP_L = dict(hidden_size=768, intermediate_size=3072, num_attention_heads=12, num_hidden_layers=12,
                max_position_embeddings=77, projection_dim=768, hidden_act="quick_gelu")
 _CLIP_BIGG = dict(hidden_size=1280, intermediate_size=5120, num_attention_heads=20, num_hidden_layers=32,
@@ -41,7 +44,7 @@ _UNET_TINY_SDXL = dict(
     down_block_types=["DownBlock2D", "CrossAttnDownBlock2D"], up_block_types=["CrossAttnUpBlock2D", "UpBlock2D"],
     attention_head_dim=[2, 4], use_linear_projection=True, addition_embed_type="text_time",
     addition_time_embed_dim=8, transformer_layers_per_block=[1, 1],
-    projection_class_embeddings_input_dim=6 * 8 + 32, cross_attention_dim=64, norm_num_groups=8,
+    projection_class_embeddings_input_dim=6 * 8 + 48, cross_attention_dim=32 + 48, norm_num_groups=8,
 )
 _UNET_SD15 = dict(
     block_out_channels=[320, 640, 1280, 1280], layers_per_block=2, sample_size=64, in_channels=4, out_channels=4,
@@ -129,7 +132,7 @@ def build_pipeline(architecture: str, *, work_dir: str | Path, seed: int = 0):
             vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet, scheduler=scheduler,
             safety_checker=None, feature_extractor=None, requires_safety_checker=False)
     text_encoder = _text_encoder(_CLIP_TINY if tiny else _CLIP_L, projection=False, seed=seed + 2)
-    text_encoder_2 = _text_encoder(_CLIP_TINY if tiny else _CLIP_BIGG, projection=True, seed=seed + 3)
+    text_encoder_2 = _text_encoder(_CLIP_TINY_G if tiny else _CLIP_BIGG, projection=True, seed=seed + 3)
     tokenizer_2 = build_tokenizer(Path(work_dir) / "tokenizer_2", pad_token="!")
     return diffusers.StableDiffusionXLPipeline(
         vae=vae, text_encoder=text_encoder, text_encoder_2=text_encoder_2, tokenizer=tokenizer,
