@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from detectors._classifier import TrainConfig, _calibrated, _hgb, training_weights  # noqa: E402
 from detectors._dataset import (ALL_CONDITIONS, EVAL_CONDITIONS, TRAIN_CONDITIONS, apply_condition, centre_crop,  # noqa: E402
                                condition_rng, read_manifests)
-from detectors._evaluate import grouped_folds, roc_auc, tpr_at_fpr  # noqa: E402
+from detectors._evaluate import grouped_folds, roc_auc, tpr_at_fpr, training_rows  # noqa: E402
 from detectors.features import analysis_crops, extractor_names, get_extractor, min_side, reduce  # noqa: E402
 from provenance._imageio import load_image  # noqa: E402
 
@@ -143,16 +143,13 @@ def main() -> None:
             oof = {c: np.full(len(y), np.nan) for c in EVAL_CONDITIONS}
             per = []
             for train, test in grouped_folds(samples, seed=seed):
-                x = np.vstack([tables[c][train][:, cols] for c in TRAIN_CONDITIONS])
-                yy = np.concatenate([y[train]] * len(TRAIN_CONDITIONS))
-                ids = np.concatenate([train] * len(TRAIN_CONDITIONS))
-                ss = np.concatenate([src[train]] * len(TRAIN_CONDITIONS))
-                ok = ~np.isnan(x).any(axis=1)
+                x, yy, _, ids = training_rows(samples, {c: tables[c][:, cols] for c in TRAIN_CONDITIONS}, train)
+                ss = src[ids]
                 if args.uncalibrated:
-                    w = training_weights(yy[ok], ss[ok], balance=config.balance_classes, source_power=power)
-                    head = _hgb(config, config.max_iter).fit(x[ok], yy[ok], sample_weight=w)
+                    w = training_weights(yy, ss, balance=config.balance_classes, source_power=power)
+                    head = _hgb(config, config.max_iter).fit(x, yy, sample_weight=w)
                 else:
-                    head = _calibrated(config, config.max_iter, x[ok], yy[ok], ids[ok], ss[ok], power)
+                    head = _calibrated(config, config.max_iter, x, yy, ids, ss, power)
                 for c in EVAL_CONDITIONS:
                     xt = tables[c][test][:, cols]
                     good = ~np.isnan(xt).any(axis=1)

@@ -35,9 +35,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from detectors._classifier import TrainConfig, _columns, _hgb, training_weights  # noqa: E402
-from detectors._dataset import (ALL_CONDITIONS, EVAL_CONDITIONS, TRAIN_CONDITIONS, feature_table,  # noqa: E402
-                                read_manifests)
-from detectors._evaluate import grouped_folds, roc_auc  # noqa: E402
+from detectors._dataset import ALL_CONDITIONS, EVAL_CONDITIONS, TRAIN_CONDITIONS, feature_table, read_manifests  # noqa: E402
+from detectors._evaluate import grouped_folds, roc_auc, training_rows  # noqa: E402
+from detectors._train import _usable  # noqa: E402
 
 CONFIG = TrainConfig()
 
@@ -51,10 +51,9 @@ class Rows:
                                        cache_dir=args.cache_dir)
         for e in errors:
             print(f"skipped: {e}", file=sys.stderr)
-        ok = ~np.isnan(tables[conditions[0]]).any(axis=1)
+        self.samples, tables = _usable(samples, tables)
         cols = _columns(CONFIG.input_names())
-        self.samples = [s for s, k in zip(samples, ok) if k]
-        self.x = {c: t[ok][:, cols] for c, t in tables.items()}
+        self.x = {c: t[:, cols] for c, t in tables.items()}
         self.y = np.array([s.is_ai for s in self.samples], dtype=int)
         self.src = np.array([s.source for s in self.samples])
 
@@ -62,12 +61,12 @@ class Rows:
 def fit(data: Rows, train: np.ndarray, extra: Rows | None = None):
     """The shipped binary head (no sigmoid) on ``train``'s augmented rows, plus ``extra``'s."""
     parts = [(data, train)] + ([(extra, np.arange(len(extra.y)))] if extra is not None else [])
-    x = np.vstack([d.x[c][i] for c in TRAIN_CONDITIONS for d, i in parts])
-    y = np.concatenate([d.y[i] for _ in TRAIN_CONDITIONS for d, i in parts])
-    src = np.concatenate([d.src[i] for _ in TRAIN_CONDITIONS for d, i in parts])
-    ok = ~np.isnan(x).any(axis=1)
-    w = training_weights(y[ok], src[ok], balance=CONFIG.balance_classes, source_power=CONFIG.source_power)
-    return _hgb(CONFIG, CONFIG.max_iter).fit(x[ok], y[ok], sample_weight=w)
+    rows = [(d, training_rows(d.samples, d.x, i)) for d, i in parts]  # (x, is_ai, family, image index)
+    x = np.vstack([r[0] for _, r in rows])
+    y = np.concatenate([r[1] for _, r in rows])
+    src = np.concatenate([d.src[r[3]] for d, r in rows])
+    w = training_weights(y, src, balance=CONFIG.balance_classes, source_power=CONFIG.source_power)
+    return _hgb(CONFIG, CONFIG.max_iter).fit(x, y, sample_weight=w)
 
 
 def scores(head, data: Rows, test: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray]]:
