@@ -1,7 +1,8 @@
 """Command-line interface: a thin adapter over the ``provenance`` library.
 
 Results go to stdout (``--json`` for machines), logs to stderr. Exit codes:
-0 ok; 1 operational error; 2 usage error; 3 finished but something was flagged (with ``--fail-on``).
+0 ok; 1 operational error; 2 usage error; 3 finished but something was flagged (with ``--fail-on``);
+130 interrupted (Ctrl-C).
 """
 from __future__ import annotations
 
@@ -28,9 +29,18 @@ def _print_json(obj) -> None:
 
 
 def _passphrase(args) -> str | None:
+    """The key's passphrase from ``--passphrase-file`` or the environment. A passphrase file that
+    other users can read is refused, as ssh refuses such a private key: the passphrase is only as
+    secret as the file."""
+    from provenance import PassphraseError
+
     path = getattr(args, "passphrase_file", None)
     if path:
         try:
+            mode = os.stat(path).st_mode
+            if os.name == "posix" and mode & 0o077:
+                raise PassphraseError(f"--passphrase-file {path}: readable by other users (mode {mode & 0o777:o}); "
+                                      f"make it private first: chmod 600 {path}")
             return Path(path).read_text(encoding="utf-8").rstrip("\r\n")
         except OSError as e:
             raise UsageError(f"--passphrase-file {path}: cannot read ({e.strerror or e})") from e
@@ -110,6 +120,17 @@ def _parse_lora(text: str) -> dict:
 
 
 def cmd_stamp(args) -> int:
+    from provenance import ProvenanceError
+
+    try:
+        return _stamp(args)
+    except ProvenanceError as e:
+        if args.json:  # a script reading stdout gets an answer either way
+            _print_json({"file": args.src, "output": args.output, "error": str(e), "error_type": type(e).__name__})
+        raise
+
+
+def _stamp(args) -> int:
     from provenance import Registry, stamp_file
 
     record = _record_from_args(args)
@@ -120,7 +141,7 @@ def cmd_stamp(args) -> int:
         result = stamp_file(args.src, args.output, identity=identity, record=record, method=args.method,
                             fmt=args.format, quality=args.quality, overwrite=args.overwrite,
                             parent=args.parent, parent_action=action, thumbnail=args.thumbnail,
-                            registry=registry)
+                            registry=registry, max_pixels=args.max_pixels)
     finally:
         if registry is not None:
             registry.close()
@@ -202,14 +223,14 @@ def cmd_watermark_detect(args) -> int:
                 results[-1]["map"] = _write_watermark_map(image.rgb, wmap, args.map, overwrite=args.overwrite)
         except ProvenanceError as e:
             failed = True
-            log.error("%s", e)
             results.append({"file": f, "error": str(e), "watermarks": []})
+            if not args.json:  # said once, on stderr, as it happens; --json carries it in the output
+                print(f"provenance: error: {e}", file=sys.stderr)
     if args.json:
         _print_json(results)
     else:
         for r in results:
             if "error" in r:
-                print(f"{r['file']}: error: {r['error']}")
                 continue
             found = [w for w in r["watermarks"] if w["detected"]]
             if not found:
@@ -265,6 +286,10 @@ def _fail_on(text: str) -> set[str]:
 
 
 def _print_report(r: dict) -> None:
+    unread = [e for e in r["errors"] if e["collector"] == "read"]
+    if unread:  # nothing was analysed, so there is no verdict to show
+        print(f"provenance: error: {unread[0]['error']}", file=sys.stderr)
+        return
     v = r["verdict"]
     print(f"{r['file']}: {v['label'].upper()} (confidence {v['confidence']:.2f})")
     print(f"  {v['summary']}")
@@ -297,14 +322,14 @@ def _print_report(r: dict) -> None:
 
 
 def cmd_verify(args) -> int:
-    from provenance import Registry
     from provenance._trust import trust_anchors
     from provenance._verify import VerifyOptions, verify_file
 
     pem, _sources = trust_anchors(args.trust)
-    registry = None if args.no_registry else Registry()
+    registry, note = (None, "registry lookup disabled") if args.no_registry else _existing_registry()
     options = VerifyOptions(trust_anchors_pem=pem, registry=registry, forensics=not args.no_forensics,
-                            watermark_methods=args.method or None)
+                            watermark_methods=args.method or None, max_pixels=args.max_pixels,
+                            registry_note=note or "registry lookup disabled")
     flagged = errored = False
     reports = []
     try:
@@ -347,7 +372,7 @@ def cmd_audit(args) -> int:
         workers=args.workers or os.cpu_count() or 1, timeout=args.timeout or None, memory_mb=args.max_memory or None,
         cache_path=None if args.no_cache else str(args.cache or default_cache_path()),
         follow_symlinks=args.follow_symlinks, hidden=args.hidden, fail_on=frozenset(args.fail_on),
-        progress=True if args.progress else None)
+        progress=True if args.progress else None, max_pixels=args.max_pixels)
     summary = audit_paths(args.dirs, options, jsonl=args.jsonl, csv_path=args.csv, html=args.html)
     out = sys.stderr if args.jsonl == "-" else sys.stdout
     t = summary.totals
@@ -466,25 +491,51 @@ def cmd_bench(args) -> int:
 
 # --- registry ---------------------------------------------------------------------------------
 
-def cmd_registry_list(args) -> int:
+def _existing_registry():
+    """(the registry, None) when one exists; else (None, why): reading must not create it."""
     from provenance import Registry
+    from provenance._paths import registry_path
 
-    with Registry() as reg:
-        rows = reg.list(limit=args.limit)
+    path = registry_path()
+    if not path.exists():
+        return None, f"no registry yet ({path} does not exist)"
+    return Registry(path), None
+
+
+def _registry_rows(query: Callable) -> tuple[list, str]:
+    """``query(registry)`` on the registry if there is one (none yet: no rows), and its path."""
+    from provenance._paths import registry_path
+
+    registry, _note = _existing_registry()
+    if registry is None:
+        return [], str(registry_path())
+    with registry:
+        return query(registry), str(registry.path)
+
+
+def _limit(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, got {text!r}")
+    return n
+
+
+def cmd_registry_list(args) -> int:
+    rows, path = _registry_rows(lambda reg: reg.list(limit=args.limit))
     if args.json:
         _print_json([r.to_dict(with_manifest=False) for r in rows])
     else:
         for r in rows:
             print(f"{r.content_id}  {r.created_at}  {r.method:<9} {r.format:<4} {r.width}x{r.height}  {r.output_path}")
-        print(f"{len(rows)} stamp(s) in {reg.path}", file=sys.stderr)
+        print(f"{len(rows)} stamp(s) in {path}", file=sys.stderr)
     return EXIT_OK
 
 
 def cmd_registry_show(args) -> int:
-    from provenance import Registry
-
-    with Registry() as reg:
-        rows = reg.find_by_prefix(args.content_id)
+    rows, _path = _registry_rows(lambda reg: reg.find_by_prefix(args.content_id))
     if not rows:
         print(f"no stamp with content id {args.content_id!r} in the registry", file=sys.stderr)
         return EXIT_ERROR
@@ -504,12 +555,11 @@ def cmd_registry_show(args) -> int:
 
 
 def cmd_registry_export(args) -> int:
-    from provenance import Registry
     from provenance._imageio import atomic_write
     from provenance._registry import export_records
 
-    with Registry() as reg:
-        text = export_records(list(reg.iter_all()), "json" if args.json else args.format)
+    rows, _path = _registry_rows(lambda reg: list(reg.iter_all()))
+    text = export_records(rows, "json" if args.json else args.format)
     if args.output in (None, "-"):
         sys.stdout.write(text)
     else:
@@ -532,14 +582,14 @@ def cmd_detect(args) -> int:
             results.append({"file": f, **r.to_dict(with_features=args.features)})
         except ProvenanceError as e:
             failed = True
-            log.error("%s", e)
             results.append({"file": f, "error": str(e)})
+            if not args.json:  # said once, on stderr, as it happens; --json carries it in the output
+                print(f"provenance: error: {e}", file=sys.stderr)
     if args.json:
         _print_json(results)
     else:
         for r in results:
             if "error" in r:
-                print(f"{r['file']}: error: {r['error']}")
                 continue
             fam, p_fam = next(iter(r["family_scores"].items()))
             print(f"{r['file']}: p(AI-generated) = {r['p_ai']:.2f} (estimate, model {r['model']}); "
@@ -635,7 +685,8 @@ def _quality(text: str) -> int:
 
 
 def _sub(subparsers, name: str, func: Callable[[argparse.Namespace], int], help: str, example: str):
-    p = subparsers.add_parser(name, help=help, description=help, epilog=f"example:\n  {example}",
+    # ``help`` is %-formatted by argparse (so "1%%" there), the description is printed as written.
+    p = subparsers.add_parser(name, help=help, description=help.replace("%%", "%"), epilog=f"example:\n  {example}",
                               formatter_class=_Formatter)
     p.set_defaults(func=func)
     return p
@@ -658,6 +709,25 @@ def _add_verify_options(p) -> None:
                         "rivaGan and provenanceWM only when named)")
     p.add_argument("--no-registry", action="store_true", help="skip the registry lookup")
     p.add_argument("--no-forensics", action="store_true", help="skip the forensic classifier")
+    _add_max_pixels(p)
+
+
+def _pixels(text: str) -> int:
+    try:
+        n = int(text.replace("_", "").replace(",", ""))
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive number of pixels, got {text!r}")
+    return n
+
+
+def _add_max_pixels(p) -> None:
+    from provenance._imageio import MAX_PIXELS
+
+    p.add_argument("--max-pixels", type=_pixels, default=MAX_PIXELS, metavar="N",
+                   help=f"largest image decoded, in pixels (default {MAX_PIXELS:,}); larger ones are refused "
+                        "as possible decompression bombs")
 
 
 def _add_key_options(p) -> None:
@@ -673,7 +743,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="provenance",
         description="Stamp images with invisible watermarks and signed C2PA Content Credentials, and check where images came from.",
-        epilog="exit codes: 0 ok, 1 operational error, 2 usage error, 3 flagged (with --fail-on)\n"
+        epilog="exit codes: 0 ok, 1 operational error, 2 usage error, 3 flagged (with --fail-on), "
+               "130 interrupted (Ctrl-C)\n"
                "environment: PROVENANCE_HOME (keys and registry folder), " + PASSPHRASE_ENV,
         formatter_class=_Formatter,
     )
@@ -723,6 +794,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--thumbnail", action="store_true", help="embed a C2PA thumbnail (slower, larger)")
     p.add_argument("--no-registry", action="store_true", help="do not record the stamp in the registry")
     p.add_argument("--overwrite", action="store_true", help="replace the output if it exists")
+    _add_max_pixels(p)
     _add_key_options(p)
     _add_json(p)
 
@@ -875,7 +947,7 @@ def build_parser() -> argparse.ArgumentParser:
     reg = commands.add_parser("registry", help="the local registry of stamped images")
     reg_sub = reg.add_subparsers(dest="registry_command", metavar="ACTION", required=True)
     p = _sub(reg_sub, "list", cmd_registry_list, "list stamps, newest first", "provenance registry list --limit 20")
-    p.add_argument("--limit", type=int)
+    p.add_argument("--limit", type=_limit, metavar="N", help="only the N newest (N at least 1; default all)")
     _add_json(p)
     p = _sub(reg_sub, "show", cmd_registry_show, "show one stamp (full content id or a prefix) with its manifest",
              "provenance registry show 3f9a0c1b2d4e5f60")
@@ -890,7 +962,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report a command stopped by Ctrl-C
+
+
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:  # also while the imports load, before a command runs
+        print("provenance: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _main(argv: list[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)  # exits 2 on usage errors
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
@@ -906,7 +989,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("provenance: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except Exception as e:  # a bug: say so briefly, without locals (they could hold key bytes)
         if args.debug:
             raise

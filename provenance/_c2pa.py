@@ -17,6 +17,7 @@ from pathlib import Path
 import c2pa
 
 from ._errors import SigningError
+from ._jumbf import StoreLocation, locate_manifest_store
 from ._keys import SigningIdentity
 from ._metadata import TRAINED_ALGORITHMIC_MEDIA
 from ._record import GenerationRecord
@@ -124,6 +125,10 @@ class ManifestReport:
     success_codes: list[str] = field(default_factory=list)
     failure_codes: list[str] = field(default_factory=list)
     failures: list[dict] = field(default_factory=list)
+    #: Failure codes c2pa-rs found now for each ingredient of the active manifest, by the
+    #: ingredient assertion's label (``c2pa.ingredient.v3``, ``c2pa.ingredient.v3__1``, ...).
+    ingredient_failures: dict[str, list[str]] = field(default_factory=dict)
+    store: StoreLocation | None = None  # where the bytes hold the manifest store
     error: str | None = None
 
     def assertion(self, label: str) -> dict | None:
@@ -133,8 +138,34 @@ class ManifestReport:
         return None
 
 
+def _ingredient_failures(results: dict) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for delta in results.get("ingredientDeltas") or []:
+        uri = str(delta.get("ingredientAssertionURI") or "")
+        codes = [f.get("code") for f in (delta.get("validationDeltas") or {}).get("failure") or []]
+        out.setdefault(uri.rsplit("/", 1)[-1], []).extend(c for c in codes if c)
+    return out
+
+
+def _unreadable(store: StoreLocation, why: str) -> ManifestReport:
+    """A store that the bytes hold but the SDK cannot read: invalid, saying where and why."""
+    where = f"{store.container} at byte {store.offset}"
+    reason = f"a C2PA manifest store is present ({where}) but unreadable: {store.problem or why}"
+    if store.problem and why:
+        reason += f" ({why})"
+    return ManifestReport(state="Invalid", store=store, error=reason)
+
+
 def read_manifest(data: bytes, mime: str | None = None, *, trust_anchors_pem: bytes | None = None) -> ManifestReport:
-    """Read and validate the C2PA manifest in ``data`` (offline; trust only the given anchors)."""
+    """Read and validate the C2PA manifest in ``data`` (offline; trust only the given anchors).
+
+    Whether a manifest store is there comes from the bytes (:mod:`provenance._jumbf`), not from
+    the SDK succeeding: a store it cannot parse, or parses without finding the active manifest,
+    is ``Invalid`` with the reason; ``state`` None means the bytes hold no store at all.
+    """
+    from ._imageio import sniff_format
+
+    store = locate_manifest_store(data, sniff_format(data[:64]))
     verify = dict(_OFFLINE, verify_trust=bool(trust_anchors_pem))
     settings: dict = {"verify": verify}
     if trust_anchors_pem:
@@ -143,19 +174,34 @@ def read_manifest(data: bytes, mime: str | None = None, *, trust_anchors_pem: by
         ctx = c2pa.Context(settings=c2pa.Settings.from_dict(settings))
         reader = c2pa.Reader.try_create(mime or "", io.BytesIO(data), None, ctx)
     except c2pa.C2paError as e:
-        return ManifestReport(state="Invalid", error=str(e))
+        return ManifestReport(state="Invalid", store=store, error=str(e) or type(e).__name__)
+    except Exception as e:  # the SDK's own bugs on hostile input: still a broken store, not an absent one
+        log.debug("c2pa-python failed on a manifest store", exc_info=True)
+        return ManifestReport(state="Invalid", store=store, error=f"c2pa-python failed: {type(e).__name__}: {e}")
     if reader is None:
-        return ManifestReport(state=None)
+        return ManifestReport(state=None) if store is None else _unreadable(store, "c2pa-python found no manifest in it")
     with reader:
-        store = json.loads(reader.json())
-        results = reader.get_validation_results() or {}
-        active_results = results.get("activeManifest", {}) if isinstance(results, dict) else {}
+        try:
+            store_json = json.loads(reader.json())
+            results = reader.get_validation_results() or {}
+            state = reader.get_validation_state()
+            active = reader.get_active_manifest()
+        except (c2pa.C2paError, KeyError, ValueError, TypeError) as e:
+            # c2pa-python raises KeyError("Active manifest not found in manifest store") when a
+            # damaged label leaves the active manifest unnamed or misnamed.
+            message = e.args[0] if isinstance(e, KeyError) and e.args else e
+            return ManifestReport(state="Invalid", store=store,
+                                  error=f"manifest store unreadable: {message or type(e).__name__}")
+        results = results if isinstance(results, dict) else {}
+        active_results = results.get("activeManifest") or {}
         report = ManifestReport(
-            state=reader.get_validation_state(),
-            active=reader.get_active_manifest(),
-            manifests=store.get("manifests", {}),
+            state=state or "Invalid",  # a store with no validation state has not validated
+            active=active,
+            manifests=store_json.get("manifests", {}),
             success_codes=[r["code"] for r in active_results.get("success", [])],
             failure_codes=[r["code"] for r in active_results.get("failure", [])],
             failures=list(active_results.get("failure", [])),
+            ingredient_failures=_ingredient_failures(results),
+            store=store,  # a header problem the SDK read past stays there, beside its verdict
         )
     return report

@@ -1,15 +1,20 @@
 """C2PA evidence: what a file's Content Credentials say, and whether they hold.
 
-Status, from c2pa-rs's validation codes (read offline, trusting only the configured anchors):
+Status, from c2pa-rs's ``validation_state`` and its failure codes (read offline, trusting only the
+configured anchors); :func:`classify` is the whole rule:
 
-- ``absent``: no manifest;
-- ``trusted``: signature and hashes good, signer chains to a configured trust anchor;
-- ``valid``: signature and hashes good, signer not in the trust list. Not an error: it means
-  "intact, but we do not know this signer";
+- ``absent``: the bytes hold no manifest store (found from the container, not from the SDK);
+- ``trusted``: state Trusted: signature and hashes good, signer chains to a configured anchor;
+- ``valid``: state Valid: signature and hashes good, signer not in the trust list. Not an error:
+  it means "intact, but we do not know this signer";
 - ``tampered``: the hard binding (the hash over the file's bytes) does not match: the pixels or
   the file changed after signing;
-- ``invalid``: anything else that fails: signature mismatch, assertion hash mismatch, missing
-  claim, unreadable manifest.
+- ``invalid``: anything else that fails: state Invalid (also when only an ingredient failed, e.g.
+  its hashed URI no longer matches its manifest), a failure code of the active manifest, a store
+  that is present but unreadable.
+
+Each ingredient keeps its own status and codes (what c2pa-rs finds now, plus what it recorded when
+the ingredient was added).
 """
 from __future__ import annotations
 
@@ -32,13 +37,16 @@ HARD_BINDING_MISMATCH = frozenset({
 NOT_FAILURES = frozenset({"signingCredential.untrusted"})
 
 
-def classify(failure_codes: list[str], trusted_state: bool) -> str:
+def classify(failure_codes: list[str], validation_state: str | None) -> str:
+    """The status of a present manifest store from c2pa-rs's failure codes for the active manifest
+    and its ``validation_state`` (Trusted | Valid | Invalid; None: it gave none). The SDK's state
+    is followed; a failure code it left at Valid (other than the untrusted signer) still fails."""
     failures = [c for c in failure_codes if c not in NOT_FAILURES]
     if any(c in HARD_BINDING_MISMATCH for c in failures):
         return "tampered"
-    if failures:
+    if failures or validation_state not in ("Trusted", "Valid"):
         return "invalid"
-    return "trusted" if trusted_state else "valid"
+    return "trusted" if validation_state == "Trusted" else "valid"
 
 
 @dataclass
@@ -55,6 +63,8 @@ class C2paEvidence:
     ingredients: list[dict] = field(default_factory=list)
     soft_bindings: list[dict] = field(default_factory=list)
     generation: dict | None = None
+    validation_state: str | None = None  # c2pa-rs's, as it said it
+    store: dict | None = None  # where the bytes hold the store: container, offset, length, problem
     error: str | None = None
 
     def to_dict(self) -> dict:
@@ -69,23 +79,39 @@ def _claim_generator(active: dict) -> str | None:
     return active.get("claim_generator")
 
 
-def _ingredient(ing: dict) -> dict:
+def _ingredient(ing: dict, live: dict[str, list[str]]) -> dict:
+    """One ingredient: what c2pa-rs finds now (``live``, by ingredient assertion label) and what it
+    recorded when the ingredient was added (the ingredient's ``validation_results``)."""
     results = (ing.get("validation_results") or {}).get("activeManifest") or {}
-    failures = [r.get("code") for r in results.get("failure", [])]
-    if not failures and ing.get("validation_status"):  # older manifest stores
-        failures = [r.get("code") for r in ing["validation_status"]]
+    recorded = [r.get("code") for r in results.get("failure", [])]
+    if not recorded and ing.get("validation_status"):  # older manifest stores
+        recorded = [r.get("code") for r in ing["validation_status"]]
+    failures = list(dict.fromkeys([*live.get(ing.get("label") or "", []), *recorded]))
     has_manifest = bool(ing.get("active_manifest"))
-    status = classify(failures, trusted_state=False) if has_manifest else "absent"
+    status = classify(failures, "Valid") if has_manifest else "absent"
     return {"title": ing.get("title"), "relationship": ing.get("relationship"), "format": ing.get("format"),
-            "status": status, "codes": failures}
+            "status": status, "codes": [c for c in failures if c]}
+
+
+def _state_reason(status: str, state: str | None, failures: list[str], ingredients: list[dict]) -> str | None:
+    """Why a store is invalid when its active manifest has no failure code of its own."""
+    if status != "invalid" or [c for c in failures if c not in NOT_FAILURES]:
+        return None
+    bad = [i for i in ingredients if i["status"] in ("invalid", "tampered")]
+    if bad:
+        return f"c2pa-rs validation_state is {state}: " + "; ".join(
+            f"ingredient {i['title']!r} failed ({', '.join(i['codes']) or i['status']})" for i in bad)
+    return f"c2pa-rs validation_state is {state or 'missing'}"
 
 
 def c2pa_evidence(report: ManifestReport) -> C2paEvidence:
     """Turn a :class:`ManifestReport` into evidence (pure: no I/O)."""
+    store = report.store.to_dict() if report.store is not None else None
     if report.state is None:
         return C2paEvidence(status="absent")
     if report.active is None:
-        return C2paEvidence(status="invalid", codes=report.failure_codes, error=report.error or "no active manifest")
+        return C2paEvidence(status="invalid", codes=report.failure_codes, validation_state=report.state, store=store,
+                            error=report.error or "no active manifest")
     active = report.active
     actions = (report.assertion("c2pa.actions.v2") or report.assertion("c2pa.actions") or {}).get("actions", [])
     source_types = [a["digitalSourceType"] for a in actions if a.get("digitalSourceType")]
@@ -93,8 +119,11 @@ def c2pa_evidence(report: ManifestReport) -> C2paEvidence:
     ai = True if any(t in AI_SOURCE_TYPES for t in source_types) else (False if dst in CAMERA_SOURCE_TYPES else None)
     sig = active.get("signature_info") or {}
     soft = report.assertion("c2pa.soft-binding")
+    ingredients = [_ingredient(i, report.ingredient_failures) for i in active.get("ingredients", [])]
+    status = classify(report.failure_codes, report.state)
+    reason = _state_reason(status, report.state, report.failure_codes, ingredients)
     return C2paEvidence(
-        status=classify(report.failure_codes, report.state == "Trusted"),
+        status=status,
         codes=report.failure_codes,
         success_codes=report.success_codes,
         signer={"common_name": sig.get("common_name"), "issuer": sig.get("issuer"), "alg": sig.get("alg"),
@@ -105,10 +134,12 @@ def c2pa_evidence(report: ManifestReport) -> C2paEvidence:
         ai_generated=ai,
         actions=[{k: a.get(k) for k in ("action", "digitalSourceType", "softwareAgent", "when") if a.get(k)}
                  for a in actions],
-        ingredients=[_ingredient(i) for i in active.get("ingredients", [])],
+        ingredients=ingredients,
         soft_bindings=[{"alg": soft.get("alg"), "value": b.get("value")} for b in soft.get("blocks", [])] if soft else [],
         generation=report.assertion(GENERATION_ASSERTION),
-        error=report.error,
+        validation_state=report.state,
+        store=store,
+        error="; ".join(e for e in (report.error, reason) if e) or None,
     )
 
 

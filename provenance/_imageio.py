@@ -1,8 +1,11 @@
 """Reading images safely and writing outputs atomically.
 
-Reading: the container is sniffed from the bytes (never the file name), the pixel count is checked
-from the header before anything is decoded (decompression bombs), and truncated or corrupt data is
-a clear :class:`ImageError`, never a half-decoded array.
+Reading: only regular files, at most :data:`MAX_FILE_BYTES` (a FIFO, a device or ``/dev/urandom``
+is refused before a byte is read). The container is sniffed from the bytes (never the file name),
+the pixel count is checked from the header before anything is decoded (decompression bombs: one
+limit, :data:`MAX_PIXELS`, which Pillow's own check is raised to meet), and truncated or corrupt
+data is a clear :class:`ImageError`, never a half-decoded array, unless the caller asks for what
+decodes (``partial=True``: verify analyses a cut-off JPEG as far as it goes and says so).
 
 Writing: bytes go to a temporary file in the destination folder, are flushed to disk, and are then
 linked into place, so a crash leaves either the complete file or nothing.
@@ -11,6 +14,7 @@ from __future__ import annotations
 
 import io
 import os
+import stat
 import tempfile
 import warnings
 from collections.abc import Iterator
@@ -20,13 +24,24 @@ from pathlib import Path
 from typing import IO
 
 import numpy as np
-from PIL import Image
+from PIL import Image, PngImagePlugin
 
 from ._errors import ImageError, OutputError, OutputExistsError
 
-#: Largest image we decode, in pixels (about 16k x 16k). Pillow's own bomb check is a warning
-#: at 89 MP; we make the limit explicit and an error.
-MAX_PIXELS = 268_435_456
+#: Largest image we decode, in pixels, unless the caller (``--max-pixels``) says otherwise: room for
+#: 100-150 MP medium-format photos. Pillow's own bomb check (a warning at 89.5 MP, an error at
+#: twice that) is raised to this limit when we decode, so there is one limit and one message. A
+#: 200 MP RGB image costs about 1.4 GB while decoding (Pillow's 4 bytes a pixel, then our 3).
+MAX_PIXELS = 200_000_000
+#: Largest file we read (verify, audit, stamp): far above any real image at MAX_PIXELS (a 200 MP
+#: 16-bit RGB TIFF is 1.2 GB), and a stop for whatever is not an image at all.
+MAX_FILE_BYTES = 2 * 1024**3
+#: Pillow refuses a PNG whose one compressed text chunk inflates past 1 MiB (MAX_TEXT_CHUNK) or whose
+#: text holds more than 64 MiB in all (MAX_TEXT_MEMORY), and then it refuses the whole image. We
+#: allow a chunk up to this size (large ComfyUI workflows in zTXt) and keep the 64 MiB total: what
+#: a zTXt bomb can cost stays bounded. Past these limits the pixels are decoded without the text
+#: chunks (see decode_image); the metadata collector reads text from the bytes with its own limits.
+MAX_PNG_TEXT_CHUNK = 8 * 1024 * 1024
 
 #: Container formats, by magic bytes. Order matters only for readability.
 _SIGNATURES: tuple[tuple[str, bytes, int], ...] = (
@@ -132,20 +147,123 @@ class LoadedImage:
         return int(self.rgb.shape[0])
 
 
-def read_bytes(path: str | os.PathLike[str]) -> bytes:
+def _file_kind(mode: int) -> str:
+    for test, kind in ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return kind
+    return "not a regular file"
+
+
+def read_bytes(path: str | os.PathLike[str], *, max_bytes: int = MAX_FILE_BYTES) -> bytes:
+    """The bytes of a regular file of at most ``max_bytes``; anything else is an :class:`ImageError`.
+
+    The file is opened without blocking and checked before it is read: reading a FIFO would wait
+    for a writer forever, and ``/dev/urandom`` or ``/dev/zero`` never end.
+    """
     p = Path(path)
     try:
-        return p.read_bytes()
+        fd = os.open(p, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
     except FileNotFoundError as e:
         raise ImageError(f"{p}: no such file") from e
     except IsADirectoryError as e:
         raise ImageError(f"{p}: is a directory, not an image") from e
     except OSError as e:
         raise ImageError(f"{p}: cannot read ({e.strerror or e})") from e
+    with os.fdopen(fd, "rb") as fh:
+        st = os.fstat(fh.fileno())
+        if stat.S_ISDIR(st.st_mode):
+            raise ImageError(f"{p}: is a directory, not an image")
+        if not stat.S_ISREG(st.st_mode):
+            raise ImageError(f"{p}: {_file_kind(st.st_mode)}, not a regular file; only regular files are read")
+        if st.st_size > max_bytes:
+            raise ImageError(f"{p}: {st.st_size:,} bytes, above the limit of {max_bytes:,} for one file")
+        try:
+            data = fh.read(st.st_size + 1)  # one more: did it grow since fstat?
+            parts, total = [data], len(data)
+            while total > st.st_size and total <= max_bytes and (more := fh.read(1 << 20)):
+                parts.append(more)
+                total += len(more)
+        except OSError as e:
+            raise ImageError(f"{p}: cannot read ({e.strerror or e})") from e
+    if total > max_bytes:  # it grew while we read it
+        raise ImageError(f"{p}: more than {max_bytes:,} bytes, above the limit of {max_bytes:,} for one file")
+    return data if len(parts) == 1 else b"".join(parts)
 
 
-def decode_image(data: bytes, *, name: str = "<bytes>", max_pixels: int = MAX_PIXELS) -> LoadedImage:
-    """Decode image bytes to RGB (and alpha), refusing corrupt, truncated and oversized input."""
+def _pillow_limits(max_pixels: int) -> None:
+    """Raise (never lower) Pillow's process-wide limits to ours, so that its checks do not refuse
+    what ours allows and every refusal quotes our limit."""
+    if Image.MAX_IMAGE_PIXELS is not None and Image.MAX_IMAGE_PIXELS < max_pixels:
+        Image.MAX_IMAGE_PIXELS = max_pixels
+    if PngImagePlugin.MAX_TEXT_CHUNK < MAX_PNG_TEXT_CHUNK:
+        PngImagePlugin.MAX_TEXT_CHUNK = MAX_PNG_TEXT_CHUNK
+
+
+def _too_many_pixels(name: str, width: int | None, height: int | None, max_pixels: int) -> ImageError:
+    size = f"{width}x{height} is {width * height:,} pixels, " if width and height else ""
+    return ImageError(f"{name}: {size}above the limit of {max_pixels:,} pixels (a possible decompression "
+                      "bomb; --max-pixels raises the limit)")
+
+
+#: PNG chunks that the pixels need; decode_image's second try keeps only these.
+_PNG_PIXEL_CHUNKS = frozenset({b"IHDR", b"PLTE", b"tRNS", b"IDAT", b"IEND"})
+
+
+def _png_pixels_only(data: bytes) -> tuple[bytes, list[str]] | None:
+    """``data`` without the PNG chunks that do not make pixels (text, profiles, EXIF, private
+    chunks), and the kinds dropped; None when the chunk structure itself is broken."""
+    out, dropped, pos = [data[:8]], [], 8
+    while pos + 12 <= len(data):
+        length = int.from_bytes(data[pos:pos + 4], "big")
+        kind = data[pos + 4:pos + 8]
+        end = pos + 12 + length
+        if end > len(data):
+            return None
+        if kind in _PNG_PIXEL_CHUNKS:
+            out.append(data[pos:end])
+        else:
+            dropped.append(kind.decode("latin-1"))
+        pos = end
+        if kind == b"IEND":
+            break
+    return (b"".join(out), dropped) if dropped else None
+
+
+def _open_decoded(data: bytes, fmt: str, name: str, max_pixels: int) -> tuple[Image.Image, list]:
+    """Open and fully decode with Pillow; its warnings are returned (they become notes)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        # Our own check below is the limit; Pillow's warning (below its error) says nothing more.
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        try:
+            img = Image.open(io.BytesIO(data), formats=[fmt])
+        except Image.DecompressionBombError as e:
+            raise _too_many_pixels(name, None, None, max_pixels) from e
+        width, height = img.size
+        if width * height > max_pixels:
+            raise _too_many_pixels(name, width, height, max_pixels)
+        img.load()
+    return img, list(caught)
+
+
+def decode_image(data: bytes, *, name: str = "<bytes>", max_pixels: int = MAX_PIXELS,
+                 partial: bool = False) -> LoadedImage:
+    """Decode image bytes to RGB (and alpha), refusing corrupt, truncated and oversized input.
+
+    A PNG whose pixels are intact but whose text chunks Pillow refuses (a zTXt chunk inflating past
+    its limits, a text chunk failing its CRC) is decoded again without its non-pixel chunks, with a
+    note saying so. ``partial=True`` (verify) accepts a JPEG cut off inside its image data: the
+    decoder fills in the rest, and a note says that pixel evidence covers only what decoded.
+    Running out of memory is an :class:`ImageError` too: this image is too large for this machine.
+    """
+    try:
+        return _decode(data, name=name, max_pixels=max_pixels, partial=partial)
+    except MemoryError as e:
+        raise ImageError(f"{name}: out of memory decoding this image") from e
+
+
+def _decode(data: bytes, *, name: str, max_pixels: int, partial: bool) -> LoadedImage:
     fmt = sniff_format(data[:64])
     if fmt is None:
         raise ImageError(f"{name}: not a supported image (unrecognised content; PNG, JPEG, WebP, GIF, TIFF, BMP, "
@@ -155,30 +273,25 @@ def decode_image(data: bytes, *, name: str = "<bytes>", max_pixels: int = MAX_PI
             raise ImageError(f"{name}: {missing}")
         if fmt == "HEIF":
             _register_heif()
+    _pillow_limits(max_pixels)
     # Pillow's default (ImageFile.LOAD_TRUNCATED_IMAGES = False) makes truncated data an error
-    # instead of grey padding; we rely on it and never change it.
+    # instead of grey padding; we rely on it and never change it (it is process-wide).
+    notes: list[str] = []
     try:
-        # Pillow warns (rather than fails) about damaged EXIF and similar; keep those as notes on
-        # the image instead of letting them escape, but make its bomb warning a hard error.
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            img = Image.open(io.BytesIO(data), formats=[fmt])
-            width, height = img.size
-            if width * height > max_pixels:
-                raise ImageError(
-                    f"{name}: {width}x{height} is {width * height:,} pixels, above the limit of "
-                    f"{max_pixels:,} (possible decompression bomb)"
-                )
-            img.load()
+        try:
+            img, caught = _open_decoded(data, fmt, name, max_pixels)
+        except (OSError, SyntaxError, ValueError, EOFError) as first:
+            retry = _retry_data(data, fmt, first, partial)
+            if retry is None:
+                raise
+            img, caught = _open_decoded(retry[0], fmt, name, max_pixels)
+            notes.append(retry[1])
     except ImageError:
         raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
-        raise ImageError(f"{name}: refused as a possible decompression bomb ({e})") from e
     except (OSError, SyntaxError, ValueError, EOFError) as e:
         raise ImageError(f"{name}: corrupt or truncated {fmt} ({e})") from e
 
-    notes = [f"{w.category.__name__}: {w.message}" for w in caught]
+    notes += [f"{w.category.__name__}: {w.message}" for w in caught]
     try:
         text = {k: v for k, v in getattr(img, "text", {}).items() if isinstance(v, str)} if fmt == "PNG" else {}
     except (OSError, ValueError, SyntaxError) as e:  # text chunks are parsed lazily
@@ -190,11 +303,7 @@ def decode_image(data: bytes, *, name: str = "<bytes>", max_pixels: int = MAX_PI
         alpha = np.asarray(rgba)[:, :, 3].copy()
         rgb = np.asarray(rgba.convert("RGB"))
     elif img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-        # 16-bit / float greyscale: scale to 8 bits rather than let Pillow clip.
-        arr = np.asarray(img).astype(np.float64)
-        hi = arr.max() or 1.0
-        grey = np.clip(arr / hi * 255.0 + 0.5, 0, 255).astype(np.uint8)
-        rgb = np.repeat(grey[:, :, None], 3, axis=2)
+        rgb = _scaled_grey(img)
     else:
         rgb = np.asarray(img if img.mode == "RGB" else img.convert("RGB"))  # convert() would copy RGB
     return LoadedImage(
@@ -207,6 +316,47 @@ def decode_image(data: bytes, *, name: str = "<bytes>", max_pixels: int = MAX_PI
         data=data,
         notes=notes,
     )
+
+
+def _retry_data(data: bytes, fmt: str, error: Exception, partial: bool) -> tuple[bytes, str] | None:
+    """Bytes worth a second decode after ``error``, with the note that says what was done."""
+    if fmt == "PNG":
+        stripped = _png_pixels_only(data)
+        if stripped is not None:
+            kinds = ", ".join(sorted(set(stripped[1])))
+            return stripped[0], (f"the PNG's pixels were decoded without its non-pixel chunks ({kinds}): "
+                                 f"the decoder refused them ({error})")
+    if fmt == "JPEG" and partial and "truncated" in str(error) and not data.endswith(b"\xff\xd9"):
+        return data + b"\xff\xd9", ("truncated JPEG: the file ends inside the image data, so the pixels "
+                                     "after the cut are filled in by the decoder and the watermark, "
+                                     "fingerprint and forensic results cover only the part that decoded")
+    return None
+
+
+#: Rows scaled at a time when 16-bit and float greyscale images become 8-bit (bounded scratch memory).
+_SCALE_ROWS = 256
+
+
+def _scaled_grey(img: Image.Image) -> np.ndarray:
+    """16-bit / 32-bit / float greyscale scaled to 8 bits by its maximum (rather than let Pillow
+    clip), a band of rows at a time: no float64 copy of the whole image (a 9400² 16-bit PNG took
+    2.3 GB that way)."""
+    arr = np.asarray(img)
+    floats = arr.dtype.kind == "f"
+    if not arr.size:
+        hi = 1.0
+    else:  # a float image's NaN and infinities count as 0 (a copy, but only of float images)
+        hi = float((np.where(np.isfinite(arr), arr, 0) if floats else arr).max()) or 1.0
+    hi = hi if hi > 0 else 1.0
+    grey = np.empty(arr.shape[:2], dtype=np.uint8)
+    scale = np.float32(255.0 / hi)
+    for y in range(0, arr.shape[0], _SCALE_ROWS):
+        band = arr[y:y + _SCALE_ROWS].astype(np.float32) * scale + np.float32(0.5)
+        if floats:
+            np.nan_to_num(band, copy=False, nan=0.0, posinf=255.0, neginf=0.0)
+        np.clip(band, 0, 255, out=band)
+        grey[y:y + _SCALE_ROWS] = band
+    return np.repeat(grey[:, :, None], 3, axis=2)
 
 
 def load_image(path: str | os.PathLike[str], *, max_pixels: int = MAX_PIXELS) -> LoadedImage:

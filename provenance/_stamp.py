@@ -21,6 +21,7 @@ from PIL import Image
 from ._c2pa import ManifestSpec, build_manifest, sign_asset
 from ._errors import OutputError, ProvenanceError
 from ._imageio import (
+    MAX_PIXELS,
     LoadedImage,
     atomic_write,
     check_output_path,
@@ -124,12 +125,14 @@ def stamp_file(src: str | os.PathLike[str], dst: str | os.PathLike[str], *, iden
                record: GenerationRecord | None = None, method: str = DEFAULT_METHOD, fmt: str | None = None,
                quality: int = DEFAULT_QUALITY, overwrite: bool = False, parent: str | os.PathLike[str] | None = None,
                parent_action: str = "c2pa.edited", thumbnail: bool = False,
-               registry: Registry | None = None, content_id: str | None = None) -> StampResult:
+               registry: Registry | None = None, content_id: str | None = None,
+               max_pixels: int = MAX_PIXELS) -> StampResult:
     """Stamp ``src`` into a new file ``dst``; the input is never modified.
 
     ``registry`` receives a row for the stamp; if adding it fails the output is removed again,
     so there is never a stamped file the registry does not know. ``content_id`` (16 hex digits)
     is for callers that allocate ids themselves; by default a fresh random one is drawn.
+    ``max_pixels``: larger sources are refused before they are decoded.
     """
     src_p, dst_p = Path(src), Path(dst)
     check_output_path(dst_p, overwrite=overwrite)
@@ -142,7 +145,9 @@ def stamp_file(src: str | os.PathLike[str], dst: str | os.PathLike[str], *, iden
         raise OutputError(f"{dst_p}: cannot tell the output format from the name; use .png, .jpg or .webp, or --format")
 
     t0 = time.perf_counter()
-    image = load_image(src_p)
+    image = load_image(src_p, max_pixels=max_pixels)
+    for note in image.notes:  # e.g. text chunks the decoder refused: the stamp will not carry them over
+        log.warning("%s: %s", src_p, note)
     if parent is None and _has_c2pa(image.data):
         log.warning("%s carries a C2PA manifest of its own; pass --parent %s to keep it as an ingredient",
                     src_p, src_p)

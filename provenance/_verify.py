@@ -1,22 +1,26 @@
 """verify: decode an image once, run every evidence collector, fuse the evidence into a verdict.
 
 Collectors are independent: each returns its evidence or, if it fails, an ``errors`` entry and an
-``absent`` result; one collector's failure never hides another's evidence. The report is the
-evidence model of DESIGN.md (``schema: provenance.verify/1``; JSON Schema in
-docs/verify.schema.json).
+``absent`` result; one collector's failure never hides another's evidence. Those that read the
+file's bytes (C2PA, metadata, the registry lookup by sha256) run whatever the pixel decoder says:
+a file whose pixels do not decode (a PNG with a hostile text chunk, a JPEG cut short) can still be
+signed, registered and described by its metadata. A JPEG cut off inside its image data is
+analysed as far as it decodes, with an ``errors`` entry saying so. The report is the evidence
+model of DESIGN.md (``schema: provenance.verify/1``; JSON Schema in docs/verify.schema.json).
 """
 from __future__ import annotations
 
 import hashlib
 import logging
 import time
+import numpy as np
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 from ._c2pa_evidence import C2paEvidence, collect_c2pa
 from ._errors import ImageTooSmallError, ProvenanceError
-from ._imageio import LoadedImage, decode_image, read_bytes
+from ._imageio import MAX_FILE_BYTES, MAX_PIXELS, LoadedImage, decode_image, read_bytes, sniff_format
 from ._registry import PHASH_MAX_DISTANCE, Registry
 from ._verdict import Verdict, fuse
 from .watermark import detect_watermarks
@@ -34,6 +38,9 @@ class VerifyOptions:
     registry: Registry | None = None
     forensics: bool = True
     watermark_methods: list[str] | None = None  # None: every registered, installed method
+    max_pixels: int = MAX_PIXELS  # larger images are not decoded (their bytes are still read)
+    #: Why there is no registry lookup when ``registry`` is None (e.g. no registry exists yet).
+    registry_note: str = "registry lookup disabled"
 
 
 @dataclass
@@ -77,6 +84,8 @@ def _timed(report: VerifyReport, name: str, fn: Callable[[], Any]) -> Any:
         return fn()
     except ProvenanceError as e:
         report.errors.append({"collector": name, "error": str(e)})
+    except MemoryError:  # this file is too much for this machine; the next one may not be
+        report.errors.append({"collector": name, "error": "out of memory"})
     except Exception as e:  # a collector bug must not take the others down; it is reported loudly
         log.exception("collector %s failed", name)
         report.errors.append({"collector": name, "error": f"{type(e).__name__}: {e}"})
@@ -116,6 +125,19 @@ def _registry_lookup(loaded: LoadedImage, sha256: str, watermarks: list[dict], r
         return {"match": "fingerprint", "distance": distance, "max_distance": PHASH_MAX_DISTANCE,
                 "record": row.to_dict(), "identical_file": False}
     return {"match": "none"}
+
+
+def _registry_by_sha256(sha256: str, registry: Registry) -> dict:
+    """The lookup that needs no pixels: a byte-identical copy of a stamped file."""
+    exact = registry.find_by_sha256(sha256)
+    if exact:
+        return {"match": "fingerprint", "distance": 0, "record": exact[0].to_dict(), "identical_file": True}
+    return {"match": "none", "reason": "the pixels did not decode: looked up by sha256 only"}
+
+
+def _bytes_only(data: bytes, fmt: str) -> LoadedImage:
+    """What the metadata collector reads when the pixels did not decode: the bytes, no pixels."""
+    return LoadedImage(path=None, format=fmt, rgb=np.zeros((0, 0, 3), dtype=np.uint8), data=data)
 
 
 def _metadata(loaded: LoadedImage) -> dict:
@@ -177,42 +199,51 @@ def verify_bytes(data: bytes, *, name: str, options: VerifyOptions | None = None
     options = options or VerifyOptions()
     report = VerifyReport(file=name, sha256=sha256 or hashlib.sha256(data).hexdigest())
     t = time.perf_counter()
+    loaded: LoadedImage | None = None
     try:
-        loaded = decode_image(data, name=name)
+        loaded = decode_image(data, name=name, max_pixels=options.max_pixels, partial=True)
     except ProvenanceError as e:
         report.errors.append({"collector": "decode", "error": str(e)})
-        report.timing_ms["decode"] = round((time.perf_counter() - t) * 1000.0, 2)
+    report.timing_ms["decode"] = round((time.perf_counter() - t) * 1000.0, 2)
+    fmt = loaded.format if loaded is not None else sniff_format(data[:64])
+    if fmt is None:  # not an image at all: there is nothing more to read
         report.verdict = fuse(report)
         return report
-    report.timing_ms["decode"] = round((time.perf_counter() - t) * 1000.0, 2)
-    report.format, report.width, report.height = loaded.format, loaded.width, loaded.height
-    if on_decoded is not None:
-        on_decoded(loaded)
+    report.format = fmt
+    if loaded is not None:
+        report.width, report.height = loaded.width, loaded.height
+        if on_decoded is not None:
+            on_decoded(loaded)
 
+    # From the bytes, whatever the pixel decoder said.
     c2pa_ev: C2paEvidence | None = _timed(report, "c2pa", lambda: collect_c2pa(
         data, trust_anchors_pem=options.trust_anchors_pem or None))
     if c2pa_ev is not None:
         report.c2pa = c2pa_ev.to_dict()
-    marks = _timed(report, "watermarks", lambda: _watermarks(loaded, options))
-    report.watermarks = marks or []
-    report.errors += [{"collector": "decode", "error": note} for note in loaded.notes]
-    meta = _timed(report, "metadata", lambda: _metadata(loaded))
+    if loaded is not None:
+        marks = _timed(report, "watermarks", lambda: _watermarks(loaded, options))
+        report.watermarks = marks or []
+        report.errors += [{"collector": "decode", "error": note} for note in loaded.notes]
+    meta = _timed(report, "metadata", lambda: _metadata(loaded if loaded is not None else _bytes_only(data, fmt)))
     if meta is not None:
         report.errors += [{"collector": "metadata", "error": str(e)} for e in meta.pop("errors", [])]
         report.metadata = meta
     if options.registry is not None:
-        found = _timed(report, "registry", lambda: _registry_lookup(loaded, report.sha256, report.watermarks,
-                                                                    options.registry))
+        registry = options.registry
+        found = _timed(report, "registry", lambda: _registry_lookup(loaded, report.sha256, report.watermarks, registry)
+                       if loaded is not None else _registry_by_sha256(report.sha256, registry))
         if found is not None:
             report.registry = found
     else:
-        report.registry = {"match": "none", "reason": "registry lookup disabled"}
-    if options.forensics:
+        report.registry = {"match": "none", "reason": options.registry_note}
+    if not options.forensics:
+        report.forensics = {"status": "absent", "reason": "forensics disabled"}
+    elif loaded is None:
+        report.forensics = {"status": "absent", "reason": "the pixels did not decode"}
+    else:
         result = _timed(report, "forensics", lambda: _forensics(loaded))
         if result is not None:
             report.forensics = result
-    else:
-        report.forensics = {"status": "absent", "reason": "forensics disabled"}
     report.verdict = fuse(report)
     return report
 
@@ -220,9 +251,19 @@ def verify_bytes(data: bytes, *, name: str, options: VerifyOptions | None = None
 def verify_file(path: str | Path, *, options: VerifyOptions | None = None) -> VerifyReport:
     """Verify one file. Unreadable files give a report with an ``errors`` entry, never an exception."""
     try:
-        data = read_bytes(path)
+        data = read_bytes(path, max_bytes=MAX_FILE_BYTES)
     except ProvenanceError as e:
-        report = VerifyReport(file=str(path), errors=[{"collector": "read", "error": str(e)}])
-        report.verdict = fuse(report)
-        return report
-    return verify_bytes(data, name=str(path), options=options)
+        return _failed(path, "read", str(e))
+    except MemoryError:
+        return _failed(path, "read", f"{path}: out of memory reading this file")
+    try:
+        return verify_bytes(data, name=str(path), options=options)
+    except MemoryError:  # one file too large for this machine must not cost a batch its other reports
+        del data
+        return _failed(path, "verify", f"{path}: out of memory analysing this file")
+
+
+def _failed(path: str | Path, collector: str, message: str) -> VerifyReport:
+    report = VerifyReport(file=str(path), errors=[{"collector": collector, "error": message}])
+    report.verdict = fuse(report)
+    return report

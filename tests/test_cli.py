@@ -132,6 +132,7 @@ def test_exit_1_wrong_passphrase(capsys, home, tmp_path, monkeypatch):
     """An encrypted key with a wrong passphrase exits 1 naming the problem."""
     secret = tmp_path / "pass.txt"
     secret.write_text("right\n")
+    secret.chmod(0o600)
     assert run(capsys, "keys", "init", "--passphrase-file", str(secret))[0] == 0
     src = tmp_path / "in.png"
     Image.fromarray(natural_image(300, 300)).save(src)

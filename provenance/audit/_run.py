@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import IO, Iterator
 
 from .._errors import OutputError, ProvenanceError
+from .._imageio import MAX_PIXELS
 from .._version import __version__
 from ._cache import AuditCache, options_fingerprint
 from ._html import evidence_of, write_html
@@ -41,6 +42,7 @@ class AuditOptions:
     hidden: bool = False
     fail_on: frozenset[str] = frozenset()
     progress: bool | None = None  # None: only when stderr is a terminal
+    max_pixels: int = MAX_PIXELS  # larger images are not decoded (verify's limit)
 
 
 @dataclass
@@ -111,12 +113,14 @@ def audit_paths(roots: list[str], options: AuditOptions, *, jsonl: str | None = 
             registry_size = reg.count()
     fingerprint = options_fingerprint(trust_anchors_pem=options.trust_anchors_pem, forensics=options.forensics,
                                       watermark_methods=options.watermark_methods,
-                                      registry_path=options.registry_path, registry_size=registry_size)
+                                      registry_path=options.registry_path, registry_size=registry_size,
+                                      max_pixels=options.max_pixels)
     cache = AuditCache(options.cache_path, fingerprint) if options.cache_path else None
     config = WorkerConfig(trust_anchors_pem=options.trust_anchors_pem, forensics=options.forensics,
                           watermark_methods=tuple(options.watermark_methods) if options.watermark_methods else None,
                           registry_path=options.registry_path, cache_path=options.cache_path,
-                          fingerprint=fingerprint, thumbnails=html is not None, memory_mb=options.memory_mb)
+                          fingerprint=fingerprint, thumbnails=html is not None, memory_mb=options.memory_mb,
+                          max_pixels=options.max_pixels)
 
     totals = Totals()
     first_result = last_result = None  # seconds from the start to the pool's first and latest file
