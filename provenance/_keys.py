@@ -81,12 +81,18 @@ def _ext(cert: x509.Certificate, kind):
         return None
 
 
-def _write_private(path: Path, data: bytes) -> None:
-    """Create ``path`` with mode 0600 from the first byte (no window where it is world-readable)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+def _write_private(path: Path, data: bytes, *, mode: int = 0o600) -> None:
+    """Create ``path`` with ``mode`` from the first byte (no window where a key is world-readable),
+    set explicitly: the umask could make it looser (``umask 000``) or stricter than meant."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
     with os.fdopen(fd, "wb") as fh:
+        os.fchmod(fh.fileno(), mode)
         fh.write(data)
-    os.chmod(path, 0o600)  # in case the umask was stricter than needed, or looser on odd systems
+
+
+def _write_public(path: Path, data: bytes) -> None:
+    """A certificate: 0644, whatever the umask."""
+    _write_private(path, data, mode=0o644)
 
 
 def _encryption(passphrase: str | None) -> serialization.KeySerializationEncryption:
@@ -158,8 +164,8 @@ def init_keys(*, org: str, directory: Path | None = None, passphrase: str | None
     pkcs8 = serialization.PrivateFormat.PKCS8
     _write_private(directory / ROOT_KEY, root_key.private_bytes(serialization.Encoding.PEM, pkcs8, enc))
     _write_private(directory / KEY, key.private_bytes(serialization.Encoding.PEM, pkcs8, enc))
-    (directory / ROOT_CERT).write_bytes(_pem(root))
-    (directory / CHAIN).write_bytes(_pem(leaf) + _pem(root))
+    _write_public(directory / ROOT_CERT, _pem(root))
+    _write_public(directory / CHAIN, _pem(leaf) + _pem(root))
     return directory
 
 
@@ -170,15 +176,15 @@ def import_keys(*, cert: Path, key: Path, directory: Path | None = None,
     directory = Path(directory or _paths.keys_dir())
     _prepare_dir(directory, overwrite)
     _write_private(directory / KEY, Path(key).read_bytes())
-    (directory / CHAIN).write_bytes(identity.chain_pem)
+    _write_public(directory / CHAIN, identity.chain_pem)
     certs = x509.load_pem_x509_certificates(identity.chain_pem)
     if len(certs) > 1:
-        (directory / ROOT_CERT).write_bytes(_pem(certs[-1]))
+        _write_public(directory / ROOT_CERT, _pem(certs[-1]))
     return directory
 
 
 def _prepare_dir(directory: Path, overwrite: bool) -> None:
-    directory.mkdir(parents=True, exist_ok=True)
+    _paths.ensure_private_dir(directory)  # PROVENANCE_HOME too, when this creates it
     os.chmod(directory, 0o700)
     existing = [n for n in (ROOT_CERT, ROOT_KEY, CHAIN, KEY) if (directory / n).exists()]
     if existing and not overwrite:

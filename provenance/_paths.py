@@ -2,6 +2,9 @@
 
 ``PROVENANCE_HOME`` puts everything under one folder (tests, CI, demos, several identities).
 Without it, keys go to the user's config dir and the registry to the user's data dir.
+
+Folders the tool creates are 0700 whatever the umask (under ``umask 000`` a plain ``mkdir`` would
+give 0777 around the keys and the registry); folders that exist are left as they are.
 """
 from __future__ import annotations
 
@@ -11,6 +14,22 @@ from pathlib import Path
 import platformdirs
 
 APP = "provenance"
+
+
+def ensure_private_dir(path: Path) -> Path:
+    """Create ``path`` and any missing parents with mode 0700, set explicitly (not left to the umask)."""
+    missing = []
+    p = Path(path)
+    while not p.exists() and p != p.parent:
+        missing.append(p)
+        p = p.parent
+    for d in reversed(missing):
+        try:
+            d.mkdir(mode=0o700)
+        except FileExistsError:  # made meanwhile by another process: theirs to keep
+            continue
+        os.chmod(d, 0o700)
+    return Path(path)
 
 
 def _home_override() -> Path | None:

@@ -84,7 +84,7 @@ class Registry:
     def __init__(self, path: str | Path | None = None) -> None:
         self.path = Path(path) if path else _paths.registry_path()
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            _paths.ensure_private_dir(self.path.parent)  # 0700 under any umask
             self._db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
             self._db.execute("PRAGMA busy_timeout=30000")
             self._init_schema()
