@@ -5,9 +5,12 @@ ComfyUI's SaveImage writes ``prompt`` = json.dumps of the API graph ({node id: {
 ``widgets_values``, a ``links`` table of ``[id, from node, from slot, to node, to slot, type]``).
 Its WebP writer puts ``"prompt:" + json`` in EXIF Model and ``"workflow:" + json`` in EXIF Make.
 
-We start at the sampler nearest to an output node and walk back through links to the prompts,
-the checkpoint, the LoRAs and the latent size. Walks are breadth-first with a visited set and a
-visit budget: cycles, unknown custom nodes and huge graphs end a walk, never the program.
+We start at the sampler nearest to an output node and follow its latent back through earlier
+samplers (an SDXL refiner after its base, a hires-fix second pass) to the first one, which added
+the noise: its seed, steps, prompts and checkpoint are the generation's settings, and every
+checkpoint of the chain is listed in order with its role (``base``, then ``refiner``). Walks are
+breadth-first with a visited set and a visit budget: cycles, unknown custom nodes and huge graphs
+end a walk, never the program.
 """
 from __future__ import annotations
 
@@ -32,6 +35,10 @@ SAMPLER_TYPES = frozenset({
 })
 MODEL_KEYS = ("ckpt_name", "unet_name", "base_ckpt_name", "model_name", "checkpoint")
 TEXT_KEYS = ("text", "text_g", "text_l", "prompt", "string", "positive", "negative", "value")
+#: Inputs through which one sampler's output reaches the next (latents, or decoded pixels).
+LATENT_KEYS = ("latent_image", "samples", "latent", "pixels", "image", "images")
+#: Most samplers one chain follows back (base, refiner, hires passes, detailers).
+MAX_CHAIN = 16
 #: Inputs that lead to the image being refined, not to the settings of this sampler.
 NOT_SETTINGS = frozenset({"latent_image", "samples", "latent", "model", "positive", "negative", "clip",
                           "vae", "image", "images", "pixels", "conditioning", "mask", "control_net"})
@@ -206,13 +213,31 @@ def _model_and_loras(graph: Graph, start: str) -> tuple[str | None, list[Lora]]:
     return model, loras
 
 
-def _pick_sampler(graph: Graph) -> str | None:
-    def is_sampler(node: dict[str, Any]) -> bool:
-        if node.get("muted"):
-            return False
-        inputs = node["inputs"]
-        return node["class_type"] in SAMPLER_TYPES or {"sampler_name", "steps", "cfg"} <= inputs.keys()
+def is_sampler(node: dict[str, Any]) -> bool:
+    if node.get("muted"):
+        return False
+    inputs = node["inputs"]
+    return node["class_type"] in SAMPLER_TYPES or {"sampler_name", "steps", "cfg"} <= inputs.keys()
 
+
+def _sampler_chain(graph: Graph, last: str) -> list[str]:
+    """The samplers whose output reaches ``last`` through its latent (or pixels), first to last:
+    the first one made the image from noise, the later ones refined it."""
+    chain, current = [last], last
+    while len(chain) < MAX_CHAIN:
+        previous = None
+        for node_id, node in _walk(graph, current, only=LATENT_KEYS):
+            if node_id != current and node_id not in chain and is_sampler(node):
+                previous = node_id
+                break
+        if previous is None:
+            break
+        chain.append(previous)
+        current = previous
+    return chain[::-1]
+
+
+def _pick_sampler(graph: Graph) -> str | None:
     outputs = [nid for nid, node in graph.items()
                if "save" in node["class_type"].lower() or "preview" in node["class_type"].lower()]
     for output in outputs[:8]:
@@ -229,9 +254,12 @@ def _pick_sampler(graph: Graph) -> str | None:
 
 
 def comfyui_info(graph: Graph, *, raw: dict[str, str], model_hashes: dict[str, str]) -> GeneratorInfo:
-    """Settings of the sampler that made the output, read from an API-form graph."""
+    """Settings of the sampling chain that made the output, read from an API-form graph: those of
+    its first sampler (the base), with every checkpoint of the chain in order."""
     info = GeneratorInfo(tool="ComfyUI", source="local", raw=raw)
-    sampler = _pick_sampler(graph)
+    last = _pick_sampler(graph)
+    chain = _sampler_chain(graph, last) if last is not None else []
+    sampler = chain[0] if chain else None
     if sampler is None:
         info.model, info.loras = None, []
         for node in list(graph.values())[:MAX_VISITS]:
@@ -257,9 +285,20 @@ def comfyui_info(graph: Graph, *, raw: dict[str, str], model_hashes: dict[str, s
     guidance = to_float(_find_scalar(graph, positive, ("guidance",))) if positive else None
     if guidance is not None:
         info.extra["guidance"] = guidance
-    info.model, info.loras = _model_and_loras(graph, sampler)
+    if len(chain) > 1:
+        info.extra["sampling_passes"] = len(chain)
+    checkpoints: list[str] = []
+    for step in chain:
+        model, loras = _model_and_loras(graph, step)
+        if model and model not in checkpoints:
+            checkpoints.append(model)
+        info.loras += [lo for lo in loras if lo.name not in {known.name for known in info.loras}]
+    info.model = checkpoints[0] if checkpoints else None
     if info.model:
         info.model_hash = model_hashes.get(info.model)
+    info.checkpoints = [{"name": name, "role": "base" if i == 0 else "refiner",
+                         **({"hash": model_hashes[name]} if name in model_hashes else {})}
+                        for i, name in enumerate(checkpoints)]
     for _node_id, latent in _walk(graph, sampler, only=("latent_image", "samples", "latent", "pixels")):
         width, height = to_int(latent["inputs"].get("width")), to_int(latent["inputs"].get("height"))
         if width and height:

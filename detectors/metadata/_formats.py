@@ -194,9 +194,13 @@ def _invokeai_metadata(text: str, src: ImageSources) -> GeneratorInfo | None:
 
 def _sd_metadata(text: str, src: ImageSources) -> GeneratorInfo | None:
     data = _json_dict(text, where="png:sd-metadata", errors=src.errors)
-    if data is None or not isinstance(data.get("image"), dict):
+    if data is None:
         return None
-    image = data["image"]
+    images = data.get("images")  # a grid: one entry per image, the first one's settings
+    image = data.get("image") if isinstance(data.get("image"), dict) else \
+        next((i for i in images if isinstance(i, dict)), None) if isinstance(images, list) else None
+    if image is None:
+        return None
     prompts = image.get("prompt")
     if isinstance(prompts, list):
         prompt_text = " ".join(p.get("prompt", "") for p in prompts[:32]
@@ -210,11 +214,14 @@ def _sd_metadata(text: str, src: ImageSources) -> GeneratorInfo | None:
             upscaler = clean_text(step.get("type"), limit=100)
     mapped = {"prompt", "sampler", "steps", "cfg_scale", "seed", "width", "height", "postprocessing"}
     extra = _extra(image, mapped)
-    extra.update(_extra(data, {"image", "model_weights", "model_hash", "app_version"}))
+    # The weights' name: "model_weights" (2.3), "model_id" (2.0-2.2, ldm/invoke/args.py
+    # metadata_dumps); "model" is always the family, "stable diffusion".
+    model_key = next((k for k in ("model_weights", "model_id") if isinstance(data.get(k), str) and data[k]), None)
+    extra.update(_extra(data, {"image", "images", "model_weights", "model_id", "model_hash", "app_version"}))
     return GeneratorInfo(
         tool="InvokeAI",
         prompt=clean_text(positive), negative_prompt=clean_text(negative),
-        model=clean_text(data.get("model_weights"), limit=500),
+        model=clean_text(data.get(model_key), limit=500) if model_key else None,
         model_hash=clean_text(data.get("model_hash"), limit=200),
         sampler=clean_text(image.get("sampler"), limit=200),
         steps=to_int(image.get("steps")), cfg=to_float(image.get("cfg_scale")), seed=to_int(image.get("seed")),

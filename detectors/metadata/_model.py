@@ -32,6 +32,10 @@ class GeneratorInfo:
     upscaler: str | None = None
     version: str | None = None  # the tool's own version string, when it wrote one
     source: str | None = None  # local | api, when the format tells
+    #: Every checkpoint that took part, in the order the image went through them, each
+    #: ``{"name", "role"}`` (role ``base``, then ``refiner``) and ``hash`` when known; ``model`` is
+    #: the base. Set by parsers of formats that can use several (ComfyUI).
+    checkpoints: list[dict[str, str]] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)  # other settings, scalars only
     raw: dict[str, str] = field(default_factory=dict)
 
@@ -56,6 +60,8 @@ class GeneratorInfo:
             value = getattr(self, key)
             if value is not None:
                 out[key] = value
+        if self.checkpoints:
+            out["checkpoints"] = [dict(c) for c in self.checkpoints]
         if self.extra:
             out["extra"] = dict(self.extra)
         out["found_in"] = sorted(self.raw)
