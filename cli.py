@@ -393,6 +393,14 @@ def cmd_audit(args) -> int:
 def _load_for_generation(args):
     from provenance.generate import LoraSpec, load_pipeline
 
+    if not args.verbose:  # transformers' advice about optional backends (torchvision, ...) is not ours
+        try:
+            from transformers.utils import logging as transformers_logging
+
+            transformers_logging.set_verbosity_error()
+        except ImportError:
+            pass
+
     return load_pipeline(
         args.model, single_file=args.single_file, loras=[LoraSpec.parse(s) for s in (args.lora or [])],
         dtype=args.dtype, device=args.device, offload=args.offload, vae_tiling=args.vae_tiling,
@@ -430,6 +438,7 @@ def cmd_generate(args) -> int:
         raise UsageError("--batch must be at least 1")
     if args.strength is not None and (args.init_image is None or not 0 < args.strength <= 1):
         raise UsageError("--strength needs --init-image and lies in (0, 1]")
+    _check_generate_size(args)
     identity = _identity(args)
     call = {"prompt": args.prompt, "negative_prompt": args.negative_prompt, "num_inference_steps": args.steps,
             "guidance_scale": args.guidance, "width": args.width, "height": args.height,
@@ -453,12 +462,29 @@ def cmd_generate(args) -> int:
     if args.json:
         _print_json({"model": loaded.record.model, "load_seconds": loaded.load_seconds,
                      "images": [{"file": i.path, "seed": i.seed, "content_id": i.content_id,
-                                 "sha256": i.stamp.sha256, "record": i.record.to_dict()} for i in images]})
+                                 "sha256": i.stamp.sha256, "watermark_detected": i.watermark_detected,
+                                 "record": i.record.to_dict()} for i in images]})
     else:
         for i in images:
+            missing = ", WATERMARK NOT DETECTABLE" if i.watermark_detected is False else ""
             print(f"{i.path}: seed {i.seed}, content id {i.content_id}, {i.stamp.width}x{i.stamp.height}, "
-                  f"{i.record.seconds:.2f} s/image, signed by {i.stamp.signer}")
+                  f"{i.record.seconds:.2f} s/image, signed by {i.stamp.signer}{missing}")
     return EXIT_OK
+
+
+def _check_generate_size(args) -> None:
+    """--width/--height that no pipeline accepts (not a multiple of 8) or that the watermark cannot
+    carry (below the method's minimum) are usage errors, before any model is loaded."""
+    from provenance.watermark import get_method
+
+    min_w, min_h = get_method(args.method).min_size
+    for flag, value, least in (("--width", args.width, min_w), ("--height", args.height, min_h)):
+        if value is None:
+            continue
+        if value % 8:
+            raise UsageError(f"{flag} {value}: must be a multiple of 8 (the VAE's factor); try {value // 8 * 8 or 8}")
+        if value < least:
+            raise UsageError(f"{flag} {value}: the {args.method} watermark needs at least {min_w}x{min_h}")
 
 
 def cmd_bench(args) -> int:

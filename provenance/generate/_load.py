@@ -10,6 +10,7 @@ Hub cannot be reached, loading goes on from the cache alone instead of retrying 
 """
 from __future__ import annotations
 
+import functools
 import importlib.util
 import json
 import logging
@@ -18,6 +19,7 @@ import platform
 import re
 import socket
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -302,6 +304,22 @@ def _require_cached_configs(checkpoint: Path, repo: str | None, offline: str) ->
                              f"{what}, and {_OFFLINE_REASONS[offline]}. {fix}")
 
 
+#: Warnings that diffusers' own calls into huggingface_hub cause and no user can act on (diffusers
+#: still passes ``local_dir_use_symlinks``, which huggingface_hub deprecated): not shown.
+_NOT_OURS = (r"The `local_dir_use_symlinks` argument is deprecated",)
+
+
+def _without_foreign_warnings(fn):
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        with warnings.catch_warnings():
+            for message in _NOT_OURS:
+                warnings.filterwarnings("ignore", message=message, category=UserWarning)
+            return fn(*args, **kwargs)
+    return wrapper
+
+
+@_without_foreign_warnings
 def load_pipeline(model: str | os.PathLike[str] | None, *, single_file: str | os.PathLike[str] | None = None,
                   loras: list[LoraSpec] | tuple[LoraSpec, ...] = (), dtype: str = "fp32", device: str | None = None,
                   offload: str | None = None, vae_tiling: bool = False, vae_slicing: bool = False,

@@ -62,6 +62,8 @@ class StampedImage:
     content_id: str
     stamp: StampResult
     record: GenerationRecord
+    #: Whether verify's default scan finds this image's mark (None: a method it does not scan).
+    watermark_detected: bool | None = None
 
 
 def describe_pipeline(pipe) -> GenerationRecord:
@@ -171,8 +173,14 @@ class PendingGeneration:
             except ProvenanceError as e:
                 first_error = first_error or e
                 continue
+            if outcome.watermark_detected is False:
+                log.warning("%s: its %s mark is not found by the detector in the written pixels (too little "
+                            "room for it in this image: busy content near the method's smallest size); its "
+                            "C2PA manifest and the registry (sha256, perceptual hash) still identify it",
+                            job.path, job.method)
             self.images.append(StampedImage(path=str(job.path), seed=seed, content_id=outcome.result.content_id,
-                                            stamp=outcome.result, record=job.record))
+                                            stamp=outcome.result, record=job.record,
+                                            watermark_detected=outcome.watermark_detected))
         self._owner.last_images = self.images
         if first_error is not None:
             if isinstance(first_error, ProvenanceError):
@@ -315,6 +323,41 @@ class StampedPipeline:
                 if self.overwrite or not path.exists():
                     return path
 
+    def image_size(self, kwargs: dict) -> tuple[int | None, int | None]:
+        """(width, height) a call with these keyword arguments makes: as asked, else the init
+        image's (image-to-image), else the pipeline's default; None where it cannot be told."""
+        width, height = kwargs.get("width"), kwargs.get("height")
+        image = kwargs.get("image")
+        if image is not None and (width is None or height is None):
+            first = image[0] if isinstance(image, (list, tuple)) and image else image
+            if hasattr(first, "size") and isinstance(first.size, tuple):  # PIL
+                width, height = width or first.size[0], height or first.size[1]
+            elif hasattr(first, "shape") and len(first.shape) >= 2:  # tensor C x H x W / array H x W x C
+                h, w = (first.shape[-2], first.shape[-1]) if hasattr(first, "detach") else first.shape[:2]
+                width, height = width or int(w), height or int(h)
+        if width is None or height is None:
+            scale = int(getattr(self.pipe, "vae_scale_factor", 8) or 8)
+            sample = getattr(self.pipe, "default_sample_size", None) or getattr(
+                getattr(getattr(self.pipe, "unet", None), "config", None), "sample_size", None)
+            if isinstance(sample, (list, tuple)):
+                sample = sample[0]
+            if isinstance(sample, int):
+                width, height = width or sample * scale, height or sample * scale
+        return width, height
+
+    def check_size(self, width: int | None, height: int | None) -> None:
+        """Refuse, before any generating, a size the pipeline cannot make (not a multiple of its
+        VAE's factor) or the watermark method cannot carry (below its ``min_size``)."""
+        scale = int(getattr(self.pipe, "vae_scale_factor", 8) or 8)
+        for name, value in (("width", width), ("height", height)):
+            if value is not None and (value < scale or value % scale):
+                raise GenerationError(f"{name} {value} is not a positive multiple of {scale} (the pipeline's VAE "
+                                      f"factor); try {max(scale, round(value / scale) * scale)}")
+        min_w, min_h = get_method(self.method).min_size
+        if width is not None and height is not None and (width < min_w or height < min_h):
+            raise GenerationError(f"{width}x{height} is below what the {self.method} watermark needs "
+                                  f"({min_w}x{min_h} at least); generate at least that size")
+
     def submit(self, *args, seed: int | list[int] | None = None, parent: str | os.PathLike[str] | None = None,
                **kwargs) -> PendingGeneration:
         """Run the pipeline now and queue its images for stamping; ``.result()`` waits for them."""
@@ -332,6 +375,7 @@ class StampedPipeline:
         if output_type not in OUTPUT_TYPES:
             raise GenerationError(f"output_type must be one of {', '.join(OUTPUT_TYPES)}, got {output_type!r}")
         return_dict = kwargs.pop("return_dict", True)
+        self.check_size(*self.image_size(kwargs))
         n, per_prompt = self._count(args, kwargs)
         seeds, generators = self._seeds(seed, kwargs.pop("generator", None), n)
 
@@ -340,7 +384,10 @@ class StampedPipeline:
         if cuda:
             torch.cuda.reset_peak_memory_stats()
         t0 = time.perf_counter()
-        out = self.pipe(*args, generator=generators, output_type="pt", return_dict=True, **kwargs)
+        try:
+            out = self.pipe(*args, generator=generators, output_type="pt", return_dict=True, **kwargs)
+        except ValueError as e:  # diffusers' own argument checks (sizes, prompt lengths, strength, ...)
+            raise GenerationError(f"the pipeline refused the call: {e}") from e
         if cuda:
             torch.cuda.synchronize()
         seconds = time.perf_counter() - t0

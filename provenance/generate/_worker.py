@@ -14,6 +14,7 @@ from .._imageio import LoadedImage, atomic_write, decode_image
 from .._keys import SigningIdentity
 from .._record import GenerationRecord
 from .._stamp import StampResult, stamp_image
+from ..watermark import get_method
 
 
 @dataclass
@@ -27,6 +28,7 @@ class StampJob:
     quality: int
     overwrite: bool
     parent: Path | None = None  # the init image of an image-to-image run, kept as a C2PA ingredient
+    content_id: str | None = None  # None: a fresh random id
 
 
 @dataclass
@@ -34,6 +36,9 @@ class StampOutcome:
     result: StampResult
     manifest: dict
     rgb: np.ndarray  # the pixels as written (watermarked; for JPEG/WebP, after compression)
+    #: Whether the method's own default scan (what verify runs) finds the mark in those pixels,
+    #: with the written id; None for methods verify does not scan by default (rivaGan: seconds).
+    watermark_detected: bool | None = None
 
 
 def warm_up(method: str, identity: SigningIdentity) -> None:
@@ -52,7 +57,22 @@ def run_stamp_job(job: StampJob) -> StampOutcome:
     image = LoadedImage(path=None, format="PNG", rgb=job.rgb)
     signed, result, manifest = stamp_image(image, fmt=job.fmt, identity=job.identity, record=job.record,
                                            method=job.method, quality=job.quality, title=job.path.name,
-                                           parent=job.parent, parent_action="c2pa.edited")
+                                           parent=job.parent, parent_action="c2pa.edited",
+                                           content_id=job.content_id)
     atomic_write(job.path, signed, overwrite=job.overwrite)
     result.output = str(job.path)
-    return StampOutcome(result=result, manifest=manifest, rgb=decode_image(signed, name=str(job.path)).rgb)
+    written = decode_image(signed, name=str(job.path)).rgb
+    return StampOutcome(result=result, manifest=manifest, rgb=written,
+                        watermark_detected=mark_found(written, job.method, result.content_id))
+
+
+def mark_found(rgb: np.ndarray, method: str, content_id: str) -> bool | None:
+    """Whether ``method``'s default scan finds ``content_id`` (the part its mark carries) in the
+    written pixels: the check that nothing is generated with a mark its own detector misses (a
+    busy image at the method's smallest size can fall below what the mark needs). A few ms for
+    provenanceWM (4 ms at 256², 12 at 512², 50 at 1024², one core), in the stamping worker."""
+    m = get_method(method)
+    if not m.scan_by_default or not m.available():
+        return None
+    found = m.scan(rgb)
+    return bool(found.detected and found.payload and content_id.startswith(found.payload))
