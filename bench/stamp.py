@@ -1,6 +1,6 @@
 """Stamping benchmark: milliseconds per image, split by step, with the baseline measured in the same run.
 
-    .venv/bin/python bench/stamp.py [--repeat 7] [--sizes 512 1024] [--json out.json]
+    .venv/bin/python bench/stamp.py [--repeat 7] [--sizes 512 1024] [--methods ...] [--json out.json]
 
 Runs on one core (thread pools pinned to 1) so figures compare across machines. For each size and
 output format it stamps the same image ``--repeat`` times (after one warm-up) and reports the
@@ -8,11 +8,13 @@ median per step: decode (reading the source file), watermark, metadata (EXIF/XMP
 encode (pixels + metadata to PNG/JPEG), sign (C2PA manifest build + sign + embed), hash
 (sha256 + perceptual hash), write (atomic write + fsync), registry (SQLite insert); "stamp steps"
 is the total without decode, i.e. what stamping an image already in memory (``generate``) costs.
+Methods: the default one (``provenance.watermark.DEFAULT_METHOD``, what ``stamp`` and ``generate``
+use with no flag) first, then dwtDctSvd and dwtDct.
 
 Baselines in the same run:
 - ``imwatermark dwtDct``: invisible-watermark's own ``WatermarkEncoder.encode(bgr, "dwtDct")`` with a
   32-bit payload, the anchor the issue names;
-- ``imwatermark dwtDctSvd``: the same for the method we use by default;
+- ``imwatermark dwtDctSvd``: the same for dwtDctSvd, the default before provenanceWM;
 - the encoder and thumbnail choices: Pillow PNG at its default level 6 and at level 1 vs our
   writer (OpenCV, zlib level 1, RLE strategy), and C2PA signing with vs without the thumbnail.
 """
@@ -47,6 +49,7 @@ from render_samples import landscape  # noqa: E402
 from provenance import GenerationRecord, Registry, init_keys, load_identity, stamp_file  # noqa: E402
 from provenance._c2pa import ManifestSpec, sign_asset  # noqa: E402
 from provenance._payload import new_content_id  # noqa: E402
+from provenance.watermark import DEFAULT_METHOD  # noqa: E402
 
 RECORD = GenerationRecord.from_json_file(REPO / "samples" / "params.json")
 
@@ -104,7 +107,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", type=int, nargs="+", default=[512, 1024])
     ap.add_argument("--repeat", type=int, default=7)
-    ap.add_argument("--methods", nargs="+", default=["dwtDctSvd", "dwtDct"])
+    ap.add_argument("--methods", nargs="+", default=list(dict.fromkeys([DEFAULT_METHOD, "dwtDctSvd", "dwtDct"])),
+                    help="watermark methods to time (default: the default method, then dwtDctSvd and dwtDct)")
     ap.add_argument("--json", help="also write the results here")
     args = ap.parse_args()
 

@@ -184,3 +184,54 @@ def test_out_of_memory_in_one_file_keeps_the_batch(tmp_path, home):
     assert [r["file"] for r in reports] == [str(huge), str(small)]
     assert any("out of memory" in e["error"] for e in reports[0]["errors"])
     assert reports[1]["errors"] == [] and reports[1]["width"] == 256
+
+
+def test_fuzzed_png_chunks_never_crash_hang_or_hide_the_manifest(stamped, options):
+    """Property test: a stamped PNG with one hostile chunk added (text or zTXt inflating up to
+    32 MiB, an eXIf or private chunk, a length that lies, a bad CRC), anywhere before IEND: verify
+    never raises, stays within seconds, gives a schema-valid report, never calls the store absent,
+    and a file whose pixels do not decode says so under errors."""
+    import json
+    import time
+
+    import jsonschema
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    schema = json.loads((REPO / "docs" / "verify.schema.json").read_text())
+    png = stamped["png"].read_bytes()
+    iend = png.rindex(b"IEND") - 4
+    idat = png.index(b"IDAT") - 4
+
+    def hostile(kind: bytes, size: int, bad_crc: bool, lie: int | None, where: int) -> bytes:
+        if kind == b"zTXt":
+            body = b"Comment\x00\x00" + zlib.compress(b"\x00" * size, 9)
+        elif kind == b"iTXt":
+            body = b"Comment\x00\x01\x00\x00\x00" + zlib.compress(b"a" * size, 9)
+        else:
+            body = b"Comment\x00" + b"x" * min(size, 1 << 20)
+        data = chunk(kind, body)
+        if bad_crc:
+            data = data[:-4] + bytes(4)
+        if lie is not None:  # a length field that lies
+            data = lie.to_bytes(4, "big") + data[4:]
+        at = {"after-IHDR": 33, "before-IDAT": idat, "before-IEND": iend}[where]
+        return png[:at] + data + png[at:]
+
+    # Small drawn values (the chunk is built from them), so a failing example prints short.
+    @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                     HealthCheck.too_slow])
+    @given(st.sampled_from([b"tEXt", b"zTXt", b"iTXt", b"eXIf", b"prVt", b"caBX"]),
+           st.sampled_from([0, 10, 1 << 20, (1 << 20) + 1, 9 << 20, 32 << 20]), st.booleans(),
+           st.sampled_from([None, 0, 1, 1 << 31]), st.sampled_from(["after-IHDR", "before-IDAT", "before-IEND"]))
+    def check(kind, size, bad_crc, lie, where):
+        data = hostile(kind, size, bad_crc, lie, where)
+        t = time.perf_counter()
+        r = verify_bytes(data, name="fuzzed.png", options=options).to_dict()
+        assert time.perf_counter() - t < 20
+        jsonschema.validate(r, schema)
+        assert r["c2pa"]["status"] != "absent", r["c2pa"]
+        if r["width"] is None:
+            assert any(e["collector"] == "decode" for e in r["errors"])
+
+    check()
