@@ -18,6 +18,7 @@ from ._c2pa_evidence import C2paEvidence, collect_c2pa
 from ._errors import ImageTooSmallError, ProvenanceError
 from ._imageio import LoadedImage, decode_image, read_bytes
 from ._registry import PHASH_MAX_DISTANCE, Registry
+from ._text import file_fields, printable
 from ._verdict import Verdict, fuse
 from .watermark import detect_watermarks
 
@@ -54,7 +55,8 @@ class VerifyReport:
 
     def to_dict(self) -> dict:
         d = asdict(self)
-        return {"schema": SCHEMA, **d}
+        name = file_fields(d.pop("file"))  # a name that is not UTF-8: escaped, plus its bytes in base64
+        return {"schema": SCHEMA, **name, **d}
 
     @property
     def flags(self) -> set[str]:
@@ -69,6 +71,22 @@ class VerifyReport:
         if self.verdict.label == "unknown":
             out.add("unknown")
         return out
+
+
+def merge_errors(errors: list[dict]) -> list[dict]:
+    """Each distinct (collector, error) once, in first-seen order, with ``count`` when it repeats.
+
+    A hostile file can make a parser say the same thing per chunk (100,000 tEXt chunks gave 99,741
+    copies of one message: a 9 MB report line); the count keeps the information, not the copies.
+    """
+    merged: dict[tuple[str, str], dict] = {}
+    for e in errors:
+        key = (e["collector"], e["error"])
+        if key in merged:
+            merged[key]["count"] = merged[key].get("count", 1) + e.get("count", 1)
+        else:
+            merged[key] = dict(e)
+    return list(merged.values())
 
 
 def _timed(report: VerifyReport, name: str, fn: Callable[[], Any]) -> Any:
@@ -178,7 +196,7 @@ def verify_bytes(data: bytes, *, name: str, options: VerifyOptions | None = None
     report = VerifyReport(file=name, sha256=sha256 or hashlib.sha256(data).hexdigest())
     t = time.perf_counter()
     try:
-        loaded = decode_image(data, name=name)
+        loaded = decode_image(data, name=printable(name))  # messages quote the name: keep them writable
     except ProvenanceError as e:
         report.errors.append({"collector": "decode", "error": str(e)})
         report.timing_ms["decode"] = round((time.perf_counter() - t) * 1000.0, 2)
@@ -213,6 +231,7 @@ def verify_bytes(data: bytes, *, name: str, options: VerifyOptions | None = None
             report.forensics = result
     else:
         report.forensics = {"status": "absent", "reason": "forensics disabled"}
+    report.errors = merge_errors(report.errors)
     report.verdict = fuse(report)
     return report
 
@@ -222,7 +241,7 @@ def verify_file(path: str | Path, *, options: VerifyOptions | None = None) -> Ve
     try:
         data = read_bytes(path)
     except ProvenanceError as e:
-        report = VerifyReport(file=str(path), errors=[{"collector": "read", "error": str(e)}])
+        report = VerifyReport(file=str(path), errors=[{"collector": "read", "error": printable(str(e))}])
         report.verdict = fuse(report)
         return report
     return verify_bytes(data, name=str(path), options=options)
