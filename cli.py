@@ -877,10 +877,11 @@ def build_parser() -> argparse.ArgumentParser:
              "and self-contained HTML reports",
              "provenance audit samples/ --html out/report.html --trust samples/trust/demo-root.pem\n"
              "  provenance audit /mnt/archive --workers 8 --cache audit.sqlite --jsonl results.jsonl\n"
-             "  provenance audit incoming/ --fail-on ai,tampered --jsonl -   # CI gate: exit 3 if flagged")
+             "  provenance audit incoming/ --fail-on ai,tampered,error,skipped --jsonl -   # CI gate: exit 3 if flagged")
     p.add_argument("dirs", nargs="+", metavar="DIR", help="folders (walked recursively) or files to audit")
     p.add_argument("--html", metavar="FILE", help="write a self-contained HTML report (no network needed)")
-    p.add_argument("--jsonl", metavar="FILE", help="one verify JSON object per image per line ('-': stdout)")
+    p.add_argument("--jsonl", metavar="FILE",
+                   help="one verify JSON object per file per line, skipped files included ('-': stdout)")
     p.add_argument("--csv", metavar="FILE", help="one flat summary row per file, skipped files included")
     p.add_argument("--workers", type=int, metavar="N", help="worker processes (default: the number of CPUs)")
     p.add_argument("--cache", metavar="FILE",

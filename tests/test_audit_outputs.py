@@ -124,3 +124,16 @@ def test_a_killed_run_leaves_the_previous_report_whole(tmp_path):
     assert proc.returncode == -signal.SIGKILL, log.read_text()
     assert (jsonl.read_bytes(), csv_path.read_bytes()) == previous
     assert partial  # the run was killed while writing its rows
+
+
+def test_a_report_behind_a_symbolic_link_is_replaced_where_it_lives(folder, tmp_path):
+    """Writing a report through a link replaces the file it points to; the link stays a link."""
+    real = tmp_path / "reports" / "r.csv"
+    real.parent.mkdir()
+    from provenance.audit import CSV_COLUMNS
+
+    real.write_text(",".join(CSV_COLUMNS) + "\n")
+    link = tmp_path / "latest.csv"
+    link.symlink_to(real)
+    assert _audit(str(folder), "--csv", str(link), "--no-cache") == cli.EXIT_OK
+    assert link.is_symlink() and len(real.read_text().splitlines()) == 3

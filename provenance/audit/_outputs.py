@@ -144,7 +144,8 @@ class ReportFile:
     """
 
     def __init__(self, path: str | os.PathLike[str], what: str) -> None:
-        self.path = Path(path)
+        # A link to a report: replace what it points to, not the link (as writing through it did).
+        self.path = Path(os.path.realpath(path)) if os.path.islink(path) else Path(path)
         self.temp_path: Path | None = None
         shown = printable(str(path))
         try:
