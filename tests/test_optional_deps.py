@@ -161,3 +161,12 @@ def test_python_dash_m_provenance_is_the_console_script():
     help_m = subprocess.run([sys.executable, "-m", "provenance", "watermark", "--help"], cwd=REPO,
                             capture_output=True, text=True, timeout=120)
     assert help_m.returncode == 0 and help_m.stdout.startswith("usage: provenance watermark")
+
+
+def test_generate_without_diffusers_names_the_generate_extra(monkeypatch):
+    """generate and bench without the generate extra: the error names it and the torch build to install first."""
+    from provenance.generate._require import require_diffusers
+
+    monkeypatch.setitem(sys.modules, "diffusers", None)
+    with pytest.raises(MissingDependencyError, match=r"provenance-tool\[generate\].*torch build"):
+        require_diffusers()
