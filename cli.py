@@ -239,14 +239,14 @@ def cmd_watermark_methods(args) -> int:
         rows.append({"name": name, "default": name == DEFAULT_METHOD, "summary": m.summary,
                      "payload_bits": m.codec.bits, "code": m.codec.name, "id_hex_digits": m.codec.id_hex_len,
                      "false_positive_rate": m.codec.false_positive_rate,
-                     "min_size": list(m.min_size), "available": m.available(),
+                     "min_size": list(m.min_size), "available": m.available(), "extra": m.extra_name,
                      "scanned_by_default": m.scan_by_default})
     if args.json:
         _print_json(rows)
     else:
         for r in rows:
             flag = " (default)" if r["default"] else ""
-            avail = ("" if r["available"] else "  [not installed]") + \
+            avail = ("" if r["available"] else f"  [not installed: pip install 'provenance-tool[{r['extra']}]']") + \
                     ("" if r["scanned_by_default"] else "  [only with --method]")
             print(f"{r['name']}{flag}: {r['summary']}; {r['code']}, false-positive rate "
                   f"{r['false_positive_rate']:.1e}, min {r['min_size'][0]}x{r['min_size'][1]}{avail}")
@@ -692,7 +692,7 @@ def _add_key_options(p) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from provenance import __version__
+    from provenance._about import version_text
     from provenance.watermark import DEFAULT_METHOD, method_names
 
     parser = argparse.ArgumentParser(
@@ -702,7 +702,7 @@ def build_parser() -> argparse.ArgumentParser:
                "environment: PROVENANCE_HOME (keys and registry folder), " + PASSPHRASE_ENV,
         formatter_class=_Formatter,
     )
-    parser.add_argument("--version", action="version", version=f"provenance {__version__}")
+    parser.add_argument("--version", action="version", version=version_text())
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages to stderr")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)

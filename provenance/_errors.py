@@ -67,3 +67,7 @@ class GenerationError(ProvenanceError):
 
 class ModelNotFoundError(GenerationError):
     """The model (or a LoRA or checkpoint file) is not on disk and cannot be downloaded now."""
+
+
+class DataFileError(ProvenanceError):
+    """A data file the package ships (model, schema, trust list) is missing or differs from its table."""

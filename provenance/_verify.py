@@ -3,7 +3,7 @@
 Collectors are independent: each returns its evidence or, if it fails, an ``errors`` entry and an
 ``absent`` result; one collector's failure never hides another's evidence. The report is the
 evidence model of DESIGN.md (``schema: provenance.verify/1``; JSON Schema in
-docs/verify.schema.json).
+provenance/schemas/verify.schema.json, shipped with the package).
 """
 from __future__ import annotations
 

@@ -11,13 +11,14 @@ import pytest
 from PIL import Image
 
 import cli
+from provenance._data_files import VERIFY_SCHEMA, load_json
 from provenance.audit import CSV_COLUMNS
 
 from _audit_data import (FAST, HOSTILE_NAME, HOSTILE_PROMPT, a1111_parameters, header_bomb, memory_bomb, read_jsonl,
                          save_png, snapshot)
 from conftest import REPO, flip_scan_bit
 
-SCHEMA = json.loads((REPO / "docs" / "verify.schema.json").read_text())
+SCHEMA = load_json(VERIFY_SCHEMA)
 
 
 @pytest.fixture(scope="module")

@@ -9,15 +9,16 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import REPO, flip_scan_bit, natural_image
+from conftest import flip_scan_bit, natural_image
 from conftest import run_cli as run
 from provenance import GenerationRecord, Registry, init_keys, load_identity, stamp_file
+from provenance._data_files import VERIFY_SCHEMA, load_json
 from provenance._trust import trust_anchors
 from provenance._verify import VerifyOptions, verify_bytes, verify_file
 
 RECORD = GenerationRecord.from_dict({"generator": "diffusers", "model": "sdxl-base-1.0", "seed": 7, "source": "local",
                                      "extra": {"marker": "ASSERTIONMARKER"}})
-SCHEMA = json.loads((REPO / "docs" / "verify.schema.json").read_text())
+SCHEMA = load_json(VERIFY_SCHEMA)
 
 
 def _validate(report: dict) -> None:
