@@ -9,11 +9,12 @@ import jsonschema
 import pytest
 
 import cli
+from provenance._data_files import VERIFY_SCHEMA, load_json
 
 from _audit_data import FAST, read_jsonl, save_png
 from conftest import REPO
 
-SCHEMA = json.loads((REPO / "docs" / "verify.schema.json").read_text())
+SCHEMA = load_json(VERIFY_SCHEMA)
 EVERYTHING = "ai,tampered,invalid,error,unknown"
 
 

@@ -13,11 +13,12 @@ import jsonschema
 import pytest
 
 import cli
+from provenance._data_files import VERIFY_SCHEMA, load_json
 
 from _audit_data import FAST, save_png
 from conftest import REPO
 
-SCHEMA = json.loads((REPO / "docs" / "verify.schema.json").read_text())
+SCHEMA = load_json(VERIFY_SCHEMA)
 RAW = b"caf\xe9 \xff.png"  # Latin-1 bytes: not UTF-8
 SHOWN = "caf\\xe9 \\xff.png"
 
