@@ -137,3 +137,21 @@ def test_a_report_behind_a_symbolic_link_is_replaced_where_it_lives(folder, tmp_
     link.symlink_to(real)
     assert _audit(str(folder), "--csv", str(link), "--no-cache") == cli.EXIT_OK
     assert link.is_symlink() and len(real.read_text().splitlines()) == 3
+
+
+def test_report_folders_are_created_when_missing(folder, tmp_path):
+    """The README's main command on a fresh checkout: ``--html out/report.html`` with no ``out/``
+    yet creates the folder (every report kind), instead of failing before any work."""
+    out = tmp_path / "fresh" / "out"
+    code = _audit(str(folder), "--html", str(out / "report.html"), "--csv", str(out / "csv" / "rows.csv"),
+                  "--jsonl", str(out / "rows.jsonl"))
+    assert code == 0
+    assert (out / "report.html").stat().st_size > 0 and (out / "csv" / "rows.csv").is_file()
+    assert len(read_jsonl(out / "rows.jsonl")) == 2
+
+
+def test_a_report_folder_that_is_a_file_is_an_error(folder, tmp_path, capsys):
+    """A report whose folder is an existing file: a clear error, exit 1, nothing written."""
+    (tmp_path / "out").write_text("not a folder")
+    assert _audit(str(folder), "--html", str(tmp_path / "out" / "report.html")) == cli.EXIT_ERROR
+    assert "is not a folder" in capsys.readouterr().err

@@ -129,6 +129,21 @@ def check_outputs(roots: Iterable[str], outputs: Mapping[str, str | None], *, al
                                     "(remove it yourself or choose another name)")
 
 
+def make_parent(path: Path, what: str) -> Path:
+    """The folder ``path`` goes in, created (with its parents) when missing: ``--html out/report.html``
+    on a fresh checkout must not fail for want of ``out/``. The caller has already checked that
+    ``path`` is not inside an audited folder (unless allowed) and names no input."""
+    parent = path.parent if str(path.parent) else Path(".")
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except FileExistsError as e:
+        raise OutputError(f"--{what} {printable(str(path))}: {printable(str(parent))} is not a folder") from e
+    except OSError as e:
+        raise OutputError(f"--{what} {printable(str(path))}: cannot create folder {printable(str(parent))} "
+                          f"({e.strerror or e})") from e
+    return parent
+
+
 def _file_mode() -> int:
     """What ``open(path, "w")`` would give a new file: 0666 less the umask."""
     mask = os.umask(0)
@@ -153,9 +168,7 @@ class ReportFile:
             if streaming:
                 self.fh: IO[str] = open(self.path, "w", encoding="utf-8", newline="")
                 return
-            parent = self.path.parent if str(self.path.parent) else Path(".")
-            if not parent.is_dir():
-                raise OutputError(f"--{what} {shown}: folder {printable(str(parent))} does not exist")
+            parent = make_parent(self.path, what)
             fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".partial", dir=parent)
         except OSError as e:
             raise OutputError(f"--{what} {shown}: cannot write ({e.strerror or e})") from e

@@ -16,7 +16,7 @@ from .._text import dumps_json, printable
 from .._version import __version__
 from ._cache import AuditCache, options_fingerprint
 from ._html import HtmlStore, write_html
-from ._outputs import ReportFile, check_outputs
+from ._outputs import ReportFile, check_outputs, make_parent
 from ._pool import FileResult, WorkerConfig, error_report, run_pool
 from ._progress import Progress
 from ._rows import CSV_COLUMNS, Totals, summary_row
@@ -73,11 +73,9 @@ def _check_html_path(path: str | None) -> None:
     if path is None:
         return
     p = Path(path)
-    parent = p.parent if str(p.parent) else Path(".")
     if p.is_dir():
         raise OutputError(f"--html {printable(str(p))}: is a directory")
-    if not parent.is_dir():
-        raise OutputError(f"--html {printable(str(p))}: folder {printable(str(parent))} does not exist")
+    parent = make_parent(p, "html")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise OutputError(f"--html {printable(str(p))}: folder {printable(str(parent))} is not writable")
 
