@@ -25,7 +25,9 @@ class UsageError(Exception):
 
 
 def _print_json(obj) -> None:
-    sys.stdout.write(json.dumps(obj, indent=2, ensure_ascii=False, default=str) + "\n")
+    from provenance._text import dumps_json
+
+    sys.stdout.write(dumps_json(obj, indent=2, default=str) + "\n")
 
 
 def _passphrase(args) -> str | None:
@@ -258,14 +260,14 @@ def cmd_watermark_methods(args) -> int:
         rows.append({"name": name, "default": name == DEFAULT_METHOD, "summary": m.summary,
                      "payload_bits": m.codec.bits, "code": m.codec.name, "id_hex_digits": m.codec.id_hex_len,
                      "false_positive_rate": m.codec.false_positive_rate,
-                     "min_size": list(m.min_size), "available": m.available(),
+                     "min_size": list(m.min_size), "available": m.available(), "extra": m.extra_name,
                      "scanned_by_default": m.scan_by_default})
     if args.json:
         _print_json(rows)
     else:
         for r in rows:
             flag = " (default)" if r["default"] else ""
-            avail = ("" if r["available"] else "  [not installed]") + \
+            avail = ("" if r["available"] else f"  [not installed: pip install 'provenance-tool[{r['extra']}]']") + \
                     ("" if r["scanned_by_default"] else "  [only with --method]")
             print(f"{r['name']}{flag}: {r['summary']}; {r['code']}, false-positive rate "
                   f"{r['false_positive_rate']:.1e}, min {r['min_size'][0]}x{r['min_size'][1]}{avail}")
@@ -275,14 +277,21 @@ def cmd_watermark_methods(args) -> int:
 # --- verify -----------------------------------------------------------------------------------
 
 FAIL_ON = ("ai", "tampered", "invalid", "error", "unknown")
+#: audit can also fail on images it did not analyse (hidden ones with --skip-hidden, links not followed).
+AUDIT_FAIL_ON = FAIL_ON + ("skipped",)
 
 
-def _fail_on(text: str) -> set[str]:
-    chosen = {t.strip() for t in text.split(",") if t.strip()}
-    bad = chosen - set(FAIL_ON)
-    if bad or not chosen:
-        raise argparse.ArgumentTypeError(f"choose from {','.join(FAIL_ON)}; got {text!r}")
-    return chosen
+def _fail_on_parser(choices: tuple[str, ...]) -> Callable[[str], set[str]]:
+    def parse(text: str) -> set[str]:
+        chosen = {t.strip() for t in text.split(",") if t.strip()}
+        bad = chosen - set(choices)
+        if bad or not chosen:
+            raise argparse.ArgumentTypeError(f"choose from {','.join(choices)}; got {text!r}")
+        return chosen
+    return parse
+
+
+_fail_on = _fail_on_parser(FAIL_ON)
 
 
 def _print_report(r: dict) -> None:
@@ -352,8 +361,13 @@ def cmd_verify(args) -> int:
 
 # --- audit ------------------------------------------------------------------------------------
 
+SKIPPED_SHOWN = 20  # skipped images the summary names (the reports list them all)
+
+
 def cmd_audit(args) -> int:
+    from provenance._errors import UnsafeOutputError
     from provenance._paths import registry_path
+    from provenance._text import printable
     from provenance._trust import trust_anchors
     from provenance.audit import AuditOptions, audit_paths, default_cache_path
 
@@ -371,17 +385,29 @@ def cmd_audit(args) -> int:
         forensics=not args.no_forensics, watermark_methods=args.method or None,
         workers=args.workers or os.cpu_count() or 1, timeout=args.timeout or None, memory_mb=args.max_memory or None,
         cache_path=None if args.no_cache else str(args.cache or default_cache_path()),
-        follow_symlinks=args.follow_symlinks, hidden=args.hidden, fail_on=frozenset(args.fail_on),
-        progress=True if args.progress else None, max_pixels=args.max_pixels)
-    summary = audit_paths(args.dirs, options, jsonl=args.jsonl, csv_path=args.csv, html=args.html)
+        cache_is_default=not args.cache, follow_symlinks=args.follow_symlinks, skip_hidden=args.skip_hidden,
+        allow_inside=args.allow_inside, fail_on=frozenset(args.fail_on), progress=True if args.progress else None,
+        max_pixels=args.max_pixels)
+    try:
+        summary = audit_paths(args.dirs, options, jsonl=args.jsonl, csv_path=args.csv, html=args.html)
+    except UnsafeOutputError as e:  # the command line contradicts itself: a usage error
+        raise UsageError(str(e)) from e
     out = sys.stderr if args.jsonl == "-" else sys.stdout
     t = summary.totals
     c = t.cards
     print(f"audited {t.files} files: {c['ai']} AI-generated, {c['signed']} signed, {c['tampered']} tampered or "
           f"invalid, {c['camera']} camera, {c['unknown']} unknown, {c['error']} errors, {c['skipped']} skipped "
           f"({t.analysed} analysed, {t.cached} from the cache)", file=out)
+    if t.skipped_images:
+        gate = ("flagged by --fail-on skipped" if "skipped" in args.fail_on
+                else "not flagged: --fail-on skipped would")
+        print(f"{t.skipped_images} image(s) skipped, not analysed ({gate}):", file=out)
+        for name in summary.skipped_images[:SKIPPED_SHOWN]:
+            print(f"  {name}", file=out)
+        if t.skipped_images > SKIPPED_SHOWN:
+            print(f"  ... and {t.skipped_images - SKIPPED_SHOWN} more (the CSV and JSONL list every one)", file=out)
     for kind, path in summary.outputs.items():
-        print(f"{kind}: {path}", file=out)
+        print(f"{kind}: {printable(path)}", file=out)
     if summary.flagged:
         print(f"{summary.flagged} file(s) flagged by --fail-on {','.join(sorted(args.fail_on))}", file=out)
         return EXIT_FLAGGED
@@ -722,14 +748,14 @@ def _add_json(p) -> None:
     p.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
 
 
-def _add_verify_options(p) -> None:
+def _add_verify_options(p, *, fail_on: tuple[str, ...] = FAIL_ON) -> None:
     """Options shared by verify and audit (audit runs verify on every file)."""
     from provenance.watermark import method_names
 
     p.add_argument("--trust", action="append", metavar="PEM",
                    help="extra trust anchors (repeatable); the tool's own root CA is always trusted")
-    p.add_argument("--fail-on", type=_fail_on, default=set(), metavar="LIST",
-                   help=f"exit 3 when any file is flagged: comma-separated from {','.join(FAIL_ON)}")
+    p.add_argument("--fail-on", type=_fail_on_parser(fail_on), default=set(), metavar="LIST",
+                   help=f"exit 3 when any file is flagged: comma-separated from {','.join(fail_on)}")
     p.add_argument("--method", action="append", choices=method_names(),
                    help="only these of our watermark methods (default: those scanned by default; "
                         "rivaGan and provenanceWM only when named)")
@@ -763,7 +789,7 @@ def _add_key_options(p) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from provenance import __version__
+    from provenance._about import version_text
     from provenance.watermark import DEFAULT_METHOD, method_names
 
     parser = argparse.ArgumentParser(
@@ -774,7 +800,7 @@ def build_parser() -> argparse.ArgumentParser:
                "environment: PROVENANCE_HOME (keys and registry folder), " + PASSPHRASE_ENV,
         formatter_class=_Formatter,
     )
-    parser.add_argument("--version", action="version", version=f"provenance {__version__}")
+    parser.add_argument("--version", action="version", version=version_text())
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages to stderr")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -950,19 +976,26 @@ def build_parser() -> argparse.ArgumentParser:
              "and self-contained HTML reports",
              "provenance audit samples/ --html out/report.html --trust samples/trust/demo-root.pem\n"
              "  provenance audit /mnt/archive --workers 8 --cache audit.sqlite --jsonl results.jsonl\n"
-             "  provenance audit incoming/ --fail-on ai,tampered --jsonl -   # CI gate: exit 3 if flagged")
+             "  provenance audit incoming/ --fail-on ai,tampered,error,skipped --jsonl -   # CI gate: exit 3 if flagged")
     p.add_argument("dirs", nargs="+", metavar="DIR", help="folders (walked recursively) or files to audit")
     p.add_argument("--html", metavar="FILE", help="write a self-contained HTML report (no network needed)")
-    p.add_argument("--jsonl", metavar="FILE", help="one verify JSON object per image per line ('-': stdout)")
+    p.add_argument("--jsonl", metavar="FILE",
+                   help="one verify JSON object per file per line, skipped files included ('-': stdout)")
     p.add_argument("--csv", metavar="FILE", help="one flat summary row per file, skipped files included")
     p.add_argument("--workers", type=int, metavar="N", help="worker processes (default: the number of CPUs)")
     p.add_argument("--cache", metavar="FILE",
                    help="SQLite cache of results by content hash (default: audit-cache.sqlite in PROVENANCE_HOME "
                         "or the user cache folder); a re-run skips what is done")
     p.add_argument("--no-cache", action="store_true", help="analyse every file, read and write no cache")
-    _add_verify_options(p)
+    p.add_argument("--allow-inside", action="store_true",
+                   help="allow reports and --cache inside an audited folder (they are left out of the audit); "
+                        "an existing file that is not a report is never overwritten")
+    _add_verify_options(p, fail_on=AUDIT_FAIL_ON)
     p.add_argument("--follow-symlinks", action="store_true", help="follow symbolic links (loops are detected)")
-    p.add_argument("--hidden", action="store_true", help="include hidden files and folders (names starting with .)")
+    p.add_argument("--skip-hidden", action="store_true",
+                   help="do not analyse hidden files and folders (names starting with .): each hidden image is "
+                        "a skipped row, which --fail-on skipped counts (default: hidden files are audited)")
+    p.add_argument("--hidden", action="store_true", help=argparse.SUPPRESS)  # the default now; kept for old scripts
     p.add_argument("--timeout", type=float, default=120.0, metavar="S",
                    help="seconds per file before it becomes an error row (default 120; 0: no limit)")
     p.add_argument("--max-memory", type=int, default=4096, metavar="MB",
@@ -1007,7 +1040,15 @@ def _main(argv: list[str] | None) -> int:
     from provenance import ProvenanceError
 
     try:
-        return args.func(args)
+        code = args.func(args)
+        sys.stdout.flush()  # here, where a reader that left early (EPIPE) is caught, not at exit
+        return code
+    except BrokenPipeError:
+        # The reader left early (`provenance verify a b c | head -1`). As the Python docs advise:
+        # point stdout at devnull so the interpreter's last flush cannot fail again, and exit 1.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_ERROR
     except UsageError as e:
         parser.exit(EXIT_USAGE, f"provenance: error: {e}\n")
     except ProvenanceError as e:

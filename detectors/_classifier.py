@@ -43,11 +43,13 @@ class ModelError(ProvenanceError):
     """A forensic model cannot be used: missing, corrupt, untrusted content, or built for other features."""
 
 
-def _require_sklearn():
+def require_sklearn():
+    """scikit-learn fits the heads; it is the train extra, not a base dependency (prediction is numpy)."""
     try:
         import sklearn  # noqa: F401
-    except ImportError as e:  # pragma: no cover - a runtime dependency
-        raise MissingDependencyError(f"training the forensic classifier needs scikit-learn ({e})") from e
+    except ImportError as e:
+        raise MissingDependencyError("training or cross-validating the forensic classifier needs scikit-learn: "
+                                     f"pip install 'provenance-tool[train]' ({e})") from e
 
 
 @dataclass(frozen=True)
@@ -233,7 +235,7 @@ def train_model(x: np.ndarray, is_ai: np.ndarray, families: Sequence[str], image
     """Fit both heads (or only the binary one). Rows are (augmented) images of full feature
     vectors; ``image_ids`` ties the copies of one image together; ``sources`` (each row's source
     repository) weights the rows per ``config.source_power``."""
-    _require_sklearn()
+    require_sklearn()
     names = config.input_names()
     full = feature_names()
     x = np.asarray(x, dtype=np.float64)

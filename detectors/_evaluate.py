@@ -10,7 +10,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ._classifier import MIN_FAMILY_IMAGES, UNKNOWN_FAMILY, ForensicsModel, TrainConfig, train_model
+from ._classifier import MIN_FAMILY_IMAGES, UNKNOWN_FAMILY, ForensicsModel, TrainConfig, require_sklearn, train_model
 from ._dataset import EVAL_CONDITIONS, TRAIN_CONDITIONS, Sample
 
 log = logging.getLogger(__name__)
@@ -225,6 +225,7 @@ def grouped_folds(samples: Sequence[Sample], n_splits: int = 5, *, seed: int = 0
     fold without real photos says nothing about false positives, and pooling its scores with
     other folds' mixes models of different calibration (with the shared data set, two of five
     folds held no real photo at all)."""
+    require_sklearn()
     from sklearn.model_selection import StratifiedGroupKFold
 
     groups = np.array([s.source for s in samples])
@@ -275,6 +276,7 @@ def leave_one_family_out_auc(samples: Sequence[Sample], tables: dict[str, np.nda
                              config: TrainConfig = TrainConfig(), real_splits: int = 3) -> dict[str, dict]:
     """For each generator family: train without it (and without one group of real sources),
     then score that family against the held-out real photos, as stored."""
+    require_sklearn()
     from sklearn.model_selection import GroupKFold
 
     real = np.array([i for i, s in enumerate(samples) if not s.is_ai])
@@ -320,7 +322,7 @@ def save_plots(report: EvaluationReport, folder, *, prefix: str = "detection") -
     except ImportError as e:
         from provenance._errors import MissingDependencyError
 
-        raise MissingDependencyError("plots need matplotlib: pip install 'provenance-tool[dev]'") from e
+        raise MissingDependencyError("plots need matplotlib: pip install 'provenance-tool[train]'") from e
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     written = []

@@ -13,7 +13,7 @@ import numpy as np
 
 from provenance._imageio import sniff_format
 
-from ._classifier import ForensicsModel, TrainConfig, save_model
+from ._classifier import ForensicsModel, TrainConfig, require_sklearn, save_model
 from ._dataset import (ALL_CONDITIONS, EVAL_CONDITIONS, TRAIN_CONDITIONS, Sample, cap_per_source, feature_table,
                        read_manifests)
 from ._evaluate import EvaluationReport, cross_validate, evaluate_model, fit
@@ -69,6 +69,7 @@ def train_from_data(data: Sequence[str | os.PathLike[str]], out: str | os.PathLi
                     workers: int = 1, cache_dir: str | os.PathLike[str] | None = None,
                     max_per_source: int | None = None) -> TrainingRun:
     """Extract features (with augmentations), cross-validate grouped by source, fit on everything, save."""
+    require_sklearn()  # before minutes of feature extraction
     samples = cap_per_source(read_manifests(data), max_per_source)
     conditions = ALL_CONDITIONS if cv_folds else TRAIN_CONDITIONS
     tables, errors = feature_table(samples, conditions, seed=config.seed, workers=workers, cache_dir=cache_dir)
@@ -97,6 +98,8 @@ def evaluate_on_data(data: Sequence[str | os.PathLike[str]], model: ForensicsMod
                      max_per_source: int | None = None) -> tuple[EvaluationReport, list[str]]:
     """Score ``model`` on a data set under every evaluation condition; or, with ``cv``, re-run
     grouped cross-validation with the model's training configuration on that data set."""
+    if cv:
+        require_sklearn()  # before minutes of feature extraction
     samples = cap_per_source(read_manifests(data), max_per_source)
     cfg = TrainConfig(**model.sidecar.get("train_config", {})) if model.sidecar.get("train_config") else TrainConfig()
     conditions = ALL_CONDITIONS if cv else EVAL_CONDITIONS

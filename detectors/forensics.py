@@ -16,7 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ._classifier import ForensicsModel, ModelError, TrainConfig, load_model, save_model, train_model
+from provenance._data_files import ROOT, data_file
+
+from ._classifier import ForensicsModel, ModelError, TrainConfig, load_model, save_model, sidecar_path, train_model
 from ._dataset import DataError
 from .features import FEATURE_VERSION, extract_features, feature_names, get_extractor
 
@@ -59,7 +61,11 @@ def _load_cached(path: str, mtime: float) -> ForensicsModel:
 
 
 def load_default_model(path: str | Path | None = None) -> ForensicsModel:
-    """The shipped model (or the one at ``path``), loaded once per process and file version."""
+    """The shipped model (or the one at ``path``), loaded once per process and file version.
+    The shipped one and its sidecar are first checked against the package's data table."""
+    if path is None:
+        for shipped in (DEFAULT_MODEL_PATH, sidecar_path(DEFAULT_MODEL_PATH)):
+            data_file(shipped.relative_to(ROOT).as_posix())
     p = Path(path) if path is not None else DEFAULT_MODEL_PATH
     try:
         mtime = p.stat().st_mtime

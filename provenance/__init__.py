@@ -5,6 +5,7 @@ import logging
 
 from ._c2pa import ManifestReport, read_manifest
 from ._errors import (
+    DataFileError,
     ImageError,
     ImageTooSmallError,
     KeyNotFoundError,
@@ -31,6 +32,7 @@ from .watermark import WatermarkResult, detect_watermarks, embed_watermark
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 __all__ = [
+    "DataFileError",
     "GenerationRecord",
     "ImageError",
     "ImageTooSmallError",

@@ -37,6 +37,10 @@ class OutputError(ProvenanceError):
     """The output cannot be written (directory missing or not writable, disk full, ...)."""
 
 
+class UnsafeOutputError(OutputError):
+    """An output path would overwrite an input or land among the inputs (a usage mistake: exit 2)."""
+
+
 class SigningError(ProvenanceError):
     """Building or signing the C2PA manifest failed."""
 
@@ -63,3 +67,7 @@ class GenerationError(ProvenanceError):
 
 class ModelNotFoundError(GenerationError):
     """The model (or a LoRA or checkpoint file) is not on disk and cannot be downloaded now."""
+
+
+class DataFileError(ProvenanceError):
+    """A data file the package ships (model, schema, trust list) is missing or differs from its table."""

@@ -6,7 +6,8 @@ file's bytes (C2PA, metadata, the registry lookup by sha256) run whatever the pi
 a file whose pixels do not decode (a PNG with a hostile text chunk, a JPEG cut short) can still be
 signed, registered and described by its metadata. A JPEG cut off inside its image data is
 analysed as far as it decodes, with an ``errors`` entry saying so. The report is the evidence
-model of DESIGN.md (``schema: provenance.verify/1``; JSON Schema in docs/verify.schema.json).
+model of DESIGN.md (``schema: provenance.verify/1``; JSON Schema in
+provenance/schemas/verify.schema.json, shipped with the package).
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from ._c2pa_evidence import C2paEvidence, collect_c2pa
 from ._errors import ImageTooSmallError, ProvenanceError
 from ._imageio import MAX_FILE_BYTES, MAX_PIXELS, LoadedImage, decode_image, read_bytes, sniff_format
 from ._registry import PHASH_MAX_DISTANCE, Registry
+from ._text import file_fields, printable
 from ._verdict import Verdict, fuse
 from .watermark import detect_watermarks
 
@@ -61,7 +63,8 @@ class VerifyReport:
 
     def to_dict(self) -> dict:
         d = asdict(self)
-        return {"schema": SCHEMA, **d}
+        name = file_fields(d.pop("file"))  # a name that is not UTF-8: escaped, plus its bytes in base64
+        return {"schema": SCHEMA, **name, **d}
 
     @property
     def flags(self) -> set[str]:
@@ -76,6 +79,22 @@ class VerifyReport:
         if self.verdict.label == "unknown":
             out.add("unknown")
         return out
+
+
+def merge_errors(errors: list[dict]) -> list[dict]:
+    """Each distinct (collector, error) once, in first-seen order, with ``count`` when it repeats.
+
+    A hostile file can make a parser say the same thing per chunk (100,000 tEXt chunks gave 99,741
+    copies of one message: a 9 MB report line); the count keeps the information, not the copies.
+    """
+    merged: dict[tuple[str, str], dict] = {}
+    for e in errors:
+        key = (e["collector"], e["error"])
+        if key in merged:
+            merged[key]["count"] = merged[key].get("count", 1) + e.get("count", 1)
+        else:
+            merged[key] = dict(e)
+    return list(merged.values())
 
 
 def _timed(report: VerifyReport, name: str, fn: Callable[[], Any]) -> Any:
@@ -201,7 +220,8 @@ def verify_bytes(data: bytes, *, name: str, options: VerifyOptions | None = None
     t = time.perf_counter()
     loaded: LoadedImage | None = None
     try:
-        loaded = decode_image(data, name=name, max_pixels=options.max_pixels, partial=True)
+        # messages quote the name: keep them writable
+        loaded = decode_image(data, name=printable(name), max_pixels=options.max_pixels, partial=True)
     except ProvenanceError as e:
         report.errors.append({"collector": "decode", "error": str(e)})
     report.timing_ms["decode"] = round((time.perf_counter() - t) * 1000.0, 2)
@@ -244,6 +264,7 @@ def verify_bytes(data: bytes, *, name: str, options: VerifyOptions | None = None
         result = _timed(report, "forensics", lambda: _forensics(loaded))
         if result is not None:
             report.forensics = result
+    report.errors = merge_errors(report.errors)
     report.verdict = fuse(report)
     return report
 
@@ -253,7 +274,7 @@ def verify_file(path: str | Path, *, options: VerifyOptions | None = None) -> Ve
     try:
         data = read_bytes(path, max_bytes=MAX_FILE_BYTES)
     except ProvenanceError as e:
-        return _failed(path, "read", str(e))
+        return _failed(path, "read", printable(str(e)))
     except MemoryError:
         return _failed(path, "read", f"{path}: out of memory reading this file")
     try:
@@ -264,6 +285,6 @@ def verify_file(path: str | Path, *, options: VerifyOptions | None = None) -> Ve
 
 
 def _failed(path: str | Path, collector: str, message: str) -> VerifyReport:
-    report = VerifyReport(file=str(path), errors=[{"collector": collector, "error": message}])
+    report = VerifyReport(file=str(path), errors=[{"collector": collector, "error": printable(message)}])
     report.verdict = fuse(report)
     return report

@@ -107,14 +107,17 @@ def test_default_cache_is_outside_the_audited_folder(tmp_path, monkeypatch):
     assert default_cache_path().exists() and [p.name for p in folder.iterdir()] == ["a.png"]
 
 
-@pytest.mark.parametrize("inside", [pytest.param(True, id="cache-inside-asked")])
-def test_cache_inside_the_folder_only_when_asked_and_not_audited(tmp_path, inside):
-    """A cache the user puts inside the audited folder is used, and the walk leaves it (and its WAL) out."""
+def test_cache_inside_the_folder_only_when_asked_and_not_audited(tmp_path):
+    """A cache put inside the audited folder is refused (exit 2) unless --allow-inside; then it is used,
+    and the walk leaves it (and its WAL) out."""
     folder = tmp_path / "imgs"
     folder.mkdir()
     save_png(folder / "a.png", 1, 96)
     out = tmp_path / "r.csv"
-    assert cli.main(["audit", str(folder), "--cache", str(folder / "audit.sqlite"), "--csv", str(out),
-                     "--workers", "1", *FAST]) == cli.EXIT_OK
-    assert (folder / "audit.sqlite").exists() is inside
+    argv = ["audit", str(folder), "--cache", str(folder / "audit.sqlite"), "--csv", str(out), "--workers", "1", *FAST]
+    with pytest.raises(SystemExit) as e:
+        cli.main(argv)
+    assert e.value.code == cli.EXIT_USAGE and not (folder / "audit.sqlite").exists() and not out.exists()
+    assert cli.main(argv + ["--allow-inside"]) == cli.EXIT_OK
+    assert (folder / "audit.sqlite").exists()
     assert [line.split(",")[0] for line in out.read_text().splitlines()[1:]] == [str(folder / "a.png")]

@@ -11,13 +11,14 @@ import pytest
 from PIL import Image
 
 import cli
+from provenance._data_files import VERIFY_SCHEMA, load_json
 from provenance.audit import CSV_COLUMNS
 
 from _audit_data import (FAST, HOSTILE_NAME, HOSTILE_PROMPT, a1111_parameters, header_bomb, memory_bomb, read_jsonl,
                          save_png, snapshot)
 from conftest import REPO, flip_scan_bit
 
-SCHEMA = json.loads((REPO / "docs" / "verify.schema.json").read_text())
+SCHEMA = load_json(VERIFY_SCHEMA)
 
 
 @pytest.fixture(scope="module")
@@ -60,12 +61,15 @@ def audited(tmp_path_factory):
 
 
 def test_every_file_reported_once_with_its_verdict(audited):
-    """Each image is one JSONL row (skipped files only in the CSV); verdicts follow the evidence."""
+    """Each file is one JSONL row, as in the CSV (a skipped one says why); verdicts follow the evidence."""
     names = sorted(audited.by_name)
-    assert len(audited.rows) == len(names) == 7
+    assert len(audited.rows) == len(names) == 9
     assert names == sorted(["stamped.png", "tampered.jpg", "plain.png", HOSTILE_NAME, "corrupt.jpg", "bomb.png",
-                            "deep.png"])
+                            "deep.png", ".hidden.png", "notes.txt"])
     r = audited.by_name
+    assert r["notes.txt"]["audit"] == {"status": "skipped", "cached": False, "seconds": 0.0,
+                                       "reason": "not an image (text)", "image": False}
+    assert r[".hidden.png"]["audit"]["status"] == "ok"  # hidden files are audited unless --skip-hidden
     assert r["stamped.png"]["c2pa"]["status"] == "trusted" and r["stamped.png"]["verdict"]["label"] == "ai-generated"
     assert r["tampered.jpg"]["c2pa"]["status"] == "tampered"
     assert r["plain.png"]["verdict"]["label"] == "unknown" and r["plain.png"]["audit"]["status"] == "ok"
@@ -97,7 +101,7 @@ def test_csv_has_a_flat_row_per_file(audited):
     by_name = {Path(c["path"]).name: c for c in audited.csv_rows}
     assert len(audited.csv_rows) == 9
     assert by_name["notes.txt"]["status"] == "skipped" and by_name["notes.txt"]["reason"] == "not an image (text)"
-    assert by_name[".hidden.png"]["status"] == "skipped"
+    assert by_name[".hidden.png"]["status"] == "ok"
     stamped = by_name["stamped.png"]
     assert stamped["c2pa_status"] == "trusted" and stamped["watermarks"] == "provenanceWM"
     assert stamped["c2pa_signer"] == "Audit Test Org Content Signer" and stamped["verdict"] == "ai-generated"
@@ -119,9 +123,9 @@ def test_fail_on_exits_3_served_from_the_cache(audited, fail_on, code, capsys):
     out = audited.out / f"again-{fail_on}.jsonl"
     assert cli.main(audited.argv + ["--fail-on", fail_on, "--jsonl", str(out)]) == code
     rows = read_jsonl(out)
-    assert len(rows) == 7
+    assert len(rows) == 9
     assert all(r["audit"]["cached"] for r in rows if r["audit"]["status"] == "ok")
-    assert "(0 analysed, 7 from the cache)" in capsys.readouterr().out  # decode errors are cached too
+    assert "(0 analysed, 8 from the cache)" in capsys.readouterr().out  # decode errors are cached too
 
 
 def test_clean_folder_exits_0_and_jsonl_to_stdout(tmp_path, capsys, monkeypatch):
@@ -185,3 +189,49 @@ def test_bundled_samples_audit_as_documented(tmp_path, monkeypatch):
     assert {rows[n]["status"] for n in ("photo-astronaut.jpg", "photo-rocket.jpg", "landscape.png")} == {"ok"}
     assert rows["params.json"]["status"] == "skipped"
     assert sum(p.stat().st_size for p in (REPO / "samples").rglob("*") if p.is_file()) < 3_000_000
+
+
+def test_after_the_memory_guard_the_next_file_is_unaffected(tmp_path, monkeypatch):
+    """A worker that hit the memory guard is replaced at once: the next healthy file used to be handed to
+    the dying worker and reported "timed out" after the whole --timeout; now it is analysed normally."""
+    import time
+
+    monkeypatch.setenv("PROVENANCE_HOME", str(tmp_path / "home"))
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    memory_bomb(folder / "a-zeros.png", 9000)
+    save_png(folder / "b-healthy.png", 23, 128)
+    save_png(folder / "c-healthy.png", 24, 128)
+    out = tmp_path / "r.jsonl"
+    started = time.monotonic()
+    rc = cli.main(["audit", str(folder), "--jsonl", str(out), "--workers", "1", "--no-cache", "--timeout", "60",
+                   "--max-memory", "150", *FAST])
+    seconds = time.monotonic() - started
+    rows = {Path(r["file"]).name: r for r in read_jsonl(out)}
+    assert rc == cli.EXIT_ERROR and "out of memory" in rows["a-zeros.png"]["errors"][0]["error"]
+    assert rows["b-healthy.png"]["audit"]["status"] == "ok" and rows["c-healthy.png"]["audit"]["status"] == "ok"
+    assert seconds < 40, f"the run stalled for {seconds:.0f} s"
+
+
+def test_a_repeated_error_is_one_row_entry_with_a_count(tmp_path, monkeypatch):
+    """5,000 tiny tEXt chunks gave thousands of copies of one message (a CSV cell over the csv module's
+    field limit): each distinct error is reported once with its count, in JSONL and CSV."""
+    from _audit_data import png_chunk
+
+    monkeypatch.setenv("PROVENANCE_HOME", str(tmp_path / "home"))
+    folder = tmp_path / "chunks"
+    folder.mkdir()
+    data = save_png(tmp_path / "src.png", 25, 128).read_bytes()
+    end = data.rfind(b"IEND") - 4
+    chunks = b"".join(png_chunk(b"tEXt", b"k%d\x00v" % n) for n in range(5000))
+    (folder / "chunky.png").write_bytes(data[:end] + chunks + data[end:])
+    jsonl, csv_path = tmp_path / "r.jsonl", tmp_path / "r.csv"
+    cli.main(["audit", str(folder), "--jsonl", str(jsonl), "--csv", str(csv_path), "--workers", "1", "--no-cache",
+              *FAST])
+    [row] = read_jsonl(jsonl)
+    pairs = [(e["collector"], e["error"]) for e in row["errors"]]
+    assert len(pairs) == len(set(pairs)) and max(e.get("count", 1) for e in row["errors"]) > 4000
+    assert len(jsonl.read_bytes()) < 100_000
+    with open(csv_path, newline="", encoding="utf-8") as fh:  # the default field limit (128 KiB) holds
+        [csv_row] = list(csv.DictReader(fh))
+    assert " times)" in csv_row["errors"] and len(csv_row["errors"]) < 2000

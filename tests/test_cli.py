@@ -192,3 +192,25 @@ def test_console_script_and_python_cli_py_are_the_same(tmp_path):
     c = subprocess.run([sys.executable, str(REPO / "cli.py"), "registry", "show", "00"], capture_output=True,
                        text=True, env=env)
     assert c.returncode == 1
+
+
+def _closed_stdout(argv: list[str]) -> subprocess.CompletedProcess:
+    """Run the CLI with a stdout whose reader has already gone, as `... | head -0` would leave it."""
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        return subprocess.run([sys.executable, str(REPO / "cli.py"), *argv], stdout=write, stderr=subprocess.PIPE,
+                              text=True, timeout=120)
+    finally:
+        os.close(write)
+
+
+def test_a_reader_that_leaves_early_is_not_an_internal_error(capsys, stamped, tmp_path):
+    """`verify a b c | head -1` and `registry list | head -1` printed "internal error: BrokenPipeError":
+    a closed stdout ends the command quietly with exit 1, as the Python docs advise."""
+    img, out_path, _ = stamped
+    for argv in (["verify", str(img), str(out_path), "--no-forensics"], ["registry", "list"],
+                 ["audit", str(tmp_path), "--jsonl", "-", "--no-cache", "--no-forensics", "--workers", "1"]):
+        done = _closed_stdout(argv)
+        assert done.returncode == cli.EXIT_ERROR, done.stderr
+        assert "BrokenPipe" not in done.stderr and "Traceback" not in done.stderr, done.stderr

@@ -9,15 +9,16 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import REPO, flip_scan_bit, natural_image
+from conftest import flip_scan_bit, natural_image
 from conftest import run_cli as run
 from provenance import GenerationRecord, Registry, init_keys, load_identity, stamp_file
+from provenance._data_files import VERIFY_SCHEMA, load_json
 from provenance._trust import trust_anchors
 from provenance._verify import VerifyOptions, verify_bytes, verify_file
 
 RECORD = GenerationRecord.from_dict({"generator": "diffusers", "model": "sdxl-base-1.0", "seed": 7, "source": "local",
                                      "extra": {"marker": "ASSERTIONMARKER"}})
-SCHEMA = json.loads((REPO / "docs" / "verify.schema.json").read_text())
+SCHEMA = load_json(VERIFY_SCHEMA)
 
 
 def _validate(report: dict) -> None:
@@ -317,3 +318,25 @@ def test_forensics_on_a_thumbnail_is_absent_not_an_error(tmp_path, options):
     _validate(r)
     assert r["forensics"]["status"] == "absent" and "too small" in r["forensics"]["reason"]
     assert r["errors"] == [] and r["verdict"]["label"] == "unknown"
+
+
+def test_each_distinct_error_once_with_its_count():
+    """100,000 tiny tEXt chunks gave 99,741 copies of one message (a 9 MB report): verify lists each
+    distinct (collector, error) once, with how many times it was given, and the report stays small."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    buf = io.BytesIO()
+    Image.fromarray(natural_image(128, 128, seed=61)).save(buf, "PNG")
+    data = buf.getvalue()
+    end = data.rfind(b"IEND") - 4
+    data = data[:end] + b"".join(chunk(b"tEXt", b"k%d\x00v" % n) for n in range(100_000)) + data[end:]
+    report = verify_bytes(data, name="chunky.png", options=VerifyOptions(forensics=False)).to_dict()
+    _validate(report)
+    pairs = [(e["collector"], e["error"]) for e in report["errors"]]
+    assert len(pairs) == len(set(pairs)) <= 5
+    assert sum(e.get("count", 1) for e in report["errors"]) > 99_000
+    assert len(json.dumps(report)) < 50_000

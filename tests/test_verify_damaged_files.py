@@ -191,14 +191,15 @@ def test_fuzzed_png_chunks_never_crash_hang_or_hide_the_manifest(stamped, option
     32 MiB, an eXIf or private chunk, a length that lies, a bad CRC), anywhere before IEND: verify
     never raises, stays within seconds, gives a schema-valid report, never calls the store absent,
     and a file whose pixels do not decode says so under errors."""
-    import json
     import time
 
     import jsonschema
     from hypothesis import HealthCheck, given, settings
+
+    from provenance._data_files import VERIFY_SCHEMA, load_json
     from hypothesis import strategies as st
 
-    schema = json.loads((REPO / "docs" / "verify.schema.json").read_text())
+    schema = load_json(VERIFY_SCHEMA)
     png = stamped["png"].read_bytes()
     iend = png.rindex(b"IEND") - 4
     idat = png.index(b"IDAT") - 4

@@ -2,6 +2,7 @@
 
 Submodules: ``_walk`` (which files), ``_pool`` (workers with a time limit and a memory guard),
 ``_cache`` (SQLite, keyed by content hash + options fingerprint), ``_rows`` / ``_html`` (reports),
+``_outputs`` (output paths that never destroy an input; reports replaced atomically),
 ``_progress`` (the stderr bar), ``_run`` (the orchestration).
 """
 from __future__ import annotations

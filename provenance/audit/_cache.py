@@ -19,6 +19,7 @@ import platformdirs
 
 from .. import _paths
 from .._errors import ProvenanceError
+from .._text import dumps_json
 from .._version import __version__
 
 CACHE_SCHEMA_VERSION = 1
@@ -117,7 +118,7 @@ class AuditCache:
         try:
             self._db.execute("INSERT OR REPLACE INTO results (sha256, fingerprint, report_json, created_at) "
                              "VALUES (?, ?, ?, ?)",
-                             (sha256, self.fingerprint, json.dumps(report, ensure_ascii=False), time.time()))
+                             (sha256, self.fingerprint, dumps_json(report), time.time()))
         except sqlite3.Error as e:
             raise CacheError(f"cannot write to the audit cache {self.path}: {e}") from e
 

@@ -1,10 +1,16 @@
-"""The self-contained HTML audit report: cards, SVG charts, a sortable, filterable table, a detail panel.
+"""The self-contained HTML audit report: cards, SVG charts, a sortable, filterable, paged table, a detail panel.
 
 No network: the CSS, the script, the charts (inline SVG drawn here) and the thumbnails (JPEG data
 URIs) are all in the one file, and a Content-Security-Policy forbids fetching anything else. Every
 string that comes from a file (names, metadata, prompts, signer names) is either HTML-escaped here
 or placed in a JSON block with ``<``, ``>`` and ``&`` escaped, and the script only ever writes it
 with ``textContent``; the policy's script hash means an injected ``<script>`` would not run anyway.
+
+Size: the table is drawn by the script, a page of rows at a time, from one compact row per file,
+so the page stays responsive at 100,000 files. A file's thumbnail and full detail (about 10 KB)
+are kept for every file of an audit of up to ``HTML_FULL_FILES`` files; above that only for the
+notable ones (AI, tampered, invalid, errors, conflicts; at most ``HTML_MAX_NOTABLE``), the others
+being their summary row alone (the JSONL holds everything).
 """
 from __future__ import annotations
 
@@ -13,13 +19,22 @@ import hashlib
 import html
 import json
 import os
+import tempfile
 from pathlib import Path
 from typing import IO, Iterable, Iterator
 
 from .._imageio import atomic_output
-from ._rows import AI_LABELS, CAMERA_LABELS, CARDS, P_AI_BINS, Totals, categories
+from .._text import dumps_json
+from ._rows import CARDS, Totals, categories
 
 MAX_TEXT = 2000  # longest metadata string kept in the detail panel (prompts can be huge)
+#: Up to this many files every one keeps its thumbnail and full detail (about 10 KB a file)...
+HTML_FULL_FILES = 1000
+#: ...above it, only notable files do, at most this many; the rest are summary rows (~0.4 KB).
+HTML_MAX_NOTABLE = 2000
+#: Row flags that make a file notable (kept in full in a large report).
+NOTABLE_FLAGS = frozenset({"ai", "tampered", "invalid", "error"})
+PAGE_ROWS = 200  # table rows drawn at a time
 
 TABLE_COLUMNS = (  # key, title, kind (text | num | none)
     ("thumb", "", "none"), ("path", "File", "text"), ("verdict", "Verdict", "text"),
@@ -27,6 +42,11 @@ TABLE_COLUMNS = (  # key, title, kind (text | num | none)
     ("watermarks", "Watermark", "text"), ("generator", "Generator", "text"), ("p_ai", "p(AI)", "num"),
     ("status", "Status", "text"),
 )
+#: The fields of each compact row in the page's JSON, in order (the table and a summary-only
+#: detail panel read them).
+ROW_FIELDS = ("path", "status", "reason", "cached", "verdict", "confidence", "summary", "c2pa_status",
+              "c2pa_signer", "watermarks", "content_id", "generator", "p_ai", "registry_match", "conflicts",
+              "errors", "cats", "sha256", "format", "path_bytes_b64")
 
 _CSS = """
 :root{--fg:#1d2330;--muted:#5b6475;--line:#d9dee7;--bg:#f6f7fa;--ai:#c2410c;--cam:#15803d;--unk:#6b7280;
@@ -61,41 +81,83 @@ border-left:1px solid var(--line);box-shadow:-4px 0 16px rgba(0,0,0,.12);padding
 gap:2px 10px;margin:0}#detail dt{color:var(--muted)}#detail dd{margin:0;word-break:break-word;white-space:pre-wrap}
 #detail img{max-width:160px;border-radius:4px}#close{float:right;font-size:18px;border:0;background:none;cursor:pointer}
 .conflict{color:var(--err)}.empty{color:var(--muted);font-style:italic}
+.why{display:block;color:var(--muted);font-size:12px;max-width:260px;word-break:break-word}
+.pager{display:flex;gap:8px;align-items:center;padding:0 24px 8px}.pager button{padding:3px 10px}
+#pageinfo{color:var(--muted)}.note{color:var(--muted);padding:0 24px;margin:4px 0}
 """
 
 _JS = """
 (function(){
 "use strict";
-var ev=JSON.parse(document.getElementById("evidence").textContent);
+var data=JSON.parse(document.getElementById("evidence").textContent);
+var FI={};data.fields.forEach(function(f,i){FI[f]=i;});
+var ev=data.evidence,PAGE=data.page;
+function g(r,k){var v=r[FI[k]];return v===undefined||v===null?"":v;}
+var SEARCH=["path","status","reason","verdict","c2pa_status","c2pa_signer","watermarks","content_id","generator",
+  "registry_match","conflicts","summary"];
+var all=data.rows.map(function(r,i){
+  return {i:i,r:r,s:SEARCH.map(function(k){return String(g(r,k));}).join(" ").toLowerCase(),
+          c:String(g(r,"cats")).split(" ")};});
+var view=all.slice(),page=0,sel=-1;
 var tbody=document.querySelector("#files tbody");
-var rows=Array.prototype.slice.call(tbody.rows);
 var q=document.getElementById("q"),cat=document.getElementById("cat"),shown=document.getElementById("shown");
+var info=document.getElementById("pageinfo"),prev=document.getElementById("prev"),next=document.getElementById("next");
+function el(tag,text,cls){var e=document.createElement(tag);if(text!==undefined&&text!==null)e.textContent=String(text);
+  if(cls)e.className=cls;return e;}
+function badge(r){var st=g(r,"status"),v=g(r,"verdict");
+  if(st==="skipped")return ["b-skipped","skipped"];
+  if(st==="error"&&!v)return ["b-error","error"];
+  if(v==="ai-generated"||v==="likely-ai-generated")return ["b-ai",v];
+  if(v==="camera-signed"||v==="likely-camera")return ["b-camera",v];
+  return ["b-unknown",v];}
+function pai(v){return v===""?"":Number(v).toFixed(2);}
+function cell(tr,text,cls){var td=el("td",text,cls);tr.appendChild(td);return td;}
+function draw(){
+  while(tbody.firstChild)tbody.removeChild(tbody.firstChild);
+  var pages=Math.max(1,Math.ceil(view.length/PAGE));if(page>=pages)page=pages-1;if(page<0)page=0;
+  view.slice(page*PAGE,(page+1)*PAGE).forEach(function(x){
+    var r=x.r,e=ev[x.i],tr=document.createElement("tr"),td,b,st;
+    tr.setAttribute("data-i",x.i);tr.setAttribute("data-cat",x.c.join(" "));if(x.i===sel)tr.className="sel";
+    td=cell(tr);
+    if(e&&e.thumb&&e.thumb.indexOf("data:image/jpeg;base64,")===0){var im=el("img");im.alt="";im.src=e.thumb;td.appendChild(im);}
+    cell(tr,g(r,"path"),"path");
+    b=badge(r);cell(tr).appendChild(el("span",b[1],"badge "+b[0]));
+    cell(tr,g(r,"confidence"));cell(tr,g(r,"c2pa_status"));cell(tr,g(r,"c2pa_signer"));cell(tr,g(r,"watermarks"));
+    cell(tr,g(r,"generator"));cell(tr,pai(g(r,"p_ai")));
+    st=g(r,"status");td=cell(tr);
+    td.appendChild(el("span",st,"badge "+(st==="error"?"b-error":st==="skipped"?"b-skipped":"b-ok")));
+    if(g(r,"reason"))td.appendChild(el("span",g(r,"reason"),"why"));
+    tbody.appendChild(tr);});
+  shown.textContent=view.length+" of "+all.length+" shown";
+  info.textContent="page "+(page+1)+" of "+pages;prev.disabled=page===0;next.disabled=page>=pages-1;
+}
 function apply(){
-  var t=q.value.trim().toLowerCase(),c=cat.value,n=0;
-  rows.forEach(function(r){
-    var ok=(!t||r.getAttribute("data-search").indexOf(t)>=0)&&(!c||r.getAttribute("data-cat").split(" ").indexOf(c)>=0);
-    r.hidden=!ok;if(ok)n++;});
-  shown.textContent=n+" of "+rows.length+" shown";
+  var t=q.value.trim().toLowerCase(),c=cat.value;
+  view=all.filter(function(x){return (!t||x.s.indexOf(t)>=0)&&(!c||x.c.indexOf(c)>=0);});
+  page=0;draw();
 }
 q.addEventListener("input",apply);cat.addEventListener("change",apply);
+prev.addEventListener("click",function(){page--;draw();});next.addEventListener("click",function(){page++;draw();});
 Array.prototype.forEach.call(document.querySelectorAll(".card"),function(card){
   card.addEventListener("click",function(){cat.value=card.getAttribute("data-cat");apply();});});
+var SORT={path:function(r){return g(r,"path");},verdict:function(r){return badge(r)[1];},
+  generator:function(r){return g(r,"generator");}};
+var coll=new Intl.Collator();
 var ths=document.querySelectorAll("#files th");
-Array.prototype.forEach.call(ths,function(th,i){
-  var kind=th.getAttribute("data-kind");if(kind==="none")return;
+Array.prototype.forEach.call(ths,function(th){
+  var kind=th.getAttribute("data-kind"),key=th.getAttribute("data-key");if(kind==="none")return;
+  var val=SORT[key]||function(r){return g(r,key);};
   th.addEventListener("click",function(){
     var dir=th.classList.contains("asc")?-1:1;
     Array.prototype.forEach.call(ths,function(o){o.classList.remove("asc","desc");});
     th.classList.add(dir===1?"asc":"desc");
-    rows.sort(function(a,b){
-      var x=a.cells[i].getAttribute("data-v"),y=b.cells[i].getAttribute("data-v");
-      if(kind==="num"){x=x===""?-1:parseFloat(x);y=y===""?-1:parseFloat(y);return (x-y)*dir;}
-      return x.localeCompare(y)*dir;});
-    rows.forEach(function(r){tbody.appendChild(r);});
+    all.sort(function(a,b){
+      var x=val(a.r),y=val(b.r);
+      if(kind==="num"){x=x===""?-1:parseFloat(x);y=y===""?-1:parseFloat(y);return (x-y)*dir||a.i-b.i;}
+      return coll.compare(String(x),String(y))*dir||a.i-b.i;});
+    apply();
   });});
 var panel=document.getElementById("detail"),body=document.getElementById("detail-body");
-function el(tag,text,cls){var e=document.createElement(tag);if(text!==undefined&&text!==null)e.textContent=String(text);
-  if(cls)e.className=cls;return e;}
 function section(title,pairs){
   var has=pairs.filter(function(p){return p[1]!==undefined&&p[1]!==null&&p[1]!==""&&!(Array.isArray(p[1])&&!p[1].length);});
   body.appendChild(el("h3",title));
@@ -104,11 +166,22 @@ function section(title,pairs){
     dl.appendChild(el("dd",Array.isArray(p[1])?p[1].join("\\n"):(typeof p[1]==="object"?JSON.stringify(p[1],null,1):p[1])));});
   body.appendChild(dl);
 }
+function split(v){return v===""?[]:String(v).split("; ");}
+function fromRow(r){  // a summary row's detail: what the row itself holds
+  return {path:g(r,"path"),status:g(r,"status"),reason:g(r,"reason"),cached:g(r,"cached"),compact:true,
+    verdict:{label:g(r,"verdict"),confidence:g(r,"confidence"),summary:g(r,"summary"),conflicts:split(g(r,"conflicts"))},
+    c2pa:{status:g(r,"c2pa_status"),signer:g(r,"c2pa_signer")},
+    watermarks:g(r,"watermarks")?[{scheme:g(r,"watermarks"),payload:g(r,"content_id")}]:[],
+    registry:{match:g(r,"registry_match")},forensics:{p_ai:pai(g(r,"p_ai"))},metadata:{},
+    sha256:g(r,"sha256"),format:g(r,"format"),errors:split(g(r,"errors"))};}
 function show(i){
-  var d=ev[i];rows.forEach(function(r){r.classList.toggle("sel",r.getAttribute("data-i")===String(i));});
+  var r=all.filter(function(x){return x.i===i;})[0].r,d=ev[i]||fromRow(r);sel=i;
+  Array.prototype.forEach.call(tbody.rows,function(tr){tr.classList.toggle("sel",tr.getAttribute("data-i")===String(i));});
   while(body.firstChild)body.removeChild(body.firstChild);
   body.appendChild(el("h2",d.path));
   if(d.thumb&&d.thumb.indexOf("data:image/jpeg;base64,")===0){var im=el("img");im.alt="";im.src=d.thumb;body.appendChild(im);}
+  if(d.compact)body.appendChild(el("p","Summary row only: a large report keeps the full detail of notable files; "+
+    "the JSONL report holds every file's evidence.","empty"));
   var v=d.verdict||{};
   section("Verdict",[["label",v.label],["confidence",v.confidence],["summary",v.summary],["rules",v.rules],
     ["status",d.status],["reason",d.reason],["from cache",d.cached?"yes":""]]);
@@ -122,12 +195,12 @@ function show(i){
     return [w.scheme,(w.payload||"detected")+(w.false_positive_rate!==null&&w.false_positive_rate!==undefined?
       "  (false-positive rate "+Number(w.false_positive_rate).toExponential(1)+")":"")];}));
   section("Metadata",Object.keys(d.metadata||{}).map(function(k){return [k,d.metadata[k]];}));
-  var r=d.registry||{};
-  section("Registry",[["match",r.match],["content id",r.content_id],["stamped file",r.output_path],
-    ["stamped",r.created_at],["distance",r.distance]]);
+  var rg=d.registry||{};
+  section("Registry",[["match",rg.match],["content id",rg.content_id],["stamped file",rg.output_path],
+    ["stamped",rg.created_at],["distance",rg.distance]]);
   var f=d.forensics||{};
   section("Forensics (an estimate)",[["p(AI)",f.p_ai],["families",f.families],["model",f.model],["status",f.status]]);
-  section("File",[["sha256",d.sha256],["format",d.format],["size",d.size]]);
+  section("File",[["sha256",d.sha256],["format",d.format],["size",d.size],["name bytes (base64)",g(r,"path_bytes_b64")]]);
   if(d.errors&&d.errors.length){body.appendChild(el("h3","Errors"));
     d.errors.forEach(function(e){body.appendChild(el("p",e,"conflict"));});}
   panel.hidden=false;
@@ -136,8 +209,8 @@ tbody.addEventListener("click",function(e){var tr=e.target.closest("tr");if(tr)s
 document.getElementById("close").addEventListener("click",function(){panel.hidden=true;});
 document.addEventListener("keydown",function(e){if(e.key==="Escape")panel.hidden=true;});
 var m=/[#&]q=([^&]*)/.exec(location.hash);if(m){q.value=decodeURIComponent(m[1]);}
-if(ths.length>1)ths[1].click();  // start sorted by file name
-apply();
+if(ths.length>1)ths[1].click();  // start sorted by file name (this also draws the first page)
+else apply();
 })();
 """
 
@@ -148,7 +221,7 @@ def _e(value) -> str:
 
 def _json_block(obj) -> str:
     """JSON safe inside a <script type=application/json> block: no '<', '>' or '&' survive."""
-    return (json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+    return (dumps_json(obj, separators=(",", ":"), default=str)
             .replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
 
 
@@ -172,7 +245,8 @@ def evidence_of(row: dict, report: dict | None, thumb: bytes | None) -> dict:
     meta = report.get("metadata") or {}
     gen = {k: _clip(val) for k, val in (meta.get("generator") or {}).items()
            if val not in (None, "", [], {}) and k != "raw"}
-    camera = {k: _clip(val) for k, val in (meta.get("exif") or {}).items() if k in ("make", "model", "datetime")}
+    camera = {k: _clip(val) for k, val in (meta.get("exif") or {}).items()  # keys of summarize_exif
+              if k in ("make", "model", "lens", "capture_time", "software")}
     rec = (report.get("registry") or {}).get("record") or {}
     f = report.get("forensics") or {}
     fam = f.get("family_scores") or {}
@@ -192,9 +266,10 @@ def evidence_of(row: dict, report: dict | None, thumb: bytes | None) -> dict:
         registry={"match": report["registry"].get("match"), "content_id": rec.get("content_id"),
                   "output_path": rec.get("output_path"), "created_at": rec.get("created_at"),
                   "distance": report["registry"].get("distance")},
-        forensics={"p_ai": f.get("p_ai"), "model": f.get("model"), "status": f.get("status") or f.get("reason"),
+        forensics={"p_ai": None if f.get("p_ai") is None else f"{float(f['p_ai']):.2f}", "model": f.get("model"), "status": f.get("status") or f.get("reason"),
                    "families": ", ".join(f"{k} {float(s):.2f}" for k, s in list(fam.items())[:3]) if fam else None},
-        errors=[f"{e['collector']}: {_clip(e['error'])}" for e in report.get("errors", [])],
+        errors=[f"{e['collector']}: {_clip(e['error'])}" + (f" ({e['count']} times)" if e.get("count", 1) > 1 else "")
+                for e in report.get("errors", [])],
     )
     return d
 
@@ -202,7 +277,7 @@ def evidence_of(row: dict, report: dict | None, thumb: bytes | None) -> dict:
 # --- charts (inline SVG) ----------------------------------------------------------------------
 
 _VERDICT_COLOURS = {"ai-generated": "#c2410c", "likely-ai-generated": "#f97316", "camera-signed": "#15803d",
-                    "likely-camera": "#4ade80", "unknown": "#6b7280"}
+                    "likely-camera": "#4ade80", "unknown": "#6b7280", "error": "#b91c1c"}
 
 
 def bar_chart(title: str, items: list[tuple[str, int]], *, colour: str = "#1d4ed8",
@@ -258,50 +333,69 @@ def histogram(title: str, counts: list[int]) -> str:
 
 # --- the page ---------------------------------------------------------------------------------
 
-def _badge(row: dict) -> tuple[str, str]:
-    if row["status"] == "skipped":
-        return "b-skipped", "skipped"
-    if row["status"] == "error" and not row["verdict"]:
-        return "b-error", "error"
-    label = row["verdict"]
-    cls = "b-ai" if label in AI_LABELS else "b-camera" if label in CAMERA_LABELS else "b-unknown"
-    return cls, label
+def is_notable(row: dict) -> bool:
+    """Kept in full (thumbnail, detail) in a large report: flagged AI/tampered/invalid, an error, a conflict."""
+    return row["status"] == "error" or bool(NOTABLE_FLAGS & set(str(row["flags"]).split())) or bool(row["conflicts"])
 
 
-def _table_row(i: int, row: dict, thumb_uri: str | None) -> str:
-    cls, label = _badge(row)
+def row_fields(row: dict) -> list:
+    """The compact row the page's table is drawn from (:data:`ROW_FIELDS`)."""
     gen = " ".join(x for x in (row["generator_family"], row["generator_tool"], row["model"]) if x)
-    search = " ".join(str(row[k]) for k in ("path", "status", "reason", "verdict", "c2pa_status", "c2pa_signer",
-                                            "watermarks", "content_id", "generator_family", "generator_tool",
-                                            "model", "registry_match", "conflicts", "summary")).lower()
-    status_cls = {"error": "b-error", "skipped": "b-skipped"}.get(row["status"], "b-ok")
-    cells = [
-        ("", f'<img alt="" src="{_e(thumb_uri)}">' if thumb_uri else ""),
-        (row["path"], _e(row["path"])),
-        (label, f'<span class="badge {cls}">{_e(label)}</span>'),
-        (row["confidence"], _e(row["confidence"])),
-        (row["c2pa_status"], _e(row["c2pa_status"])),
-        (row["c2pa_signer"], _e(row["c2pa_signer"])),
-        (row["watermarks"], _e(row["watermarks"])),
-        (gen, _e(gen)),
-        (row["p_ai"], _e(row["p_ai"])),
-        (row["status"], f'<span class="badge {status_cls}" title="{_e(row["reason"])}">{_e(row["status"])}</span>'),
-    ]
-    tds = "".join(f'<td data-v="{_e(v)}"' + (' class="path"' if k == 1 else "") + f">{h}</td>"
-                  for k, (v, h) in enumerate(cells))
-    return (f'<tr data-i="{i}" data-cat="{_e(" ".join(categories(row)))}" data-search="{_e(search)}">'
-            f"{tds}</tr>\n")
+    extra = {"generator": gen, "cats": " ".join(categories(row))}
+    return [extra[k] if k in extra else row.get(k, "") for k in ROW_FIELDS]
 
 
-def _iter_store(store: Path) -> Iterator[dict]:
-    with open(store, encoding="utf-8") as fh:
-        for line in fh:
-            yield json.loads(line)
+class HtmlStore:
+    """The report's per-file entries, spooled to a temporary JSON-lines file while the audit runs
+    (nothing holds the folder in memory), then read twice by :func:`render_html`.
+
+    Each entry is the compact row plus, when kept in full, the detail panel's evidence (with the
+    thumbnail): every file while the audit has at most ``HTML_FULL_FILES``, then only notable ones.
+    """
+
+    def __init__(self) -> None:
+        fd, name = tempfile.mkstemp(prefix="provenance-audit-", suffix=".jsonl")
+        self.path = Path(name)
+        self._fh: IO[str] | None = os.fdopen(fd, "w", encoding="utf-8")
+        self.files = 0
+        self.notable = 0  # notable entries kept in full
+
+    def add(self, row: dict, report: dict | None, thumb: bytes | None) -> None:
+        self.files += 1
+        notable = is_notable(row)
+        full = self.files <= HTML_FULL_FILES or (notable and self.notable < HTML_MAX_NOTABLE)
+        self.notable += notable and full
+        entry = {"row": row_fields(row), "notable": notable,
+                 "evidence": evidence_of(row, report, thumb) if full else None}
+        self._fh.write(dumps_json(entry, separators=(",", ":"), default=str) + "\n")
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+
+    def remove(self) -> None:
+        self.close()
+        self.path.unlink(missing_ok=True)
+
+    def entries(self) -> Iterator[dict]:
+        """The entries as the page gets them: in a large report only notable ones keep their detail."""
+        large = self.files > HTML_FULL_FILES
+        with open(self.path, encoding="utf-8") as fh:
+            for line in fh:
+                entry = json.loads(line)
+                if large and not entry["notable"]:
+                    entry["evidence"] = None
+                yield entry
+
+    def summary_only(self) -> int:
+        """How many files the page shows as a summary row only."""
+        return 0 if self.files <= HTML_FULL_FILES else self.files - self.notable
 
 
-def render_html(out: IO[str], store: Path, totals: Totals, *, roots: Iterable[str], created: str, version: str,
-                options: str) -> None:
-    """Write the report to ``out``, streaming the per-file entries from ``store`` (JSON lines)."""
+def render_html(out: IO[str], store: HtmlStore, totals: Totals, *, roots: Iterable[str], created: str,
+                version: str, options: str) -> None:
+    """Write the report to ``out``, streaming the per-file entries from ``store``."""
     script_hash = base64.b64encode(hashlib.sha256(_JS.encode("utf-8")).digest()).decode("ascii")
     csp = f"default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'sha256-{script_hash}'"
     t = totals.to_dict()
@@ -317,28 +411,39 @@ def render_html(out: IO[str], store: Path, totals: Totals, *, roots: Iterable[st
                   f'</span><span class="t">{_e(title)}</span></div>')
     out.write('</section>\n<section class="charts">')
     out.write(bar_chart("Verdicts", list(t["verdicts"].items()), colours=_VERDICT_COLOURS))
-    out.write(bar_chart("Generator families", list(t["generator_families"].items()), colour="#c2410c"))
+    out.write(bar_chart("Generator families (else the tool)", list(t["generator_families"].items()),
+                        colour="#c2410c"))
     out.write(bar_chart("C2PA signers (any status)", list(t["signers"].items()), colour="#1d4ed8"))
     out.write(histogram("Forensic p(AI), files with an estimate", t["p_ai_histogram"]))
     options_html = "".join(f'<option value="{k}">{_e(title)}</option>' for k, title in CARDS)
-    out.write('</section>\n<div class="controls"><input id="q" type="search" autocomplete="off" '
+    out.write('</section>\n')
+    if store.summary_only():
+        out.write(f'<p class="note" id="summary-only">{store.summary_only():,} of {t["files"]:,} files are shown as '
+                  f"a summary row only (no thumbnail, shorter detail): above {HTML_FULL_FILES:,} files the report "
+                  f"keeps the full detail of notable files (AI, tampered, invalid, errors, conflicts; at most "
+                  f"{HTML_MAX_NOTABLE:,}). The JSONL report holds every file's evidence.</p>\n")
+    out.write('<div class="controls"><input id="q" type="search" autocomplete="off" '
               'placeholder="Filter by name, verdict, signer, generator, watermark..." aria-label="filter">'
               f'<select id="cat" aria-label="category"><option value="">all files</option>{options_html}</select>'
-              '<span id="shown"></span></div>\n<div class="tablewrap"><table id="files"><thead><tr>')
+              '<span id="shown"></span></div>\n<div class="pager"><button id="prev" type="button">&larr; previous'
+              '</button><span id="pageinfo"></span><button id="next" type="button">next &rarr;</button></div>\n'
+              '<div class="tablewrap"><table id="files"><thead><tr>')
     for key, title, kind in TABLE_COLUMNS:
         out.write(f'<th data-key="{key}" data-kind="{kind}">{_e(title)}</th>')
-    out.write("</tr></thead><tbody>\n")
-    for i, entry in enumerate(_iter_store(store)):
-        out.write(_table_row(i, entry["row"], entry["evidence"].get("thumb")))
-    out.write('</tbody></table></div>\n<aside id="detail" hidden><button id="close" aria-label="close">'
+    out.write("</tr></thead><tbody></tbody></table></div>\n"
+              '<aside id="detail" hidden><button id="close" aria-label="close">'
               '&times;</button><div id="detail-body"></div></aside>\n'
-              '<script type="application/json" id="evidence">[')
-    for i, entry in enumerate(_iter_store(store)):
+              '<script type="application/json" id="evidence">{"fields":' + _json_block(list(ROW_FIELDS))
+              + f',"page":{PAGE_ROWS},"rows":[\n')
+    for i, entry in enumerate(store.entries()):
+        out.write(("," if i else "") + _json_block(entry["row"]) + "\n")
+    out.write('],"evidence":[\n')
+    for i, entry in enumerate(store.entries()):
         out.write(("," if i else "") + _json_block(entry["evidence"]) + "\n")
-    out.write(f"]</script>\n<script>{_JS}</script>\n</body></html>\n")
+    out.write(f"]}}</script>\n<script>{_JS}</script>\n</body></html>\n")
 
 
-def write_html(path: str | os.PathLike[str], store: Path, totals: Totals, **meta) -> Path:
+def write_html(path: str | os.PathLike[str], store: HtmlStore, totals: Totals, **meta) -> Path:
     """Render the report next to ``path`` and move it into place (readers never see half a report)."""
     with atomic_output(path, overwrite=True, encoding="utf-8") as fh:
         render_html(fh, store, totals, **meta)

@@ -170,6 +170,7 @@ def _worker_main(conn, config: WorkerConfig) -> None:
 def _serve(conn, config: WorkerConfig, options, cache) -> None:
     from .._errors import ProvenanceError
     from .._imageio import read_bytes
+    from .._text import file_fields
     from .._verify import verify_bytes, verify_file
 
     conn.send(("ready", os.getpid()))
@@ -190,7 +191,7 @@ def _serve(conn, config: WorkerConfig, options, cache) -> None:
                 hit = cache.get(sha) if cache is not None else None
                 decoded = []
                 if hit is not None:
-                    report, cached = {"schema": hit.get("schema"), "file": path, **hit}, True
+                    report, cached = {"schema": hit.get("schema"), **file_fields(path), **hit}, True
                 else:
                     report = verify_bytes(data, name=path, options=options, sha256=sha,
                                           on_decoded=decoded.append if config.thumbnails else None).to_dict()
@@ -206,8 +207,12 @@ def _serve(conn, config: WorkerConfig, options, cache) -> None:
                                                    f"the per-worker limit of {config.memory_mb} MB"),
                                 sha, False, False)
             result.seconds = time.perf_counter() - t0
-            conn.send(("done", result))
-            break  # a fresh worker is cleaner than one that just failed an allocation
+            # A fresh worker is cleaner than one that just failed an allocation: "retire" asks the
+            # parent to replace this one now. Exiting by itself is not enough: under RLIMIT_AS the
+            # interpreter's shutdown can stall, and the parent, seeing an idle worker, would hand it
+            # the next file, which then "timed out" after the whole --timeout.
+            conn.send(("retire", result))
+            break
         except Exception as e:  # a bug in a collector is caught by verify; this is the last net
             result = FileResult(path, error_report(path, sha, "audit", f"{type(e).__name__}: {e}"), sha, False, False)
         result.seconds = time.perf_counter() - t0
@@ -268,8 +273,11 @@ def run_pool(paths: Iterator[str], config: WorkerConfig, *, workers: int, timeou
                     if kind == "ready":
                         w.ready, start_failures = True, 0
                         continue
-                    if kind == "done":
+                    if kind in ("done", "retire"):
                         w.task = None
+                        if kind == "retire":  # replaced below, before it can be given another file
+                            w.ready = False
+                            replace.append(w)
                         yield payload
                         continue
                 if not w.proc.is_alive() and not w.conn.poll():

@@ -1,4 +1,4 @@
-"""A one-line progress bar on stderr: files done, files/s, ETA (once the walk is complete), counts."""
+"""A one-line progress bar on stderr: files done, files/s, ETA (from a quick count of the walk), counts."""
 from __future__ import annotations
 
 import sys
@@ -26,28 +26,33 @@ class Progress:
         self._last = 0.0
         self._drawn = False
 
-    def line(self, totals: Totals, *, found: int, walk_done: bool) -> str:
+    def line(self, totals: Totals, *, found: int, walk_done: bool, expected: int | None = None) -> str:
+        """``expected``: the number of entries a quick count of the walk found (None: still counting).
+        Until the walk itself is done it gives the total, so the ETA shows from the start."""
         elapsed = max(time.monotonic() - self.start, 1e-6)
         done = totals.files
         rate = (totals.analysed + totals.cached) / elapsed
-        total = f"{found}" if walk_done else f"{found}+"
+        known = walk_done or expected is not None
+        total_n = found if walk_done else max(found, expected or 0, done)
+        total = f"{total_n}" if known else f"{found}+"
         eta = ""
-        if walk_done and rate > 0 and found > done:
-            eta = f"  ETA {_duration((found - done) / rate)}"
+        if known and rate > 0 and total_n > done:
+            eta = f"  ETA {_duration((total_n - done) / rate)}"
         c = totals.cards
-        pct = f" {100 * done / found:3.0f}%" if walk_done and found else ""
+        pct = f" {100 * done / total_n:3.0f}%" if known and total_n else ""
         return (f"audit{pct} {done}/{total} files  {rate:.1f} files/s{eta}  "
                 f"ai {c['ai']} signed {c['signed']} tampered {c['tampered']} camera {c['camera']} "
                 f"unknown {c['unknown']} errors {c['error']} skipped {c['skipped']} cached {totals.cached}")
 
-    def update(self, totals: Totals, *, found: int, walk_done: bool, force: bool = False) -> None:
+    def update(self, totals: Totals, *, found: int, walk_done: bool, expected: int | None = None,
+               force: bool = False) -> None:
         if not self.enabled:
             return
         now = time.monotonic()
         if not force and now - self._last < self.interval:
             return
         self._last = now
-        self.stream.write("\r\x1b[2K" + self.line(totals, found=found, walk_done=walk_done))
+        self.stream.write("\r\x1b[2K" + self.line(totals, found=found, walk_done=walk_done, expected=expected))
         self.stream.flush()
         self._drawn = True
 

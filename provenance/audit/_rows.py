@@ -1,11 +1,14 @@
 """One flat summary row per file (the CSV row, the HTML table row) and the run's running totals."""
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 
+from .._text import file_fields, printable
+
 CSV_COLUMNS = [
-    "path", "status", "reason", "cached", "format", "width", "height", "sha256",
+    "path", "path_bytes_b64", "status", "reason", "cached", "format", "width", "height", "sha256",
     "verdict", "confidence", "summary", "c2pa_status", "c2pa_signer", "digital_source_type",
     "watermarks", "content_id", "generator_family", "generator_tool", "model", "registry_match",
     "p_ai", "conflicts", "errors", "flags",
@@ -33,6 +36,35 @@ def flags_of(report: dict) -> set[str]:
     return out
 
 
+#: Families named in a model or pipeline name, first match wins (the names the public SD
+#: watermarks and the forensic classifier use). A hint for the report when no watermark or
+#: validated classifier named the family: "sd_xl_base_1.0" or StableDiffusionXLPipeline is SDXL.
+_FAMILY_NAMES: tuple[tuple[str, re.Pattern], ...] = (
+    ("sdxl", re.compile(r"sdxl|sd_xl|stable.?diffusion.?xl|(?<![a-z])xl(?![a-z])")),
+    ("sd3", re.compile(r"sd3|stable.?diffusion.?3")),
+    ("flux", re.compile(r"flux")),
+    ("sd2", re.compile(r"sd.?2(?!\d)|v2-[01]|stable.?diffusion.?2")),
+    ("sd1", re.compile(r"sd.?1\.?[45]|v1-[45]|stable.?diffusion.?v?1")),
+)
+
+
+def family_hint(*names: str | None) -> str:
+    """The family a model or pipeline name says (``sdxl``, ``sd1``, ...), or ``""``."""
+    for name in names:
+        if not isinstance(name, str):
+            continue
+        low = name.lower()
+        for family, pattern in _FAMILY_NAMES:
+            if pattern.search(low):
+                return family
+    return ""
+
+
+def _error_text(e: dict) -> str:
+    count = e.get("count", 1)
+    return f"{e['collector']}: {e['error']}" + (f" ({count} times)" if count > 1 else "")
+
+
 def _full_id(payload: str, report: dict) -> str:
     """A watermark's id prefix (provenanceWM carries 48 bits) completed to the full content id
     when the file's own manifest or the registry's matching record names an id starting with it."""
@@ -42,11 +74,19 @@ def _full_id(payload: str, report: dict) -> str:
 
 
 def summary_row(path: str, status: str, *, report: dict | None = None, reason: str | None = None,
-                cached: bool = False) -> dict:
-    """The flat row for ``path``: every CSV column, empty where it does not apply."""
+                cached: bool = False, fmt: str | None = None, image: bool = False) -> dict:
+    """The flat row for ``path``: every CSV column, empty where it does not apply.
+
+    A name that is not UTF-8 is shown escaped in ``path``, its bytes in ``path_bytes_b64``. A
+    skipped row keeps the format its content names (``fmt``) and, when it is an image
+    (``image``), the flag ``skipped`` that ``--fail-on skipped`` counts.
+    """
     row = dict.fromkeys(CSV_COLUMNS, "")
-    row.update(path=path, status=status, reason=reason or "", cached=cached)
+    row.update(file_fields(path, "path"), status=status, reason=printable(reason or ""), cached=cached,
+               format=fmt or "")
     if report is None:
+        if status == "skipped" and image:
+            row["flags"] = "skipped"
         return row
     v, c2pa = report["verdict"], report["c2pa"]
     meta = report.get("metadata") or {}
@@ -55,7 +95,7 @@ def summary_row(path: str, status: str, *, report: dict | None = None, reason: s
     content_ids = [_full_id(w["payload"], report) for w in detected
                    if w.get("kind") == "content-id" and w.get("payload")]
     p_ai = (report.get("forensics") or {}).get("p_ai")
-    errors = [f"{e['collector']}: {e['error']}" for e in report.get("errors", [])]
+    errors = [_error_text(e) for e in report.get("errors", [])]
     row.update(
         format=report.get("format") or "", width=report.get("width") or "", height=report.get("height") or "",
         sha256=report.get("sha256") or "", verdict=v["label"], confidence=round(float(v["confidence"]), 3),
@@ -65,7 +105,8 @@ def summary_row(path: str, status: str, *, report: dict | None = None, reason: s
         digital_source_type=c2pa.get("digital_source_type") or "",
         watermarks=" ".join(sorted({w["scheme"] for w in detected})),
         content_id=content_ids[0] if content_ids else "",
-        generator_family=v["how"].get("generator_family") or "",
+        generator_family=v["how"].get("generator_family") or family_hint(
+            v["how"].get("model"), gen.get("model"), (c2pa.get("generation") or {}).get("pipeline")),
         generator_tool=gen.get("tool") or v["how"].get("tool") or "",
         model=v["how"].get("model") or gen.get("model") or "",
         registry_match=(report.get("registry") or {}).get("match", "none"),
@@ -112,20 +153,23 @@ class Totals:
     signers: Counter = field(default_factory=Counter)
     p_ai_hist: list[int] = field(default_factory=lambda: [0] * P_AI_BINS)
     flagged: int = 0
+    skipped_images: int = 0  # skipped rows whose content or name says image (--fail-on skipped)
 
     def add(self, row: dict, *, flagged: bool = False) -> None:
         self.files += 1
         self.cards.update(categories(row))
         self.flagged += int(flagged)
         if row["status"] == "skipped":
+            self.skipped_images += "skipped" in row.get("flags", "").split()
             return
         if row["cached"]:
             self.cached += 1
         else:
             self.analysed += 1
-        self.verdicts[row["verdict"]] += 1
-        if row["generator_family"]:
-            self.families[row["generator_family"]] += 1
+        # As the cards count them: an error row without a verdict is an error, not "unknown".
+        self.verdicts["error" if row["status"] == "error" and row["verdict"] == "unknown" else row["verdict"]] += 1
+        if row["generator_family"] or row["generator_tool"]:  # the family, else at least the tool
+            self.families[row["generator_family"] or row["generator_tool"]] += 1
         if row["c2pa_signer"]:
             self.signers[row["c2pa_signer"]] += 1
         if row["p_ai"] != "":
@@ -133,6 +177,7 @@ class Totals:
 
     def to_dict(self) -> dict:
         return {"files": self.files, "analysed": self.analysed, "cached": self.cached, "flagged": self.flagged,
+                "skipped_images": self.skipped_images,
                 "cards": {k: self.cards.get(k, 0) for k, _ in CARDS}, "verdicts": dict(self.verdicts),
                 "generator_families": dict(self.families), "signers": dict(self.signers),
                 "p_ai_histogram": list(self.p_ai_hist)}

@@ -3,10 +3,9 @@ from __future__ import annotations
 
 import csv
 import datetime as _dt
-import json
 import os
 import sys
-import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,16 +13,20 @@ from typing import IO, Iterator
 
 from .._errors import OutputError, ProvenanceError
 from .._imageio import MAX_PIXELS
+from .._text import dumps_json, printable
 from .._version import __version__
 from ._cache import AuditCache, options_fingerprint
-from ._html import evidence_of, write_html
+from ._html import HtmlStore, write_html
+from ._outputs import ReportFile, check_outputs, make_parent
 from ._pool import FileResult, WorkerConfig, error_report, run_pool
 from ._progress import Progress
-from ._rows import CSV_COLUMNS, Totals, flags_of, summary_row
+from ._rows import CSV_COLUMNS, Totals, summary_row
 from ._walk import WalkEntry, walk_files
 
 DEFAULT_TIMEOUT = 120.0
 DEFAULT_MEMORY_MB = 4096
+#: Skipped images the summary names (the CSV and JSONL list every one).
+MAX_SKIPPED_NAMED = 1000
 
 
 @dataclass
@@ -38,8 +41,10 @@ class AuditOptions:
     timeout: float | None = DEFAULT_TIMEOUT  # seconds per file; None: no limit
     memory_mb: int | None = DEFAULT_MEMORY_MB  # per-worker head-room; None: no guard
     cache_path: str | None = None  # None: no cache
+    cache_is_default: bool = False  # the cache path was not chosen by the user (may lie in an audited folder)
     follow_symlinks: bool = False
-    hidden: bool = False
+    skip_hidden: bool = False  # hidden files are audited unless skipped on purpose (then listed as skipped)
+    allow_inside: bool = False  # reports and cache may be written inside an audited folder
     fail_on: frozenset[str] = frozenset()
     progress: bool | None = None  # None: only when stderr is a terminal
     max_pixels: int = MAX_PIXELS  # larger images are not decoded (verify's limit)
@@ -57,49 +62,74 @@ class AuditSummary:
     #: ``last_result`` when the pool returned its first and last file (None: it returned none).
     #: Between those two the pool is warm: worker start-up (imports, the forensic model) is before.
     timing: dict[str, float | None] = field(default_factory=dict)
+    #: The skipped images (their content or name says image), "path (reason)", the first
+    #: ``MAX_SKIPPED_NAMED``; ``totals.skipped_images`` counts them all.
+    skipped_images: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
-        return {**self.totals.to_dict(), "errors": self.errors, "outputs": self.outputs, "timing": self.timing}
-
-
-def _open_text(path: str | None, what: str) -> IO[str] | None:
-    if path is None:
-        return None
-    if path == "-":
-        return sys.stdout
-    p = Path(path)
-    if p.is_dir():
-        raise OutputError(f"--{what} {p}: is a directory")
-    try:
-        return open(p, "w", encoding="utf-8", newline="")
-    except OSError as e:
-        raise OutputError(f"--{what} {p}: cannot write ({e.strerror or e})") from e
+        return {**self.totals.to_dict(), "errors": self.errors, "outputs": self.outputs, "timing": self.timing,
+                "skipped_image_files": self.skipped_images}
 
 
 def _check_html_path(path: str | None) -> None:
     if path is None:
         return
     p = Path(path)
-    parent = p.parent if str(p.parent) else Path(".")
     if p.is_dir():
-        raise OutputError(f"--html {p}: is a directory")
-    if not parent.is_dir():
-        raise OutputError(f"--html {p}: folder {parent} does not exist")
+        raise OutputError(f"--html {printable(str(p))}: is a directory")
+    parent = make_parent(p, "html")
     if not os.access(parent, os.W_OK | os.X_OK):
-        raise OutputError(f"--html {p}: folder {parent} is not writable")
+        raise OutputError(f"--html {printable(str(p))}: folder {printable(str(parent))} is not writable")
+
+
+def _skipped_report(path: str, reason: str, fmt: str | None) -> dict:
+    """A schema-valid verify object for a file the audit skipped: no evidence, and it says why."""
+    from .._verdict import Verdict
+    from .._verify import VerifyReport
+
+    report = VerifyReport(file=path, format=fmt, verdict=Verdict(summary=f"Not analysed: {printable(reason)}."),
+                          registry={"match": "none", "reason": "not analysed"},
+                          forensics={"status": "absent", "reason": "not analysed"})
+    return report.to_dict()
+
+
+def _start_count(roots: list[str], options: AuditOptions, exclude: list[str]) -> tuple[dict, threading.Event]:
+    """Count the walk's entries in a background thread (names only, no file read), so the
+    progress bar can show an ETA long before the lazy walk that feeds the workers reaches the end."""
+    result: dict[str, int | None] = {"n": None}
+    stop = threading.Event()
+
+    def count() -> None:
+        n = 0
+        try:
+            for _ in walk_files(roots, follow_symlinks=options.follow_symlinks, skip_hidden=options.skip_hidden,
+                                exclude=exclude, sniff=False):
+                if stop.is_set():
+                    return
+                n += 1
+        except Exception:  # a count is decoration: the bar then shows no ETA until the walk ends
+            return
+        result["n"] = n
+
+    threading.Thread(target=count, name="audit-count", daemon=True).start()
+    return result, stop
 
 
 def audit_paths(roots: list[str], options: AuditOptions, *, jsonl: str | None = None, csv_path: str | None = None,
                 html: str | None = None) -> AuditSummary:
     """Audit every file under ``roots``; write the requested reports; return the totals.
 
-    Reports are overwritten. Nothing is written inside the audited folders except reports or a
-    cache you point there yourself (those are then left out of the walk).
+    Output paths are checked first (:func:`check_outputs`): none may be an audited file, lie in an
+    audited folder without ``allow_inside``, or replace a file that is not a report. Reports are
+    replaced when the run completes (written beside their destination meanwhile), so an
+    interrupted or killed run leaves the previous ones whole; ``jsonl="-"`` streams to stdout.
     """
     started = time.perf_counter()
     for r in roots:
-        if not os.path.exists(r):
-            raise ProvenanceError(f"{r}: no such file or folder")
+        if not os.path.lexists(r):
+            raise ProvenanceError(f"{printable(r)}: no such file or folder")
+    check_outputs(roots, {"jsonl": jsonl, "csv": csv_path, "html": html, "cache": options.cache_path},
+                  allow_inside=options.allow_inside, implicit=("cache",) if options.cache_is_default else ())
     _check_html_path(html)
     own_files = [p for p in (jsonl, csv_path, html) if p and p != "-"]
     if options.cache_path:
@@ -127,41 +157,58 @@ def audit_paths(roots: list[str], options: AuditOptions, *, jsonl: str | None = 
     progress = Progress(enabled=options.progress)
     found = [0, False]  # files met by the walk so far, walk finished
     errors = 0
-    jsonl_fh = csv_fh = store_fh = None
-    store_path: Path | None = None
+    skipped_images: list[str] = []
+    reports: list[ReportFile] = []
+    jsonl_fh: IO[str] | None = None
+    store: HtmlStore | None = None
+    expected: dict = {"n": None}
+    stop_count = None
     try:
-        jsonl_fh = _open_text(jsonl, "jsonl")
-        csv_fh = _open_text(csv_path, "csv")
-        csv_writer = csv.DictWriter(csv_fh, fieldnames=CSV_COLUMNS, lineterminator="\n") if csv_fh else None
-        if csv_writer:
+        if jsonl == "-":
+            jsonl_fh = sys.stdout
+        elif jsonl:
+            reports.append(ReportFile(jsonl, "jsonl"))
+            jsonl_fh = reports[-1].fh
+        csv_writer = None
+        if csv_path:
+            reports.append(ReportFile(csv_path, "csv"))
+            csv_writer = csv.DictWriter(reports[-1].fh, fieldnames=CSV_COLUMNS, lineterminator="\n")
             csv_writer.writeheader()
         if html:
-            fd, name = tempfile.mkstemp(prefix="provenance-audit-", suffix=".jsonl")
-            store_path = Path(name)
-            store_fh = os.fdopen(fd, "w", encoding="utf-8")
+            store = HtmlStore()
+            own_files.append(str(store.path))
+        own_files += [str(r.temp_path) for r in reports if r.temp_path is not None]
+        if progress.enabled:
+            expected, stop_count = _start_count(roots, options, own_files)
 
         def emit(path: str, status: str, *, report: dict | None = None, reason: str | None = None,
-                 cached: bool = False, thumb: bytes | None = None, seconds: float = 0.0) -> None:
+                 cached: bool = False, thumb: bytes | None = None, seconds: float = 0.0, fmt: str | None = None,
+                 image: bool = False) -> None:
             nonlocal errors
             if report is not None and report.get("errors"):
                 status = "error"
-            row = summary_row(path, status, report=report, reason=reason, cached=cached)
-            flagged = bool(report is not None and flags_of(report) & options.fail_on)
+            row = summary_row(path, status, report=report, reason=reason, cached=cached, fmt=fmt, image=image)
+            flags = set(row["flags"].split())
+            flagged = bool(flags & options.fail_on)
             errors += status == "error"
             totals.add(row, flagged=flagged)
-            if jsonl_fh is not None and report is not None:
+            if "skipped" in flags and len(skipped_images) < MAX_SKIPPED_NAMED:
+                skipped_images.append(f"{row['path']} ({row['reason']})")
+            if jsonl_fh is not None:
                 audit = {"status": status, "cached": cached, "seconds": round(seconds, 3)}
-                jsonl_fh.write(json.dumps({**report, "audit": audit}, ensure_ascii=False, default=str) + "\n")
+                if report is None:  # skipped: still a line, so JSONL and CSV list the same files
+                    report = _skipped_report(path, reason or "skipped", fmt)
+                    audit.update(reason=row["reason"], image=image)
+                jsonl_fh.write(dumps_json({**report, "audit": audit}, default=str) + "\n")
                 jsonl_fh.flush()
             if csv_writer is not None:
                 csv_writer.writerow(row)
-            if store_fh is not None:
-                store_fh.write(json.dumps({"row": row, "evidence": evidence_of(row, report, thumb)},
-                                          ensure_ascii=False, default=str) + "\n")
-            progress.update(totals, found=found[0], walk_done=found[1])
+            if store is not None:
+                store.add(row, report if status != "skipped" else None, thumb)
+            progress.update(totals, found=found[0], walk_done=found[1], expected=expected["n"])
 
         def images() -> Iterator[str]:
-            for entry in walk_files(roots, follow_symlinks=options.follow_symlinks, hidden=options.hidden,
+            for entry in walk_files(roots, follow_symlinks=options.follow_symlinks, skip_hidden=options.skip_hidden,
                                     exclude=own_files):
                 found[0] += 1
                 if entry.status == "image":
@@ -172,46 +219,47 @@ def audit_paths(roots: list[str], options: AuditOptions, *, jsonl: str | None = 
 
         def _emit_entry(entry: WalkEntry) -> None:
             if entry.status == "error":
-                emit(entry.path, "error", report=error_report(entry.path, None, "read", entry.reason or "unreadable"),
-                     reason=entry.reason)
+                emit(entry.path, "error", reason=entry.reason, fmt=entry.format,
+                     report=error_report(entry.path, None, "decode" if entry.format or entry.is_image else "read",
+                                         entry.reason or "unreadable"))
             else:
-                emit(entry.path, "skipped", reason=entry.reason)
+                emit(entry.path, "skipped", reason=entry.reason, fmt=entry.format, image=entry.is_image)
 
         def tick() -> None:
-            progress.update(totals, found=found[0], walk_done=found[1])
+            progress.update(totals, found=found[0], walk_done=found[1], expected=expected["n"])
 
         result: FileResult
         for result in run_pool(images(), config, workers=options.workers, timeout=options.timeout, on_tick=tick):
             if cache is not None and not result.cached and result.cacheable and result.sha256:
-                cache.put(result.sha256, {k: v for k, v in result.report.items() if k != "file"})
+                cache.put(result.sha256, {k: v for k, v in result.report.items()
+                                          if k not in ("file", "file_bytes_b64")})
             last_result = round(time.perf_counter() - started, 3)
             first_result = last_result if first_result is None else first_result
             emit(result.path, "ok", report=result.report, cached=result.cached, thumb=result.thumbnail,
                  seconds=result.seconds)
         progress.close(totals, found=found[0])
-        for fh in (jsonl_fh, csv_fh):
-            if fh is not None and fh is not sys.stdout:
-                fh.close()
-        jsonl_fh = csv_fh = None
-        if store_fh is not None:
-            store_fh.close()
-            store_fh = None
-            roots_text = [str(r) for r in roots]
+        if store is not None:
+            store.close()
+            roots_text = [printable(str(r)) for r in roots]
             opts = (f"forensics {'on' if options.forensics else 'off'}, watermarks "
                     f"{','.join(options.watermark_methods) if options.watermark_methods else 'all default'}, "
                     f"registry {'on' if options.registry_path else 'off'}")
-            write_html(html, store_path, totals, roots=roots_text, version=__version__, options=opts,
+            write_html(html, store, totals, roots=roots_text, version=__version__, options=opts,
                        created=_dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"))
+        for r in reports:  # all done: replace the previous reports, each in one step
+            r.commit()
     finally:
-        for fh in (jsonl_fh, csv_fh, store_fh):
-            if fh is not None and fh is not sys.stdout:
-                fh.close()
-        if store_path is not None and store_path.exists():
-            store_path.unlink()
+        if stop_count is not None:
+            stop_count.set()
+        for r in reports:
+            r.discard()
+        if store is not None:
+            store.remove()
         if cache is not None:
             cache.close()
     outputs = {k: v for k, v in (("jsonl", jsonl), ("csv", csv_path), ("html", html),
                                  ("cache", options.cache_path)) if v}
     timing = {"seconds": round(time.perf_counter() - started, 3), "first_result": first_result,
               "last_result": last_result}
-    return AuditSummary(totals=totals, flagged=totals.flagged, errors=errors, outputs=outputs, timing=timing)
+    return AuditSummary(totals=totals, flagged=totals.flagged, errors=errors, outputs=outputs, timing=timing,
+                        skipped_images=skipped_images)

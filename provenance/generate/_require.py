@@ -5,7 +5,8 @@ from types import ModuleType
 
 from .._errors import MissingDependencyError
 
-EXTRA_HINT = 'pip install "provenance-tool[generate]"  (diffusers, transformers, safetensors, accelerate, peft)'
+EXTRA_HINT = ('pip install "provenance-tool[generate]"  (torch, diffusers, transformers, safetensors, accelerate, peft; '
+              'install the CPU or CUDA torch build you want first)')
 
 
 def require_diffusers() -> ModuleType:

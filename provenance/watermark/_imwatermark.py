@@ -4,8 +4,10 @@ dwtDct and dwtDctSvd run through ``_fast_iw``, a vectorised port that is bit-com
 invisible-watermark 0.2.0 both ways (same pixels out, same bits read; tests/test_fast_iw.py) and
 13-40x faster. rivaGan runs invisible-watermark's own ONNX code.
 
-``_iw_module`` loads invisible-watermark's transform modules without the package ``__init__``,
-which imports torch (about 2 s): the compatibility tests and benchmarks use it.
+invisible-watermark is optional (the ``iw`` and ``rivagan`` extras): it depends on torch, which
+the base install leaves out. Nothing here imports it until rivaGan runs; ``_iw_module`` loads its
+transform modules without the package ``__init__``, which imports torch (about 2 s): the
+compatibility tests and benchmarks use it.
 """
 from __future__ import annotations
 
@@ -32,7 +34,7 @@ def _iw_module(name: str) -> ModuleType:
         return sys.modules[full]
     spec = importlib.util.find_spec("imwatermark")
     if spec is None or not spec.submodule_search_locations:
-        raise MissingDependencyError("invisible-watermark is not installed: pip install invisible-watermark")
+        raise MissingDependencyError("invisible-watermark is not installed: pip install 'provenance-tool[iw]'")
     location = list(spec.submodule_search_locations)[0]
     sub = importlib.util.spec_from_file_location(full, f"{location}/{name}.py")
     if sub is None or sub.loader is None:
@@ -86,13 +88,23 @@ class RivaGan(WatermarkMethod):
     extra_name = "rivagan"
     scan_by_default = False
 
+    #: What ``imwatermark.rivaGan`` imports (module: distribution): invisible-watermark itself,
+    #: torch (it builds tensors) and onnxruntime (it runs the networks).
+    requires = {"imwatermark": "invisible-watermark", "torch": "torch", "onnxruntime": "onnxruntime"}
+
+    def missing(self) -> list[str]:
+        """The distributions rivaGan needs that are not installed (looked up without importing them)."""
+        return [dist for module, dist in self.requires.items() if importlib.util.find_spec(module) is None]
+
     def available(self) -> bool:
-        return importlib.util.find_spec("onnxruntime") is not None
+        return not self.missing()
 
     def _riva(self):
-        if not self.available():
+        missing = self.missing()
+        if missing:
             raise MissingDependencyError(
-                "the rivaGan watermark needs onnxruntime: pip install 'provenance-tool[rivagan]'"
+                f"the rivaGan watermark needs {', '.join(missing)}, not installed: pip install "
+                "'provenance-tool[rivagan]' (install the CPU or CUDA torch build you want first)"
             )
         with _lock:
             from imwatermark.rivaGan import RivaWatermark
