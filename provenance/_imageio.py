@@ -170,14 +170,18 @@ def read_bytes(path: str | os.PathLike[str], *, max_bytes: int = MAX_FILE_BYTES)
         raise ImageError(f"{p}: is a directory, not an image") from e
     except OSError as e:
         raise ImageError(f"{p}: cannot read ({e.strerror or e})") from e
-    with os.fdopen(fd, "rb") as fh:
-        st = os.fstat(fh.fileno())
+    try:  # checked on the open descriptor, before any read (and before io.open, which refuses folders)
+        st = os.fstat(fd)
         if stat.S_ISDIR(st.st_mode):
             raise ImageError(f"{p}: is a directory, not an image")
         if not stat.S_ISREG(st.st_mode):
             raise ImageError(f"{p}: {_file_kind(st.st_mode)}, not a regular file; only regular files are read")
         if st.st_size > max_bytes:
             raise ImageError(f"{p}: {st.st_size:,} bytes, above the limit of {max_bytes:,} for one file")
+    except BaseException:
+        os.close(fd)
+        raise
+    with os.fdopen(fd, "rb") as fh:
         try:
             data = fh.read(st.st_size + 1)  # one more: did it grow since fstat?
             parts, total = [data], len(data)

@@ -124,8 +124,8 @@ def test_truncated_jpeg_is_still_refused_outside_verify(stamped):
 
 
 @pytest.mark.timeout(60)  # reading the FIFO used to block forever
-def test_fifo_and_devices_are_refused_without_reading(tmp_path, capsys, home):
-    """A FIFO (which would block forever) and /dev/urandom (which never ends) are refused at once,
+def test_fifo_devices_and_folders_are_refused_without_reading(tmp_path, capsys, home):
+    """A FIFO (which would block forever), /dev/urandom (which never ends) and a folder are refused at once,
     as error entries; the other files of the batch are still reported."""
     fifo = tmp_path / "pipe.jpg"
     os.mkfifo(fifo)
@@ -135,12 +135,16 @@ def test_fifo_and_devices_are_refused_without_reading(tmp_path, capsys, home):
     from conftest import natural_image
 
     Image.fromarray(natural_image(200, 200)).save(good)
-    code, out, _ = run(capsys, "verify", str(fifo), "/dev/urandom", str(good), "--json", "--no-forensics")
+    folder = tmp_path / "folder.png"
+    folder.mkdir()
+    files = [str(fifo), "/dev/urandom", str(folder), str(good)]
+    code, out, _ = run(capsys, "verify", *files, "--json", "--no-forensics")
     reports = json.loads(out)
-    assert code == 1 and [r["file"] for r in reports] == [str(fifo), "/dev/urandom", str(good)]
+    assert code == 1 and [r["file"] for r in reports] == files
     assert "a FIFO, not a regular file" in reports[0]["errors"][0]["error"]
     assert "a character device, not a regular file" in reports[1]["errors"][0]["error"]
-    assert reports[2]["errors"] == []
+    assert "is a directory, not an image" in reports[2]["errors"][0]["error"]
+    assert reports[3]["errors"] == []
 
 
 def test_file_over_the_size_cap_is_refused(tmp_path):
