@@ -34,6 +34,9 @@ class VerifyOptions:
     registry: Registry | None = None
     forensics: bool = True
     watermark_methods: list[str] | None = None  # None: every registered, installed method
+    #: Our watermarks' fast scan only (``--fast``): the stamped geometry, no search for scaled,
+    #: rotated, stretched or flipped copies. Default: the full detectors.
+    fast_watermarks: bool = False
 
 
 @dataclass
@@ -88,7 +91,7 @@ def _timed(report: VerifyReport, name: str, fn: Callable[[], Any]) -> Any:
 def _watermarks(loaded: LoadedImage, options: VerifyOptions) -> list[dict]:
     from detectors.sd_watermarks import detect_public_marks
 
-    ours = detect_watermarks(loaded.rgb, methods=options.watermark_methods)
+    ours = detect_watermarks(loaded.rgb, methods=options.watermark_methods, fast=options.fast_watermarks)
     return [dict(m.to_dict(), kind="content-id") for m in ours] + \
            [dict(m.to_dict(), kind="public") for m in detect_public_marks(loaded.rgb)]
 
