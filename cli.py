@@ -284,9 +284,19 @@ def _print_report(r: dict) -> None:
     gen = (r.get("metadata") or {}).get("generator")
     if gen:
         print(f"  metadata: written by {gen.get('tool')}" + (f", model {gen['model']}" if gen.get("model") else ""))
-    if r["registry"].get("match") not in (None, "none"):
-        rec = r["registry"].get("record") or {}
-        print(f"  registry: {r['registry']['match']} match, stamp {rec.get('content_id')} ({rec.get('output_path')})")
+    reg = r["registry"]
+    if reg.get("match") == "watermark":
+        rec = reg.get("record") or {}
+        print(f"  registry: watermark match, stamp {rec.get('content_id')} ({rec.get('output_path')})")
+    elif reg.get("match") == "fingerprint":
+        print("  registry: the stamped file itself" if reg.get("identical_file") else
+              "  registry: looks like (by PDQ / pHash; not itself evidence of AI), best first:")
+    for c in reg.get("candidates") or [] if reg.get("match") == "fingerprint" else []:
+        dist = ", ".join(f"{name} distance {c[key]}" for name, key in
+                         (("PDQ", "pdq_distance"), ("pHash", "phash_distance"), ("sha256", "distance"))
+                         if c.get(key) is not None)
+        print(f"    stamp {c['content_id']} ({dist}{'; ' + c['pdq_transform'] if c.get('pdq_transform') else ''}), "
+              f"stamped {c.get('created_at')}, {c.get('output_path')}")
     f = r.get("forensics") or {}
     if f.get("p_ai") is not None:
         print(f"  forensics: p_ai={f['p_ai']:.2f} (an estimate)")
@@ -515,6 +525,35 @@ def cmd_registry_export(args) -> int:
     else:
         atomic_write(args.output, text.encode("utf-8"), overwrite=args.overwrite)
         print(f"exported to {args.output}", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_registry_reindex(args) -> int:
+    """PDQ fingerprints for stamps recorded before the registry kept them, from their stamped files."""
+    from provenance import ProvenanceError, Registry, load_image
+    from provenance._fingerprint import pdq_hash
+
+    done = missing = 0
+    with Registry() as reg:
+        todo = [r for r in reg.iter_all() if r.pdq is None]
+        for r in todo:
+            if not r.output_path or not os.path.exists(r.output_path):
+                missing += 1
+                continue
+            try:
+                look = pdq_hash(load_image(r.output_path).rgb)
+            except ProvenanceError as e:
+                log.warning("%s: %s", r.output_path, e)
+                missing += 1
+                continue
+            reg.set_pdq(r.content_id, look.hash, look.quality)
+            done += 1
+    out = {"stamps_without_pdq": len(todo), "indexed": done, "file_missing_or_unreadable": missing}
+    if args.json:
+        _print_json(out)
+    else:
+        print(f"{done} of {len(todo)} stamps without a PDQ fingerprint indexed from their files"
+              + (f"; {missing} files missing or unreadable (those stamps match by pHash only)" if missing else ""))
     return EXIT_OK
 
 
@@ -913,6 +952,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", help="file to write (default: stdout)")
     p.add_argument("--overwrite", action="store_true")
     p.add_argument("--json", action="store_true", help="same as --format json")
+    p = _sub(reg_sub, "reindex", cmd_registry_reindex,
+             "compute the PDQ fingerprint (look-up by look, flips included) of stamps recorded before the "
+             "registry kept one, from their stamped files", "provenance registry reindex")
+    _add_json(p)
     return parser
 
 
