@@ -7,12 +7,15 @@ resized copy, or an unmarked look-alike; ``_verify`` reports such a match as evi
 verdict).
 
 Lookups by look are indexed (multi-index hashing, Norouzi et al. 2012): every hash is cut into
-16-bit chunks, one ``fingerprint_chunks`` row each. Two hashes within ``2m - 3`` bits of each
-other (m chunks) have at least two chunks within one bit of each other (else m - 1 chunks differ
-by two or more: ``2m - 2`` bits), so a lookup probes every chunk value within one bit of the
-query's (17 per chunk), keeps the stamps that two chunks or more hit, and checks only those
-bit by bit. Exact (nothing within the threshold is missed) for PDQ up to 29 bits (16 chunks)
-and pHash up to 5 (4 chunks); ``bench/registry_lookup.py`` times it at 1,000,000 stamps.
+m 16-bit chunks, one ``fingerprint_chunks`` row each. A lookup probes, for each chunk, the values
+within r bits of the query's, keeps the stamps that c chunks or more hit, and checks only those
+bit by bit. It misses nothing within T bits when T < (m - c + 1)(r + 1): a stamp hit by fewer
+than c chunks differs by r + 1 bits or more in each of the other m - c + 1. PDQ (256 bits, m =
+16) probes exact chunk values and needs two hits (r = 0, c = 2: exact up to 14 bits, 16 probes
+per query hash; a random stamp shares two 16-bit chunks with a query once in 36 million, so
+hardly anything but the true matches is ever read back); pHash (64 bits, m = 4) probes within one
+bit and needs two hits (r = 1, c = 2: exact up to 5, 68 probes). ``bench/registry_lookup.py``
+times it at 1,000,000 stamps.
 
 Concurrency: WAL journal, a 30 s busy timeout and ``BEGIN IMMEDIATE`` for writes, so two stamping
 processes queue on the write lock instead of failing or corrupting the file.
@@ -44,8 +47,9 @@ PHASH_MAX_DISTANCE = 4
 #: Largest PDQ Hamming distance (of 256 bits) treated as a near-duplicate. bench/
 #: calibrate_fingerprints.py on all 1,905 shared images: a 0.5 resize or JPEG q50 moves an image by
 #: at most 12 bits, a flip by 0 (dihedral hashes), while the nearest different picture (Easy
-#: Diffusion's thumbnails: one seed, one prompt, another style word) is 18 bits away.
-PDQ_MAX_DISTANCE = 16
+#: Diffusion's thumbnails: one seed, one prompt, another style word) is 18 bits away. 14 is also
+#: the most the index finds exactly with one probe per chunk and two hits (module doc).
+PDQ_MAX_DISTANCE = 14
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS stamps (
@@ -85,6 +89,9 @@ CREATE TABLE IF NOT EXISTS fingerprint_chunks (
 
 #: Which hash a chunk row belongs to (the code's top bits), and how many 16-bit chunks it has.
 _KINDS = {"phash": (1, 4), "pdq": (2, 16)}
+#: Per hash, the probe radius r and the hits c a candidate needs (module doc): the cheapest pair
+#: that is exact at the hash's threshold.
+_PROBE = {"phash": (1, 2), "pdq": (0, 2)}
 _PDQ_MIN_QUALITY = 50  # as provenance._fingerprint.PDQ_MIN_QUALITY (kept here: no numpy import)
 
 
@@ -155,13 +162,20 @@ def _chunks(value: int, kind: str) -> list[int]:
     return [tag << 20 | i << 16 | (value >> (16 * (m - 1 - i))) & 0xFFFF for i in range(m)]
 
 
-def _probes(value: int, kind: str) -> list[int]:
-    """Every code within one bit of each of the hash's chunks (17 per chunk)."""
+def _probes(value: int, kind: str, radius: int) -> list[int]:
+    """Every code within ``radius`` (0 or 1) bits of each of the hash's chunks."""
     out = []
     for code in _chunks(value, kind):
         out.append(code)
-        out.extend(code ^ (1 << b) for b in range(16))
+        if radius:
+            out.extend(code ^ (1 << b) for b in range(16))
     return out
+
+
+def _exact_limit(kind: str, radius: int, hits: int) -> int:
+    """The largest distance a lookup probing ``radius`` and needing ``hits`` never misses."""
+    m = _KINDS[kind][1]
+    return (m - hits + 1) * (radius + 1) - 1
 
 
 def _signed(value: int, bits: int = 64) -> int:
@@ -318,23 +332,25 @@ class Registry:
         found = self.find_similar(phash=phash, pdq=(), phash_max=max_distance, pdq_max=-1)
         return [(m.phash_distance, m.record) for m in found if m.phash_distance is not None]
 
-    def _candidates(self, kind: str, values: Sequence[int], limit: int) -> dict[int, int]:
+    def _candidates(self, kind: str, values: Sequence[int], limit: int) -> set[int]:
         """Stamps whose ``kind`` hash may lie within ``limit`` bits of one of ``values`` (query
-        hashes as unsigned integers), as {key: index of the query hash}: those with two chunks or
-        more within one bit (exact for ``limit`` <= 2m - 3), or, past that, one."""
-        m = _KINDS[kind][1]
-        need = 2 if limit <= 2 * m - 3 else 1
-        probes = ",".join(f"({i},{c})" for i, v in enumerate(values) for c in _probes(v, kind))
+        hashes as unsigned integers): a superset of those that do (module doc), usually with
+        stamps that share a chunk by chance."""
+        radius, hits = _PROBE[kind]
+        if limit > _exact_limit(kind, radius, hits):  # a wider threshold than the default: probe wider
+            radius, hits = 1, 1
+        probes = ",".join(f"({i},{c})" for i, v in enumerate(values) for c in _probes(v, kind, radius))
         if not probes:
-            return {}
+            return set()
         # Integers this code made, so they go into the statement as literals: one statement of
-        # thousands of probes, joined on the chunk index inside SQLite.
-        sql = (f"WITH probe(q, code) AS (VALUES {probes}) SELECT probe.q, c.key FROM probe "
-               f"JOIN fingerprint_chunks AS c ON c.code = probe.code GROUP BY probe.q, c.key HAVING count(*) >= {need}")
-        out: dict[int, int] = {}
-        for q, key in self._db.execute(sql):
-            out.setdefault(key, q)
-        return out
+        # all the probes, joined on the chunk index inside SQLite.
+        sql = f"WITH probe(q, code) AS (VALUES {probes}) SELECT "
+        if hits == 1:
+            sql += "DISTINCT c.key FROM probe JOIN fingerprint_chunks AS c ON c.code = probe.code"
+        else:
+            sql += ("c.key FROM probe JOIN fingerprint_chunks AS c ON c.code = probe.code "
+                    f"GROUP BY probe.q, c.key HAVING count(*) >= {hits}")
+        return {key for (key,) in self._db.execute(sql)}
 
     def find_similar(self, *, pdq: Sequence[str] = (), phash: str | None = None,
                      pdq_max: int = PDQ_MAX_DISTANCE, phash_max: int = PHASH_MAX_DISTANCE) -> list[SimilarStamp]:

@@ -101,7 +101,7 @@ def test_unvalidated_classifier_decides_nothing(p_ai):
     assert v.label == "unknown" and v.rules == [] and v.conflicts == []
 
 
-LOOKALIKE = {"match": "fingerprint", "hash": "pdq", "distance": 6, "max_distance": 16, "identical_file": False,
+LOOKALIKE = {"match": "fingerprint", "hash": "pdq", "distance": 6, "max_distance": 14, "identical_file": False,
              "record": {"content_id": "5eed0f00dcafe123", "created_at": "2026-12-01T10:00:00+00:00",
                         "output_path": "/out/a.png",
                         "manifest": {"assertions": [{"label": "org.provenance.generation",
