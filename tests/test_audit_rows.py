@@ -38,3 +38,11 @@ def test_watermark_match_lists_its_stamp():
     row = _row(watermarks=[mark], registry=reg)
     assert row["registry_ids"] == "5eed0f00dcafe123" and row["content_id"] == "5eed0f00dcafe123"
     assert row["registry_distance"] == ""
+
+
+def test_fast_scan_is_part_of_the_cache_fingerprint():
+    """A cached audit made with --fast is not served to a full-search audit, nor the reverse."""
+    from provenance.audit._cache import options_fingerprint
+
+    base = dict(trust_anchors_pem=b"", forensics=False, watermark_methods=None, registry_path=None, registry_size=None)
+    assert options_fingerprint(**base) != options_fingerprint(**base, fast_watermarks=True)

@@ -296,6 +296,34 @@ def test_cli_verify_human_output(capsys, stamped_jpg):
     assert "AI-GENERATED" in out and "c2pa: trusted" in out and "watermark: provenanceWM id prefix 5eed0f00dcaf " in out
 
 
+def test_cli_fast_skips_the_search(capsys, stamped_png, tmp_path):
+    """`verify --fast` and `watermark detect --fast` do not find a resized copy's mark; without
+    the flag both do."""
+    small = tmp_path / "small.png"
+    Image.open(stamped_png).convert("RGB").resize((300, 300), Image.BICUBIC).save(small)
+
+    def found(*argv) -> bool:
+        code, out, _ = run(capsys, *argv, "--json")
+        assert code == 0
+        doc = json.loads(out)[0]
+        return any(w["detected"] and w["scheme"] == "provenanceWM" for w in doc["watermarks"])
+
+    assert found("verify", str(small), "--no-forensics", "--no-registry")
+    assert not found("verify", str(small), "--no-forensics", "--no-registry", "--fast")
+    assert found("watermark", "detect", str(small))
+    assert not found("watermark", "detect", str(small), "--fast")
+
+
+def test_cli_verify_help_says_what_is_searched(capsys):
+    """verify --help names what the default detector finds and what --fast leaves out."""
+    code, out, _ = run(capsys, "verify", "--help")
+    text = " ".join(out.split())
+    assert code == 0 and "What is searched:" in text
+    for words in ("scaled 0.3-2x", "rotated up to 7 degrees", "cropped to a quarter", "flipped",
+                  "--fast: at the stamped geometry only", "never makes an image AI-generated"):
+        assert words in text, words
+
+
 def test_cli_verify_errors_exit_1_and_usage_exit_2(capsys, tmp_path, home):
     """An unreadable file exits 1 (others still reported); a bad --fail-on value or --trust file exits 2/1."""
     bad = tmp_path / "bad.jpg"
