@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
+from scipy import fft as _sfft
 
 from ._base import WatermarkMethod, WatermarkResult
 from ._soft_decode import DistanceCodec, soft_decode
@@ -74,14 +75,17 @@ PILOT_GAINS = (3.0, 0.5)  # amplitude of the strong and of the other pilot bins 
 STRONG_BAND = (9.0, 18.0)  # radius of the strong bins, cycles per tile: they survive a 0.3 resize
 BINS_PER_BIT = 4  # 816 of the 1,130 in-band bins carry bits, the other 314 the pilot
 SCALE_SCAN_KEEP = 3  # best periods of the rotation-free scale scan added to the candidates
+PROXY_SCAN_KEEP = 11  # ... and down to this rank, checked by the pilot proxy only (``_geometry_candidates``)
 CEPSTRUM_SEEDS = 10  # periods the geometric search looks around
 SYNC_Z = 4.0  # pilot peak (in standard deviations) a hypothesis needs before it is decoded
 #: A searched lattice is folded only when the pilot, read straight off the working copy's spectrum
-#: at that lattice's frequencies, peaks at this z or more (``_pilot_proxy``). On unmarked shared
+#: at that lattice's frequencies, peaks at this z or more (``_pilot_proxies``). On unmarked shared
 #: images the best proxy of any candidate was under 5.2 (99% under 4.9); every searched lattice
 #: that decoded on the bench images had a proxy of 6.1 or more (docs/WATERMARK.md). It is what
 #: makes the search cheap on unmarked images: a fold costs 4 ms, a proxy 0.3 ms.
 PROXY_Z = 5.0
+#: A candidate whose proxy reaches this is first moved (+-0.9% scale) to where its proxy peaks.
+PROXY_NEAR = 4.5
 #: Hypotheses the fast scan never makes (mirrored ones, searched ones) are decoded only from this
 #: pilot z up: there are more of them, so noise reaches z = 4 more often (on one in nine unmarked
 #: images per hypothesis), and every mark that decoded on the bench images had z > 5.1.
@@ -378,7 +382,7 @@ _TEMPLATE_FLIPS = (((1, 1), (-1, -1)), ((1, -1), (-1, 1)))
 
 def _spectral_map(r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """|FFT| of the residual over its local mean: the tile lattice shows as isolated peaks. And
-    for the pilot proxy (``_pilot_proxy``) the complex spectrum (h x w x 2: real, imaginary) and
+    for the pilot proxy (``_pilot_proxies``) the complex spectrum (h x w x 2: real, imaginary) and
     that local mean: the proxy reads a few hundred bins, so nothing else is divided."""
     spec = cv2.dft(np.ascontiguousarray(r, np.float32), flags=cv2.DFT_COMPLEX_OUTPUT)
     mag = cv2.magnitude(spec[..., 0], spec[..., 1])
@@ -546,7 +550,7 @@ Lattice = tuple[np.ndarray, np.ndarray]
 @dataclass(frozen=True)
 class Candidate:
     """A lattice the geometric search proposes (v1, v2 in working pixels), the flips its
-    template stands for, and the proxy pilot z of the best of them (``_pilot_proxy``)."""
+    template stands for, and the proxy pilot z of the best of them (``_pilot_proxies``)."""
 
     v1: np.ndarray
     v2: np.ndarray
@@ -562,41 +566,54 @@ def _dirichlet(d: np.ndarray, n: int) -> np.ndarray:
 
 _PILOT_K = _PILOT_BINS.astype(np.float64)  # (ky, kx) per pilot bin
 _PILOT_CONJ = np.conj(_PILOT_PHASE)
+# Where each pilot bin's product goes in the half spectrum ``irfft2`` takes (kx >= 0; a bin with
+# kx < 0 goes in as the conjugate of its mirror; kx = 0 as both itself and its conjugate).
+_PILOT_HALF = _PILOT_BINS[:, 1] >= 0
+_PILOT_MIRROR = _PILOT_BINS[:, 1] <= 0
+_HALF_Y, _HALF_X = _PILOT_BINS[_PILOT_HALF, 0] % NORM, _PILOT_BINS[_PILOT_HALF, 1]
+_MIRROR_Y, _MIRROR_X = -_PILOT_BINS[_PILOT_MIRROR, 0] % NORM, -_PILOT_BINS[_PILOT_MIRROR, 1]
 
 
-def _pilot_proxy(coherent: tuple[np.ndarray, np.ndarray], v1: np.ndarray, v2: np.ndarray,
-                 flips: tuple[tuple[int, int], ...]) -> float:
-    """The pilot correlation's peak z for the lattice v1, v2, read straight off the working
-    copy's whitened complex spectrum (``_residual_maps``) instead of folding: each pilot bin's
-    coefficient is estimated at its (fractional) frequency from the 2 x 2 nearest DFT bins,
-    weighted by what a pure tone there leaves in each (``_dirichlet``: amplitude and phase), then
-    correlated with the pilot over every tile offset, as ``_sync`` does on a folded tile. The
-    best of ``flips``. It tracks the fold's own z within about 0.5 on marked images and costs a
-    small fraction of a fold; it only decides which lattices are worth folding."""
-    h, w = coherent[1].shape
-    inv_t = np.linalg.inv(np.column_stack([v1, v2])).T  # frequency (cycles per px) = inv_t @ k
-    signs = np.array(flips, np.float64)  # (F, 2): row, column signs
-    ky = signs[:, 0, None] * _PILOT_K[None, :, 0]
-    kx = signs[:, 1, None] * _PILOT_K[None, :, 1]
-    fx = (inv_t[0, 0] * kx + inv_t[0, 1] * ky) * w  # (F, pilot bins), in DFT bins
-    fy = (inv_t[1, 0] * kx + inv_t[1, 1] * ky) * h
-    x0, y0 = np.floor(fx), np.floor(fy)
-    step = np.array([0.0, 1.0])[:, None, None]
-    wy = np.conj(_dirichlet(fy - y0 - step, h))  # (2, F, bins): the bin at or below, the one above
-    wx = np.conj(_dirichlet(fx - x0 - step, w))
-    iy = (y0 + step).astype(np.int64) % h
-    ix = (x0 + step).astype(np.int64) % w
+def _pilot_proxies(coherent: tuple[np.ndarray, np.ndarray], lattices: list[Lattice],
+                   flips: tuple[tuple[int, int], ...]) -> np.ndarray:
+    """The pilot correlation's peak z for each lattice (v1, v2), the best of ``flips``, read
+    straight off the working copy's whitened complex spectrum (``_residual_maps``) instead of
+    folding: each pilot bin's coefficient is estimated at its (fractional) frequency from the
+    2 x 2 nearest DFT bins, weighted by what a pure tone there leaves in each (``_dirichlet``:
+    amplitude and phase), then correlated with the pilot over every tile offset, as ``_sync``
+    does on a folded tile. It tracks the fold's own z within about 0.5 on marked images, for a
+    small fraction of a fold's cost (all lattices in one batch); it only decides which lattices
+    are worth folding."""
+    if not lattices:
+        return np.zeros(0)
     spec, level = coherent
-    cells = spec[iy[:, None], ix[None, :]]  # (2, 2, F, bins, re/im)
-    value = (cells[..., 0] + 1j * cells[..., 1]) / level[iy[:, None], ix[None, :]]
-    est = np.einsum("afb,cfb,acfb->fb", wy, wx, value)
-    spec = np.zeros((len(flips), NORM, NORM), np.complex128)
-    iy, ix = _PILOT_BINS[:, 0] % NORM, _PILOT_BINS[:, 1] % NORM
-    vals = est * _PILOT_CONJ
-    spec[:, iy, ix] = vals
-    spec[:, -iy % NORM, -ix % NORM] = np.conj(vals)
-    corr = np.fft.ifft2(spec, axes=(-2, -1)).real
-    return max(_peak_z(c)[0] for c in corr)
+    h, w = level.shape
+    cspec = spec.view(np.complex64)[..., 0]  # (h, w) complex, no copy
+    inv_t = np.linalg.inv(np.stack([np.column_stack(lat) for lat in lattices])).transpose(0, 2, 1)  # (L, 2, 2)
+    signs = np.array(flips, np.float64)  # (F, 2): row, column signs
+    ky = signs[:, 0, None] * _PILOT_K[None, :, 0]  # (F, bins)
+    kx = signs[:, 1, None] * _PILOT_K[None, :, 1]
+    fx = (inv_t[:, 0, 0, None, None] * kx + inv_t[:, 0, 1, None, None] * ky) * w  # (L, F, bins), DFT bins
+    fy = (inv_t[:, 1, 0, None, None] * kx + inv_t[:, 1, 1, None, None] * ky) * h
+    x0, y0 = np.floor(fx), np.floor(fy)
+    step = np.array([0.0, 1.0])[:, None, None, None]
+    wy = np.conj(_dirichlet(fy - y0 - step, h)).astype(np.complex64)  # (2, L, F, bins): the bin at or below, the one above
+    wx = np.conj(_dirichlet(fx - x0 - step, w)).astype(np.complex64)
+    iy = ((y0 + step).astype(np.intp) % h)[:, None]
+    ix = ((x0 + step).astype(np.intp) % w)[None, :]
+    value = cspec[iy, ix] / level[iy, ix]  # (2, 2, L, F, bins)
+    vals = np.einsum("alfb,clfb,aclfb->lfb", wy, wx, value) * _PILOT_CONJ.astype(np.complex64)
+    half = np.zeros((len(lattices), len(flips), NORM, NORM // 2 + 1), np.complex64)
+    half[..., _HALF_Y, _HALF_X] = vals[..., _PILOT_HALF]
+    half[..., _MIRROR_Y, _MIRROR_X] = np.conj(vals[..., _PILOT_MIRROR])
+    # scipy's single-precision FFT: 3x numpy's double one here, and a z needs no more digits.
+    corr = _sfft.irfft2(half, s=(NORM, NORM)).reshape(len(lattices) * len(flips), -1)
+    n = corr.shape[1] - 1
+    peak = corr.max(axis=1).astype(np.float64)
+    mean = (corr.sum(axis=1, dtype=np.float64) - peak) / n
+    var = (np.einsum("ij,ij->i", corr, corr, dtype=np.float64) - peak * peak) / n - mean * mean
+    z = (peak - mean) / (np.sqrt(np.maximum(var, 0.0)) + 1e-12)
+    return z.reshape(len(lattices), len(flips)).max(axis=1)
 
 
 def _geometry_candidates(y: np.ndarray, *, keep: int = 3, priors: tuple[float, ...] = ()) -> list[Candidate]:
@@ -654,19 +671,50 @@ def _geometry_candidates(y: np.ndarray, *, keep: int = 3, priors: tuple[float, .
             if abs(np.log(px / py)) > 0.03 and 0.65 < px / py < 1.55:
                 found.append(_best(smap, _aspect_grid((px * near)[:, None], (py * near)[None, :]), interpolate=False))
     found.sort(key=lambda f: -f[0])
-    out = sorted((_refine(white, lattice, t) for _, lattice, t in found[:keep]), key=lambda f: -f[0])
-    distinct: list[Candidate] = []
+    refined = [_refine(white, lattice, t) for _, lattice, t in found[:keep]]
+    # The template score can rank a resized copy's own period below a few of the image's own
+    # peaks (a busy 343 px crop of a 0.75 resize: 5th-10th of the rotation-free scan's maxima,
+    # 4 of 160 bench images), while its pilot stands out at once: the scan's next best maxima are
+    # checked by proxy too, and refined only when it passes.
+    # (Unmirrored only: each of these costs a proxy on every unmarked image.)
+    sc, vs = scans[0]
+    col = sc[:, 0]
+    peak = np.flatnonzero((col >= np.roll(col, 1)) & (col >= np.roll(col, -1)))
+    for i in peak[np.argsort(col[peak])[::-1][SCALE_SCAN_KEEP:PROXY_SCAN_KEEP]]:
+        refined.append((float(col[i]), vs(int(i)), 0))
+    out = sorted(refined, key=lambda f: -f[0])
+    distinct: list[tuple[np.ndarray, np.ndarray, tuple[tuple[int, int], ...]]] = []
     for _, (v1, v2), t in out:
-        same = [j for j, c in enumerate(distinct)
-                if np.abs(np.concatenate([v1 - c.v1, v2 - c.v2])).max() <= 0.01 * np.hypot(*c.v1)]
+        same = [j for j, (u1, u2, _) in enumerate(distinct)
+                if np.abs(np.concatenate([v1 - u1, v2 - u2])).max() <= 0.01 * np.hypot(*u1)]
         if same:  # one lattice found by both templates: one fold serves every flip
-            c = distinct[same[0]]
-            flips = tuple(dict.fromkeys(c.flips + _TEMPLATE_FLIPS[t]))
-            distinct[same[0]] = Candidate(c.v1, c.v2, flips, _pilot_proxy(coherent, c.v1, c.v2, flips))
-            continue
-        flips = _TEMPLATE_FLIPS[t]
-        distinct.append(Candidate(v1, v2, flips, _pilot_proxy(coherent, v1, v2, flips)))
-    return distinct
+            u1, u2, flips = distinct[same[0]]
+            distinct[same[0]] = (u1, u2, tuple(dict.fromkeys(flips + _TEMPLATE_FLIPS[t])))
+        else:
+            distinct.append((v1, v2, _TEMPLATE_FLIPS[t]))
+    proxy = np.zeros(len(distinct))
+    for flips in set(f for _, _, f in distinct):  # one batch per set of flips
+        idx = [j for j, (_, _, f) in enumerate(distinct) if f == flips]
+        proxy[idx] = _pilot_proxies(coherent, [(distinct[j][0], distinct[j][1]) for j in idx], flips)
+    found_c = []
+    for (v1, v2, flips), z in zip(distinct, proxy):
+        if z >= PROXY_NEAR:  # close: the template's refinement can sit a fraction of a bin off
+            (v1, v2), z = _proxy_refine(coherent, (v1, v2), flips)
+        found_c.append(Candidate(v1, v2, flips, float(z)))
+    return sorted(found_c, key=lambda c: -c.proxy_z)
+
+
+def _proxy_refine(coherent: tuple[np.ndarray, np.ndarray], lattice: Lattice,
+                  flips: tuple[tuple[int, int], ...]) -> tuple[Lattice, float]:
+    """The lattice rescaled by up to +-0.9% (0.15% steps) where the pilot proxy peaks, and that
+    proxy: the template's sub-bin optimum is not always the pilot's (a busy image's own peaks
+    pull it), and a fold 0.5% off the tile loses the sync on a small crop."""
+    v1, v2 = lattice
+    factors = np.exp(np.arange(-0.009, 0.00901, 0.0015))
+    lats = [(v1 * f, v2 * f) for f in factors]
+    z = _pilot_proxies(coherent, lats, flips)
+    best = int(np.argmax(z))
+    return lats[best], float(z[best])
 
 
 def _working_luma(rgb: np.ndarray) -> tuple[np.ndarray, float]:
