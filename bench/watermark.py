@@ -12,7 +12,8 @@ counted separately ("wrong ids"). "Bit accuracy" compares the raw received
 word with the embedded one (a detector that found no synchronisation returns no word: counted as
 50%, chance). PSNR and SSIM (luminance, Gaussian window) of the marked image against the
 original, and the median embed / detect time at 512x512 and 1024x1024 on one thread (detect
-also on an unmarked image, with the default detector and with the fast scan), are reported too.
+also on an unmarked image, with the default detector and with the fast scan, and the same on the
+first 20 bench images as they are, unmarked), are reported too.
 ``--fast`` measures recovery with the fast scan (``verify --fast``) instead of the default
 detector. Slow methods (rivaGan, ~2 s per call here) run on the first ``--slow-images``.
 
@@ -24,6 +25,7 @@ import _one_core  # noqa: F401  (first: one thread for numpy and OpenCV)
 import argparse
 import csv
 import io
+import os
 import statistics
 import sys
 import time
@@ -258,6 +260,30 @@ def _bit_accuracy(method, result, cid: str) -> float:
 
 
 TIMED = ("embed", "detect", "detect unmarked", "fast scan unmarked")
+#: Bench images (unmarked originals) timed for the extra cost of the default detector.
+TIMED_IMAGES = 20
+
+
+def _image_timings(method, images: list[np.ndarray], repeat: int) -> dict[str, str]:
+    """On the first ``TIMED_IMAGES`` bench images as they are (unmarked): the median over images
+    of each image's median milliseconds, default detector and fast scan, and the default's extra
+    cost over the fast scan (median and 90th percentile over images), one thread."""
+    full, fast = [], []
+    for img in images[:TIMED_IMAGES]:
+        for out, fn in ((full, method.detect), (fast, method.scan)):
+            fn(img)
+            ts = []
+            for _ in range(repeat):
+                t0 = time.perf_counter()
+                fn(img)
+                ts.append(1e3 * (time.perf_counter() - t0))
+            out.append(statistics.median(ts))
+    extra = np.array(full) - np.array(fast)
+    n = len(full)
+    return {"detect unmarked ms (bench images, median)": f"{statistics.median(full):.0f}",
+            "fast scan unmarked ms (bench images, median)": f"{statistics.median(fast):.0f}",
+            "extra over the fast scan, unmarked bench images ms (median / p90)":
+                f"{np.median(extra):.0f} / {np.quantile(extra, 0.9):.0f} ({n} images)"}
 
 
 def _timings(method, repeat: int) -> dict[str, float]:
@@ -309,6 +335,7 @@ def main() -> int:
     import cv2
 
     cv2.setNumThreads(1)  # timings are for one core (also set OMP_NUM_THREADS=1 for numpy's BLAS)
+    load0 = os.getloadavg()[0]
     images, source = load_images(args.data, args.images, args.min_side)
     print(f"images: {source}", file=sys.stderr)
     table: dict[str, dict[str, str]] = {}
@@ -346,17 +373,21 @@ def main() -> int:
                     for a in attacks})
         if not args.no_timing:
             row.update({k: f"{v:.0f}" for k, v in _timings(method, 1 if name in SLOW_METHODS else args.repeat).items()})
+            row.update(_image_timings(method, use, 1 if name in SLOW_METHODS else args.repeat))
         table[name] = row
         print(f"{name}: {time.perf_counter() - t0:.1f} s", file=sys.stderr)
 
     methods = list(table)
     print(f"Exact payload recovery (mean bit accuracy of the raw word in brackets); images: {source}; "
-          + ", ".join(f"{m}: {counts[m]} images" for m in methods) + ".\n")
+          + ", ".join(f"{m}: {counts[m]} images" for m in methods)
+          + f"; load average {load0:.1f} at the start, {os.getloadavg()[0]:.1f} at the end.\n")
     print("| attack | " + " | ".join(methods) + " |")
     print("|---|" + "---:|" * len(methods))
     rows = ["PSNR dB (median)", "PSNR dB (min)", "SSIM (median)", *attacks, "wrong ids (all attacks)"]
     if not args.no_timing:
         rows += [f"{op} ms {n}²" for n in (512, 1024) for op in TIMED]
+        rows += ["detect unmarked ms (bench images, median)", "fast scan unmarked ms (bench images, median)",
+                 "extra over the fast scan, unmarked bench images ms (median / p90)"]
     for row in rows:
         print(f"| {row} | " + " | ".join(table[m][row] for m in methods) + " |")
     return 0

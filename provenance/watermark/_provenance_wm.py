@@ -404,8 +404,10 @@ def _score(smap: np.ndarray, mats: np.ndarray, templates: np.ndarray = _TEMPLATE
     x = (m[:, 0, 0, None, None] * kx + m[:, 0, 1, None, None] * ky) * w  # (n, T, points), bins
     y = (m[:, 1, 0, None, None] * kx + m[:, 1, 1, None, None] * ky) * h
     if not interpolate:
-        ix = np.rint(x).astype(np.int32) % w
-        iy = np.rint(y).astype(np.int32) % h
+        # Nearest bin: floor(x + 0.5) on a positive copy (frequencies are well within +-64 periods
+        # of the map), cheaper than rint then a signed modulo.
+        ix = (x + np.float32(64 * w + 0.5)).astype(np.int32) % w
+        iy = (y + np.float32(64 * h + 0.5)).astype(np.int32) % h
         return smap.ravel()[iy * w + ix].mean(axis=2)
     x0, y0 = np.floor(x), np.floor(y)
     ax, ay = x - x0, y - y0
@@ -486,6 +488,12 @@ def _cepstrum_seeds(ceps: np.ndarray, pmin: float, pmax: float, count: int = CEP
                 seeds.append((p, axis))
                 taken += 1
     return seeds
+
+
+def _local_maxima(col: np.ndarray) -> np.ndarray:
+    """Indices where a scan's score is at least its neighbours' (an end: its one neighbour's)."""
+    padded = np.concatenate([[-np.inf], col, [-np.inf]])
+    return np.flatnonzero((col >= padded[:-2]) & (col >= padded[2:]))
 
 
 def _rot_grid(periods: np.ndarray, thetas: np.ndarray):
@@ -658,7 +666,7 @@ def _geometry_candidates(y: np.ndarray, *, keep: int = 3, priors: tuple[float, .
     for sc, vs in scans:
         for t in range(sc.shape[1]):
             col = sc[:, t]
-            peak = np.flatnonzero((col >= np.roll(col, 1)) & (col >= np.roll(col, -1)))
+            peak = _local_maxima(col)
             for i in peak[np.argsort(col[peak])[::-1][:SCALE_SCAN_KEEP]]:
                 found.append((float(col[i]), vs(int(i)), t))
     # A stretched lattice's strongest cepstrum peak on an axis can be a harmonic (twice or half
@@ -679,7 +687,7 @@ def _geometry_candidates(y: np.ndarray, *, keep: int = 3, priors: tuple[float, .
     # (Unmirrored only: each of these costs a proxy on every unmarked image.)
     sc, vs = scans[0]
     col = sc[:, 0]
-    peak = np.flatnonzero((col >= np.roll(col, 1)) & (col >= np.roll(col, -1)))
+    peak = _local_maxima(col)
     for i in peak[np.argsort(col[peak])[::-1][SCALE_SCAN_KEEP:PROXY_SCAN_KEEP]]:
         refined.append((float(col[i]), vs(int(i)), 0))
     out = sorted(refined, key=lambda f: -f[0])
