@@ -280,8 +280,9 @@ def _print_report(r: dict) -> None:
     for w in r["watermarks"]:
         if w.get("detected"):
             kind = "id prefix " if w.get("partial") else ""
+            flip = (w.get("extra") or {}).get("flip")
             print(f"  watermark: {w['scheme']} {kind}{w.get('payload')} "
-                  f"(false-positive rate {w['false_positive_rate']:.1e})")
+                  f"(false-positive rate {w['false_positive_rate']:.1e}{'; the copy is flipped ' + flip if flip else ''})")
     gen = (r.get("metadata") or {}).get("generator")
     if gen:
         print(f"  metadata: written by {gen.get('tool')}" + (f", model {gen['model']}" if gen.get("model") else ""))
