@@ -38,7 +38,7 @@ DATA_FILES: dict[str, str] = {
     # BEGIN GENERATED TABLE
     "detectors/models/forensics-v1.json": "3f2e9affc87c14a1c9c264752e4dae168f3ee0be336b1c4357faf52c1e023d92",
     "detectors/models/forensics-v1.npz": "5d661aa94ce092e4ed30a83ebc37318208bb5efd48678eace1193f52b41939da",
-    "provenance/schemas/verify.schema.json": "a5d3b0cccf393015de6a4fff2eb102f78d171865bf0b31efc8621bdca0a217ea",
+    "provenance/schemas/verify.schema.json": "4ddf7bd03242e94ff8159340651ff179a5ceadace5c26b6ef97a7dd94507f47e",
     # END GENERATED TABLE
 }
 

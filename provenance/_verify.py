@@ -17,7 +17,7 @@ from typing import Any, Callable
 from ._c2pa_evidence import C2paEvidence, collect_c2pa
 from ._errors import ImageTooSmallError, ProvenanceError
 from ._imageio import LoadedImage, decode_image, read_bytes
-from ._registry import PHASH_MAX_DISTANCE, Registry
+from ._registry import PDQ_MAX_DISTANCE, PHASH_MAX_DISTANCE, Registry
 from ._text import file_fields, printable
 from ._verdict import Verdict, fuse
 from .watermark import detect_watermarks
@@ -35,6 +35,9 @@ class VerifyOptions:
     registry: Registry | None = None
     forensics: bool = True
     watermark_methods: list[str] | None = None  # None: every registered, installed method
+    #: Our watermarks' fast scan only (``--fast``): the stamped geometry, no search for scaled,
+    #: rotated, stretched or flipped copies. Default: the full detectors.
+    fast_watermarks: bool = False
 
 
 @dataclass
@@ -106,34 +109,61 @@ def _timed(report: VerifyReport, name: str, fn: Callable[[], Any]) -> Any:
 def _watermarks(loaded: LoadedImage, options: VerifyOptions) -> list[dict]:
     from detectors.sd_watermarks import detect_public_marks
 
-    ours = detect_watermarks(loaded.rgb, methods=options.watermark_methods)
+    ours = detect_watermarks(loaded.rgb, methods=options.watermark_methods, fast=options.fast_watermarks)
     return [dict(m.to_dict(), kind="content-id") for m in ours] + \
            [dict(m.to_dict(), kind="public") for m in detect_public_marks(loaded.rgb)]
 
 
+def _candidate(row, **extra) -> dict:
+    """One registry candidate as the report lists it: which stamp, when, where, how close."""
+    return {"content_id": row.content_id, "created_at": row.created_at, "output_path": row.output_path, **extra}
+
+
 def _registry_lookup(loaded: LoadedImage, sha256: str, watermarks: list[dict], registry: Registry) -> dict:
-    from ._stamp import perceptual_hash
+    """The registry's answer: by our watermark's id (the file carries the stamp's mark), by the
+    file's sha256 (it is the stamped file), else by look (PDQ with flips, pHash): every stamp
+    within the thresholds, best first. A look-alike is evidence that the image resembles a stamp,
+    not that it is one: ``_verdict`` decides what it may say."""
+    from ._fingerprint import DIHEDRAL, pdq_hashes, perceptual_hash
 
     for w in watermarks:
         if w.get("kind") != "content-id" or not w.get("detected"):
             continue
         rows = registry.find_by_prefix(w["payload"]) if w.get("partial") else \
             [r for r in [registry.get(w["payload"])] if r is not None]
-        if len(rows) == 1:
-            return {"match": "watermark", "scheme": w["scheme"], "record": rows[0].to_dict(),
-                    "identical_file": rows[0].sha256 == sha256}
-        if len(rows) > 1:  # a short id prefix can name several stamps
-            return {"match": "watermark", "scheme": w["scheme"], "ambiguous": len(rows),
-                    "record": rows[0].to_dict(), "identical_file": False}
+        if rows:  # a short id prefix can name several stamps
+            found = {"match": "watermark", "scheme": w["scheme"], "record": rows[0].to_dict(),
+                     "identical_file": len(rows) == 1 and rows[0].sha256 == sha256,
+                     "candidates": [_candidate(r, kind="watermark") for r in rows]}
+            if len(rows) > 1:
+                found["ambiguous"] = len(rows)
+            return found
     exact = registry.find_by_sha256(sha256)
     if exact:
-        return {"match": "fingerprint", "distance": 0, "record": exact[0].to_dict(), "identical_file": True}
-    near = registry.find_by_phash(perceptual_hash(loaded.rgb), max_distance=PHASH_MAX_DISTANCE)
-    if near:
-        distance, row = near[0]
-        return {"match": "fingerprint", "distance": distance, "max_distance": PHASH_MAX_DISTANCE,
-                "record": row.to_dict(), "identical_file": False}
-    return {"match": "none"}
+        return {"match": "fingerprint", "hash": "sha256", "distance": 0, "record": exact[0].to_dict(),
+                "identical_file": True, "candidates": [_candidate(r, kind="sha256", distance=0) for r in exact]}
+    if registry.is_empty():  # nothing to compare with: the hashes are not worth computing
+        return {"match": "none"}
+    look, phash = pdq_hashes(loaded.rgb), perceptual_hash(loaded.rgb)
+    similar = registry.find_similar(pdq=look.hashes if look.usable else (), phash=phash)
+    fingerprint = {"phash": phash, "pdq": look.hash, "pdq_quality": look.quality}
+    if not similar:
+        return {"match": "none", "fingerprint": fingerprint}
+    candidates = []
+    for m in similar:
+        c = _candidate(m.record, kind="look", pdq_distance=m.pdq_distance, phash_distance=m.phash_distance)
+        if m.pdq_variant:
+            c["pdq_transform"] = DIHEDRAL[m.pdq_variant]
+        candidates.append(c)
+    best = similar[0]
+    # The hash that matched best names the distance (schema: "distance" of "hash").
+    use_pdq = best.pdq_distance is not None and (best.phash_distance is None or
+                                                 best.pdq_distance / PDQ_MAX_DISTANCE <= best.phash_distance / PHASH_MAX_DISTANCE)
+    return {"match": "fingerprint", "hash": "pdq" if use_pdq else "phash",
+            "distance": best.pdq_distance if use_pdq else best.phash_distance,
+            "max_distance": PDQ_MAX_DISTANCE if use_pdq else PHASH_MAX_DISTANCE,
+            "record": best.record.to_dict(), "identical_file": False, "candidates": candidates,
+            "fingerprint": fingerprint}
 
 
 def _metadata(loaded: LoadedImage) -> dict:

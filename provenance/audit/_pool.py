@@ -40,6 +40,7 @@ class WorkerConfig:
     fingerprint: str
     thumbnails: bool
     memory_mb: int | None  # address-space head-room per worker over its start-up size
+    fast_watermarks: bool = False  # our watermarks' fast scan only (verify --fast)
 
 
 @dataclass
@@ -150,7 +151,8 @@ def _worker_main(conn, config: WorkerConfig) -> None:
     cache = AuditCache(config.cache_path, config.fingerprint, readonly=True) if config.cache_path else None
     options = VerifyOptions(trust_anchors_pem=config.trust_anchors_pem, registry=registry,
                             forensics=config.forensics,
-                            watermark_methods=list(config.watermark_methods) if config.watermark_methods else None)
+                            watermark_methods=list(config.watermark_methods) if config.watermark_methods else None,
+                            fast_watermarks=config.fast_watermarks)
     warm_up(options)  # the forensic model (seconds, hundreds of MB) is not the first file's cost
     _set_memory_limit(config.memory_mb)
     log.debug("audit worker %d ready in %.1f s", os.getpid(), time.perf_counter() - started)
