@@ -419,8 +419,9 @@ def load_model(path: str | os.PathLike[str]) -> ForensicsModel:
             if not isinstance(meta, dict) or meta.get("format") != MODEL_FORMAT:
                 raise ModelError(f"{path}: not a {MODEL_FORMAT} file")
             names = list(meta.get("feature_names", []))
+            wanted = set(names)
             if (meta.get("feature_version") != FEATURE_VERSION or not names
-                    or names != [n for n in feature_names() if n in set(names)]):
+                    or names != [n for n in feature_names() if n in wanted]):
                 raise ModelError(f"{path}: built for features {meta.get('feature_version')!r}, this version computes "
                                  f"{FEATURE_VERSION!r}; retrain it with 'provenance train'")
             kind = HEAD_KINDS.get(meta.get("head_kind", "boosting"))
