@@ -15,7 +15,8 @@ from detectors.backbone import TAPS, backbone_features, feature_labels
 
 NAMES = tuple(feature_labels())
 _WORDS = {"stem": "the network's stem (finest pixel texture)", "head": "the network's head (what the image looks like)"}
-FACETS = {f"cnn_{t}_": f"learned features of {_WORDS.get(t, 'its ' + t.replace('stage', 'stage '))}" for t in TAPS}
+FACETS = {f"cnn_{t}_": "learned features of " + _WORDS.get(t, "the network's " + t.replace("stage", "stage "))
+          for t in TAPS}
 CROP = 224
 
 
