@@ -14,8 +14,49 @@ if TYPE_CHECKING:
     from ._verify import VerifyReport
 
 STRONG_WATERMARK_FPR = 1e-6
+#: A validated classifier's levels when its sidecar records none (older models): fixed p_ai cuts.
 FORENSICS_AI = 0.8
 FORENSICS_CAMERA = 0.2
+
+
+def _levels(forensics: dict) -> dict:
+    """The validated classifier's decision levels (``forensics.levels``, set at 1% false positives
+    and 1% misses in grouped cross-validation), or the fixed cuts when it records none."""
+    lv = forensics.get("levels") or {}
+    if lv.get("ai") is None or lv.get("camera") is None:
+        return {"ai": FORENSICS_AI, "camera": FORENSICS_CAMERA}
+    # A camera level at or above the AI level would let one score mean both; the AI level wins.
+    return dict(lv, camera=min(lv["camera"], lv["ai"]))
+
+
+def _is_ai(p_ai: float, lv: dict) -> bool:
+    return p_ai > lv["ai"] if "ai_fpr" in lv else p_ai >= lv["ai"]
+
+
+def _is_camera(p_ai: float, lv: dict) -> bool:
+    return p_ai < lv["camera"] if "camera_miss" in lv else p_ai <= lv["camera"]
+
+
+def _rate(x: float | None) -> str:
+    return "an unknown share" if x is None else f"{round(100 * x)}%"
+
+
+def _forensic_ai_sentence(p_ai: float, lv: dict) -> str:
+    if "ai_fpr" not in lv:
+        return f"The forensic classifier estimates it is AI-generated (p={p_ai:.2f}); an estimate, not proof."
+    n = round(1 / lv["ai_fpr"])
+    return (f"The forensic classifier scores it {p_ai:.2f}, above its level for AI-generated images ({lv['ai']:.2f}; "
+            f"estimated; 1 photo in {n} is wrongly flagged at this level, and {_rate(lv.get('ai_tpr'))} of generated "
+            "images reach it); an estimate, not proof.")
+
+
+def _forensic_camera_sentence(p_ai: float, lv: dict) -> str:
+    if "camera_miss" not in lv:
+        return f"The forensic classifier estimates it is a camera photo (p_ai={p_ai:.2f}); an estimate."
+    n = round(1 / lv["camera_miss"])
+    return (f"The forensic classifier scores it {p_ai:.2f}, below its level for camera photos ({lv['camera']:.2f}; "
+            f"estimated; 1 generated image in {n} scores this low, as do {_rate(lv.get('camera_tnr'))} of real "
+            "photos); an estimate.")
 
 
 @dataclass
@@ -198,21 +239,25 @@ def fuse(report: VerifyReport) -> Verdict:
         fired.append(("c2pa-camera", "camera-signed", 0.95 if status == "trusted" else 0.85,
                       f"Content Credentials signed by {signer} declare a camera capture "
                       f"({(c2pa.get('digital_source_type') or '').rsplit('/', 1)[-1]})."))
-    if p_ai is not None and p_ai >= FORENSICS_AI:
-        fired.append(("forensics-ai", "likely-ai-generated", round(float(p_ai), 3),
-                      f"The forensic classifier estimates it is AI-generated (p={p_ai:.2f}); an estimate, not proof."))
+    lv = _levels(forensics)
+    if p_ai is not None and _is_ai(p_ai, lv):
+        fired.append(("forensics-ai", "likely-ai-generated", round(float(p_ai), 3), _forensic_ai_sentence(p_ai, lv)))
     if camera:
         fired.append(("camera-exif", "likely-camera", 0.6,
                       f"Its EXIF names a camera ({camera}); EXIF is easy to copy or forge."))
-    if p_ai is not None and p_ai <= FORENSICS_CAMERA:
+    if p_ai is not None and _is_camera(p_ai, lv):
         fired.append(("forensics-camera", "likely-camera", round(0.8 * (1.0 - float(p_ai)), 3),
-                      f"The forensic classifier estimates it is a camera photo (p_ai={p_ai:.2f}); an estimate."))
+                      _forensic_camera_sentence(p_ai, lv)))
 
     verdict = Verdict()
-    family = (public[0]["scheme"] if public else None) or (forensics.get("family") if p_ai is not None else None)
     # Evidence-only rules (label None: a look-alike) are listed, and said in the summary, but
     # never set the label.
     labelled = [f for f in fired if f[1] is not None]
+    # The classifier's family (named only where its family head was accurate enough, see _verify)
+    # is reported for an image called AI-generated, never for one called a camera photo.
+    called_ai = bool(labelled) and labelled[0][1] in ("ai-generated", "likely-ai-generated")
+    family = (public[0]["scheme"] if public else None) or \
+        (forensics.get("family") if p_ai is not None and called_ai else None)
     if labelled:
         rule, label, confidence, sentence = labelled[0]
         verdict.label, verdict.confidence, verdict.summary = label, confidence, sentence
@@ -248,8 +293,9 @@ def _conflicts(report: VerifyReport, fired: list[tuple[str, str, float, str]], c
         out.append("C2PA manifest declares a camera capture but AI evidence found (" + ", ".join(sorted(ai_rules)) + ")")
     forensics = report.forensics or {}
     p_ai = forensics.get("p_ai") if forensics.get("validated") else None
-    if p_ai is not None and p_ai <= FORENSICS_CAMERA and ai_rules:
+    lv = _levels(forensics)
+    if p_ai is not None and _is_camera(p_ai, lv) and ai_rules:
         out.append(f"the forensic classifier estimates a camera photo (p_ai={p_ai:.2f}) despite AI evidence")
-    if p_ai is not None and p_ai >= FORENSICS_AI and any(r == "c2pa-camera" for r, *_ in fired):
+    if p_ai is not None and _is_ai(p_ai, lv) and any(r == "c2pa-camera" for r, *_ in fired):
         out.append(f"signed as a camera capture but the forensic classifier estimates AI (p_ai={p_ai:.2f})")
     return out

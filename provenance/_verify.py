@@ -176,7 +176,35 @@ def _metadata(loaded: LoadedImage) -> dict:
 
 #: A classifier speaks in the verdict only if its grouped cross-validation ROC AUC (as stored, from
 #: the model's sidecar) reaches this; otherwise its estimate is reported but decides nothing.
-MIN_VALIDATED_AUC = 0.9
+MIN_VALIDATED_AUC = 0.85
+#: The family head names a family only if, in that cross-validation, it named at least this share
+#: of that family's images correctly (as stored).
+MIN_FAMILY_ACCURACY = 0.7
+
+
+def family_accuracies(evaluation: dict) -> dict[str, float]:
+    """Per family, the share of its images the family head named correctly in the sidecar's
+    grouped cross-validation, as stored (rows of the confusion matrix)."""
+    conf = (evaluation.get("confusion") or {}).get("stored") or {}
+    out = {}
+    for label, row in zip(conf.get("labels", []), conf.get("matrix", [])):
+        total = sum(row)
+        if total:
+            out[label] = row[conf["labels"].index(label)] / total
+    return out
+
+
+def forensic_levels(evaluation: dict) -> dict | None:
+    """The two levels a validated classifier decides at, from its sidecar's grouped cross-validation
+    (as stored): ``ai`` flags at most 1% of real photos (``ai_fpr``; ``ai_tpr`` of generated images
+    reach it), ``camera`` lets at most 1% of generated images under it (``camera_miss``; ``camera_tnr``
+    of real photos are under it). None when the sidecar does not record them."""
+    stored = (evaluation.get("conditions") or {}).get("stored") or {}
+    ai, cam = stored.get("threshold_at_1pct_fpr"), stored.get("threshold_at_1pct_miss")
+    if ai is None or cam is None:
+        return None
+    return {"ai": ai, "ai_fpr": 0.01, "ai_tpr": stored.get("tpr_at_1pct_fpr"),
+            "camera": cam, "camera_miss": 0.01, "camera_tnr": stored.get("tnr_at_1pct_miss")}
 
 
 def _forensics(loaded: LoadedImage) -> dict:
@@ -189,10 +217,17 @@ def _forensics(loaded: LoadedImage) -> dict:
         result = analyze(loaded.rgb, model=model)
     except ImageTooSmallError as e:  # a thumbnail: nothing to estimate, nothing went wrong
         return {"status": "absent", "reason": str(e)}
-    stored = (model.sidecar.get("evaluation") or {}).get("conditions", {}).get("stored", {})
-    auc = stored.get("auc")
-    return {"status": "estimate", **result.to_dict(), "family": result.family,
-            "validation_auc": auc, "validated": auc is not None and auc >= MIN_VALIDATED_AUC}
+    evaluation = model.sidecar.get("evaluation") or {}
+    auc = ((evaluation.get("conditions") or {}).get("stored") or {}).get("auc")
+    validated = auc is not None and auc >= MIN_VALIDATED_AUC
+    family_acc = family_accuracies(evaluation).get(result.family)
+    out = {"status": "estimate", **result.to_dict(),
+           "family": result.family if family_acc is not None and family_acc >= MIN_FAMILY_ACCURACY
+           and result.family != "unknown" else None,
+           "family_validation_accuracy": family_acc, "validation_auc": auc, "validated": validated}
+    if validated:
+        out["levels"] = forensic_levels(evaluation)
+    return out
 
 
 def warm_up(options: VerifyOptions) -> None:
@@ -208,9 +243,9 @@ def warm_up(options: VerifyOptions) -> None:
         pass
     if options.forensics:
         try:
-            from detectors.forensics import load_default_model
+            from detectors.forensics import prepare
 
-            load_default_model()
+            prepare()  # the model and the backbone network it reads
         except Exception as e:  # reported with each file by _forensics; nothing to do here
             log.debug("forensic model not preloaded: %s", e)
 

@@ -160,3 +160,47 @@ def test_registry_record_never_replaces_the_files_metadata():
         "the file's AUTOMATIC1111 metadata gives model 'v1-5-pruned', but the registry's stamp 5eed0f00dcafe123 "
         "records 'sdxl-base-1.0'",
         "the file's AUTOMATIC1111 metadata gives seed 8, but the registry's stamp 5eed0f00dcafe123 records 7"]
+
+
+LEVELS = {"ai": 0.71, "ai_fpr": 0.01, "ai_tpr": 0.64, "camera": 0.12, "camera_miss": 0.01, "camera_tnr": 0.41}
+
+
+@pytest.mark.parametrize("p_ai,rule,label,fragment", [
+    pytest.param(0.75, "forensics-ai", "likely-ai-generated", "1 photo in 100 is wrongly flagged at this level",
+                 id="above-the-1pct-fpr-level"),
+    pytest.param(0.05, "forensics-camera", "likely-camera", "1 generated image in 100 scores this low",
+                 id="below-the-1pct-miss-level"),
+])
+def test_validated_classifier_decides_at_its_levels(p_ai, rule, label, fragment):
+    """A classifier above the AUC floor decides at the levels its cross-validation set (1% false
+    positives on photos, 1% misses on generated images) and says so, with the stated rates."""
+    v = fuse(report(forensics={"p_ai": p_ai, "validated": True, "levels": LEVELS, "family": "sdxl"}))
+    assert v.rules == [rule] and v.label == label and fragment in v.summary and "estimated" in v.summary
+    assert ("64%" in v.summary) if label == "likely-ai-generated" else ("41%" in v.summary)
+    assert v.how.get("generator_family") == ("sdxl" if label == "likely-ai-generated" else None)
+
+
+@pytest.mark.parametrize("p_ai", [0.5, 0.7, 0.15])
+def test_validated_classifier_between_its_levels_decides_nothing(p_ai):
+    """Between the two levels the estimate is too uncertain either way: no label (0.7 < 0.71,
+    0.15 > 0.12, though the fixed 0.8/0.2 cuts of older models would not apply either)."""
+    v = fuse(report(forensics={"p_ai": p_ai, "validated": True, "levels": LEVELS}))
+    assert v.label == "unknown" and v.rules == []
+
+
+@pytest.mark.parametrize("p_ai", [0.01, 0.99])
+def test_classifier_below_the_floor_never_changes_a_verdict(p_ai):
+    """Below the AUC floor even decision levels in the report change nothing: no rule, no
+    conflict, the other evidence's verdict unchanged."""
+    for kw in ({}, {"metadata": CAMERA_EXIF}, {"watermarks": [OURS]}):
+        base = fuse(report(**kw))
+        v = fuse(report(**kw, forensics={"p_ai": p_ai, "validated": False, "levels": LEVELS, "family": "sd1"}))
+        assert (v.label, v.rules, v.conflicts, v.summary, v.how) == \
+            (base.label, base.rules, base.conflicts, base.summary, base.how)
+
+
+def test_strong_evidence_outranks_the_validated_classifier():
+    """A validated classifier that disagrees with a watermark does not set the label; it is a conflict."""
+    v = fuse(report(watermarks=[OURS], forensics={"p_ai": 0.01, "validated": True, "levels": LEVELS}))
+    assert v.label == "ai-generated" and v.rules == ["watermark-ours", "forensics-camera"]
+    assert any("estimates a camera photo" in c for c in v.conflicts)

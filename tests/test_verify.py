@@ -286,8 +286,9 @@ def test_cli_verify_json_and_exit_codes(capsys, stamped_jpg, tmp_path):
     for r in reports:
         _validate(r)
     assert run(capsys, "verify", str(stamped_jpg), "--fail-on", "ai")[0] == 3
-    assert run(capsys, "verify", str(plain), "--fail-on", "ai,tampered,invalid")[0] == 0
-    assert run(capsys, "verify", str(plain), "--fail-on", "unknown")[0] == 3
+    # Without the classifier (which now speaks when validated) the plain image has no evidence at all.
+    assert run(capsys, "verify", str(plain), "--no-forensics", "--fail-on", "ai,tampered,invalid")[0] == 0
+    assert run(capsys, "verify", str(plain), "--no-forensics", "--fail-on", "unknown")[0] == 3
 
 
 def test_cli_verify_human_output(capsys, stamped_jpg):
@@ -415,8 +416,9 @@ def test_camera_exif_with_our_watermark_is_a_conflict(tmp_path, photo, options):
     assert any(c.startswith("camera EXIF present (Canon Canon EOS R5)") for c in r["verdict"]["conflicts"])
 
 
-def test_forensics_collector_reports_but_does_not_decide(tmp_path, options):
-    """The shipped classifier's estimate is reported with its validation AUC; below the bar it sets no label."""
+def test_shipped_forensics_collector_is_validated_and_decides_at_its_levels(tmp_path, options):
+    """The shipped classifier's estimate is reported with its validation AUC (at least the 0.85
+    floor) and its two decision levels; the verdict follows them."""
     from dataclasses import replace
 
     p = tmp_path / "plain.png"
@@ -424,9 +426,13 @@ def test_forensics_collector_reports_but_does_not_decide(tmp_path, options):
     r = verify_file(p, options=replace(options, forensics=True)).to_dict()
     _validate(r)
     f = r["forensics"]
-    assert f["status"] == "estimate" and 0.0 <= f["p_ai"] <= 1.0 and f["model"].startswith("forensics-v1@")
-    assert f["validated"] is False and f["validation_auc"] < 0.9
-    assert r["verdict"]["label"] == "unknown"
+    assert f["status"] == "estimate" and 0.0 <= f["p_ai"] <= 1.0 and f["model"].startswith("forensics-v2@")
+    assert f["validated"] is True and f["validation_auc"] >= 0.85
+    lv = f["levels"]
+    assert lv["ai_fpr"] == 0.01 and lv["camera_miss"] == 0.01 and lv["camera"] < lv["ai"]
+    expected = ("likely-ai-generated" if f["p_ai"] > lv["ai"] else
+                "likely-camera" if f["p_ai"] < lv["camera"] else "unknown")
+    assert r["verdict"]["label"] == expected
 
 
 def test_forensics_on_a_thumbnail_is_absent_not_an_error(tmp_path, options):
@@ -462,3 +468,56 @@ def test_each_distinct_error_once_with_its_count():
     assert len(pairs) == len(set(pairs)) <= 5
     assert sum(e.get("count", 1) for e in report["errors"]) > 99_000
     assert len(json.dumps(report)) < 50_000
+
+
+def _sidecar_model(auc: float, *, ai_level: float, camera_level: float, family_acc: float):
+    """A small logistic model whose sidecar records a grouped-CV AUC, decision levels and a family
+    confusion matrix as given (the shipped model's sidecar has the same fields)."""
+    from detectors._classifier import TrainConfig, train_model
+    from detectors.features import feature_names
+
+    cfg = TrainConfig(head="logistic", extractors=("texture_colour",))
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(60, len(feature_names())))
+    y = np.arange(60) % 2
+    fam = np.where(y == 1, np.where(np.arange(60) % 4 == 1, "famA", "famB"), "real")
+    model = train_model(x, y, fam, np.arange(60), config=cfg)
+    model.family_classes = ["famA", "famB"]  # 15 images each is above MIN_FAMILY_IMAGES anyway
+    right = round(10 * family_acc)
+    model.sidecar = {"evaluation": {
+        "conditions": {"stored": {"auc": auc, "threshold_at_1pct_fpr": ai_level, "tpr_at_1pct_fpr": 0.62,
+                                  "threshold_at_1pct_miss": camera_level, "tnr_at_1pct_miss": 0.4}},
+        "confusion": {"stored": {"labels": ["famA", "famB", "unknown"],
+                                 "matrix": [[right, 10 - right, 0], [10 - right, right, 0], [0, 0, 0]]}}}}
+    return model
+
+
+@pytest.mark.parametrize("auc,label", [pytest.param(0.84, "unknown", id="below-the-floor"),
+                                       pytest.param(0.93, "likely-ai-generated", id="above-the-floor")])
+def test_forensic_model_speaks_only_above_the_auc_floor(tmp_path, options, monkeypatch, auc, label):
+    """The same estimate of the same image: a model whose recorded grouped-CV AUC is below 0.85
+    changes nothing; one above it calls the image AI-generated at its 1% false-positive level and
+    says so; the family is named only where the family head's validation accuracy reaches 0.7."""
+    from dataclasses import replace
+
+    import detectors.forensics as forensics
+
+    p = tmp_path / "plain.png"
+    Image.fromarray(natural_image(320, 320, seed=9)).save(p)
+    model = _sidecar_model(auc, ai_level=0.0, camera_level=0.0, family_acc=0.9)
+    monkeypatch.setattr(forensics, "load_default_model", lambda *a, **k: model)
+    r = verify_file(p, options=replace(options, forensics=True)).to_dict()
+    _validate(r)
+    f, v = r["forensics"], r["verdict"]
+    assert f["validated"] is (auc >= 0.85) and f["validation_auc"] == auc and v["label"] == label
+    if label == "unknown":
+        assert v["rules"] == [] and "levels" not in f
+    else:
+        assert v["rules"] == ["forensics-ai"] and "1 photo in 100 is wrongly flagged" in v["summary"]
+        assert "62%" in v["summary"] and f["levels"]["ai_fpr"] == 0.01
+        assert f["family"] in ("famA", "famB") and v["how"]["generator_family"] == f["family"]
+    low = _sidecar_model(auc, ai_level=0.0, camera_level=0.0, family_acc=0.6)
+    monkeypatch.setattr(forensics, "load_default_model", lambda *a, **k: low)
+    r = verify_file(p, options=replace(options, forensics=True)).to_dict()
+    assert r["forensics"]["family"] is None and r["forensics"]["family_validation_accuracy"] == pytest.approx(0.6)
+    assert "generator_family" not in r["verdict"]["how"]
