@@ -9,7 +9,8 @@ import os
 import statistics
 import time
 
-for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS"):
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS",
+             "OPENCV_FOR_THREADS_NUM"):  # OpenCV's pip wheels read this one, not OMP_NUM_THREADS (cv2.dnn too)
     os.environ[_var] = "1"
 
 

@@ -12,7 +12,8 @@ set in minutes instead of an hour, and decoding, what the audit pays, hardly dep
 
 Each configuration (set x forensics on/off x workers) runs ``audit_paths``, the code behind
 ``provenance audit``, in its own process (cache and registry off, JSONL on, the default watermark
-scan unless ``--methods``), so its peak RSS is its own. Per configuration:
+detectors, provenanceWM's geometric search and flips included, unless ``--methods`` or ``--fast``),
+so its peak RSS is its own. Per configuration:
 
 - files/s two ways: over the whole run (``wall``: worker start-up, imports and the forensic model
   included), and between the pool's first and last result (``warm``: (n - 1) / (last - first)),
@@ -227,6 +228,7 @@ def run_one(spec: dict) -> dict:
 
     out = Path(spec["jsonl"])
     options = AuditOptions(forensics=spec["forensics"], watermark_methods=spec["methods"], workers=spec["workers"],
+                           fast_watermarks=spec.get("fast", False),
                            timeout=None, cache_path=None, registry_path=None, progress=False)
     load_start = os.getloadavg()[0]
     sampler = _Sampler(out)
@@ -403,6 +405,8 @@ def main() -> None:
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--forensics", choices=["on", "off"], nargs="+", default=["on", "off"])
     ap.add_argument("--methods", help="watermark methods to name, comma-separated (default: the default scan)")
+    ap.add_argument("--fast", action="store_true",
+                    help="our watermarks' fast scan (audit --fast) instead of the default full detectors")
     ap.add_argument("--markdown", help="also write the tables here")
     ap.add_argument("--json", help="also write every figure here")
     ap.add_argument("--one", help=argparse.SUPPRESS)
@@ -433,7 +437,7 @@ def main() -> None:
             for forensics in args.forensics:
                 for workers in args.workers:
                     spec = {"folder": str(data / set_name), "forensics": forensics == "on", "workers": workers,
-                            "methods": args.methods.split(",") if args.methods else None,
+                            "methods": args.methods.split(",") if args.methods else None, "fast": args.fast,
                             "jsonl": str(Path(tmp) / f"{set_name}-{workers}-{forensics}.jsonl")}
                     r = _subprocess(spec)
                     r.update(set=set_name, forensics=forensics == "on", workers=workers)
@@ -452,6 +456,7 @@ def main() -> None:
                                                   indent=1))
 
     scan = f"watermark scan: {args.methods}" if args.methods else "watermark scan: the default"
+    scan += " (fast scan, --fast)" if args.fast else " (full detectors: the geometric search and flips)"
     text = f"{scan}; {os.cpu_count()} cores\n\n" + render(rows, readers, names)
     text += "\nThe machine's own scaling, the same verify work in 1 process then 2 at once (before / after the " \
         "runs): " + " / ".join(f"{s['scaling']:.2f}x (load {s['load']:.1f})" for s in scaling) + "\n"

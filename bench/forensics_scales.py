@@ -31,7 +31,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from detectors._classifier import TrainConfig, _calibrated, _hgb, training_weights  # noqa: E402
+from detectors._classifier import ARTIFACT_EXTRACTORS, TrainConfig, _calibrated, _hgb, training_weights  # noqa: E402
 from detectors._dataset import (ALL_CONDITIONS, EVAL_CONDITIONS, TRAIN_CONDITIONS, apply_condition, centre_crop,  # noqa: E402
                                condition_rng, read_manifests)
 from detectors._evaluate import grouped_folds, roc_auc, tpr_at_fpr, training_rows  # noqa: E402
@@ -39,27 +39,36 @@ from detectors.features import analysis_crops, extractor_names, get_extractor, m
 from provenance._imageio import load_image  # noqa: E402
 
 SCALES = (1, 2)
-SHIPPED = TrainConfig()
+#: The artifact-feature head this ablation was made for (the model before forensics-v2, which reads
+#: the learned backbone instead; bench/forensics_heads.py compares the two).
+SHIPPED = TrainConfig(head="boosting", log_std=False, extractors=ARTIFACT_EXTRACTORS)
+
+
+def artifact_extractors() -> list[str]:
+    """The hand-made extractors, JPEG traces included (not the learned backbone), in registry order."""
+    return [e for e in extractor_names() if e in ARTIFACT_EXTRACTORS or e == "jpeg_traces"]
+
+
 #: name -> ({extractor: scale}, source_power); None as a scale leaves the extractor out.
 VARIANTS = {
     "v1: all at full resolution, JPEG traces in, no source weights": (
-        {e: 1 for e in extractor_names()}, 0.0),
+        {e: 1 for e in artifact_extractors()}, 0.0),
     "all at half resolution, JPEG traces in, no source weights": (
-        {e: 2 for e in extractor_names()}, 0.0),
-    "all at half resolution, JPEG traces in": ({e: 2 for e in extractor_names()}, 0.5),
+        {e: 2 for e in artifact_extractors()}, 0.0),
+    "all at half resolution, JPEG traces in": ({e: 2 for e in artifact_extractors()}, 0.5),
     "* shipped: registry scales, JPEG traces out": (
-        {e: get_extractor(e).scale if e in SHIPPED.extractors else None for e in extractor_names()},
+        {e: get_extractor(e).scale if e in SHIPPED.extractors else None for e in artifact_extractors()},
         SHIPPED.source_power),
     "shipped, no source weights": (
-        {e: get_extractor(e).scale if e in SHIPPED.extractors else None for e in extractor_names()}, 0.0),
+        {e: get_extractor(e).scale if e in SHIPPED.extractors else None for e in artifact_extractors()}, 0.0),
     "shipped + JPEG traces at full resolution": (
-        {e: get_extractor(e).scale for e in extractor_names()}, SHIPPED.source_power),
+        {e: get_extractor(e).scale for e in artifact_extractors()}, SHIPPED.source_power),
     "shipped, CFA at half resolution": (
         {e: (2 if e == "cfa_correlation" else get_extractor(e).scale) if e in SHIPPED.extractors else None
-         for e in extractor_names()}, SHIPPED.source_power),
+         for e in artifact_extractors()}, SHIPPED.source_power),
     "shipped, cross-channel at full resolution": (
         {e: (1 if e == "cross_channel" else get_extractor(e).scale) if e in SHIPPED.extractors else None
-         for e in extractor_names()}, SHIPPED.source_power),
+         for e in artifact_extractors()}, SHIPPED.source_power),
 }
 
 
@@ -80,7 +89,7 @@ def _features(path: str) -> dict[str, np.ndarray] | None:
                 crops = analysis_crops(small)
             except Exception:
                 crops = None
-            for e in extractor_names():
+            for e in artifact_extractors():
                 ex = get_extractor(e)
                 parts.append(np.mean([ex(c) for c in crops], axis=0) if crops else np.full(len(ex.names), np.nan))
         out[cond] = np.concatenate(parts)
@@ -90,7 +99,7 @@ def _features(path: str) -> dict[str, np.ndarray] | None:
 def _columns(scales: dict[str, int | None]) -> list[int]:
     cols, at = [], 0
     for scale in SCALES:
-        for e in extractor_names():
+        for e in artifact_extractors():
             n = len(get_extractor(e).names)
             if scales[e] == scale:
                 cols += range(at, at + n)

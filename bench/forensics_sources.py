@@ -1,18 +1,21 @@
 """How the binary head's grouped cross-validation grows with the real sources it is trained on.
 
     .venv/bin/python bench/forensics_sources.py --data ../shared/data/real ../shared/data/generated \
-        --cache-dir /tmp/forensics-cache [--workers 2] [--seed 0] [--control] [--extra-real DIR ...]
+        --cache-dir /tmp/forensics-cache [--workers 2] [--seed 0] [--sizes 1 2 4 8 16 25] [--draws 3] \
+        [--control] [--extra-real DIR ...] [--config artifacts]
 
 The trainer's own folds (``provenance train``: grouped by source repository, stratified by class)
-hold out one real source per fold and train on the others. Here each fold's model is trained again
-on every subset of its real training sources (all of the fold's generated training images each
+hold out some real sources per fold and train on the others. Here each fold's model is trained
+again on subsets of its real training sources (all of the fold's generated training images each
 time), and its AUC on the fold's test images is printed under the three evaluation conditions: the
-mean over subsets of k sources, for each k. The head is the shipped one (``TrainConfig()``:
-features, row weights, boosting) without its sigmoid. A fold's AUC does not depend on the sigmoid
-(it ranks within the fold), so with all sources the per-fold figures are the shipped model's own
-(docs/DETECTION.md, fold table); pooled figures would, so none are printed for the curve.
+mean over subsets of k sources, for each k of ``--sizes`` (every subset when there are at most
+``--draws`` of them, else ``--draws`` drawn at random; k larger than a fold's sources means all of
+them). The head is the shipped model's configuration (``TrainConfig()``) or, with
+``--config artifacts``, the previous model's (artifact features, boosted trees without the sigmoid).
+A fold's AUC does not depend on a monotone calibration (it ranks within the fold), so with all
+sources the per-fold figures are the trainer's own (docs/DETECTION.md, fold table).
 
-``--control``: fewer sources also means fewer real images. For every subset of one or two sources,
+``--control``: fewer sources also means fewer real images. For subsets of one or two sources,
 the same number of real images drawn at random from all the fold's real training sources (two
 draws), so that the number of images is the same and only the number of sources differs.
 
@@ -21,12 +24,13 @@ training, never to a test fold; per fold and pooled AUC with and without them, f
 ``--seeds``.
 
 Features come from the trainer's cache (``--cache-dir`` of ``provenance train``); images not in it
-are computed (about 6 minutes for the shared data with two workers). Each fit takes ~9 s here.
+are computed.
 """
 from __future__ import annotations
 
 import argparse
 import itertools
+import math
 import sys
 from pathlib import Path
 
@@ -34,11 +38,15 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from detectors._classifier import TrainConfig, _columns, _hgb, training_weights  # noqa: E402
+from detectors._classifier import TrainConfig, _columns, _hgb, _logistic, training_weights  # noqa: E402
 from detectors._dataset import ALL_CONDITIONS, EVAL_CONDITIONS, TRAIN_CONDITIONS, feature_table, read_manifests  # noqa: E402
 from detectors._evaluate import grouped_folds, roc_auc, training_rows  # noqa: E402
 from detectors._train import _usable  # noqa: E402
+from detectors._classifier import ARTIFACT_EXTRACTORS  # noqa: E402
 
+#: The previous shipped head: boosted trees on the artifact features.
+ARTIFACTS = TrainConfig(head="boosting", C=0.01, log_std=False, extractors=ARTIFACT_EXTRACTORS)
+#: The shipped head (TrainConfig's defaults are the shipped model's configuration).
 CONFIG = TrainConfig()
 
 
@@ -65,6 +73,8 @@ def fit(data: Rows, train: np.ndarray, extra: Rows | None = None):
     x = np.vstack([r[0] for _, r in rows])
     y = np.concatenate([r[1] for _, r in rows])
     src = np.concatenate([d.src[r[3]] for d, r in rows])
+    if CONFIG.head == "logistic":
+        return _logistic(CONFIG, x, y, src, CONFIG.source_power, CONFIG.input_names())
     w = training_weights(y, src, balance=CONFIG.balance_classes, source_power=CONFIG.source_power)
     return _hgb(CONFIG, CONFIG.max_iter).fit(x, y, sample_weight=w)
 
@@ -87,7 +97,18 @@ def fmt(values) -> str:
     return " | ".join(f"{v:.3f}" for v in values)
 
 
-def curve(data: Rows, seed: int, control: bool) -> None:
+def subsets(sources: list[str], k: int, draws: int, rng: np.random.Generator) -> list[tuple[str, ...]]:
+    """Every k-subset of ``sources`` when there are at most ``draws``, else ``draws`` distinct random ones."""
+    k = min(k, len(sources))
+    if math.comb(len(sources), k) <= draws:
+        return list(itertools.combinations(sources, k))
+    chosen: set[tuple[str, ...]] = set()
+    while len(chosen) < draws:
+        chosen.add(tuple(sorted(rng.choice(sources, size=k, replace=False))))
+    return sorted(chosen)
+
+
+def curve(data: Rows, seed: int, control: bool, sizes: list[int], draws: int) -> None:
     folds = grouped_folds(data.samples, seed=seed)
     by_k: dict[int, list[list[float]]] = {}
     print(f"\n### Per-fold AUC against the number of real training sources (fold seed {seed})\n")
@@ -100,13 +121,14 @@ def curve(data: Rows, seed: int, control: bool) -> None:
         generated = train[data.y[train] == 1]
         real = train[data.y[train] == 0]
         sources = sorted(set(data.src[real]))
-        for k in range(1, len(sources) + 1):
-            for subset in itertools.combinations(sources, k):
+        ks = sorted({min(k, len(sources)) for k in sizes})
+        for k in ks:
+            for subset in subsets(sources, k, draws, rng):
                 chosen = real[np.isin(data.src[real], subset)]
                 a = aucs(data, scores(fit(data, np.concatenate([generated, chosen])), data, test))
                 by_k.setdefault(k, [[] for _ in folds])[f - 1].append(a)
-                print(f"| {f} | {held} | {k} | {', '.join(s.split('/')[0] for s in subset)} | {len(chosen)} | {fmt(a)} |",
-                      flush=True)
+                names = ", ".join(s.split("/")[0] for s in subset) if k <= 4 else f"{k} sources"
+                print(f"| {f} | {held} | {k} | {names} | {len(chosen)} | {fmt(a)} |", flush=True)
                 if control and k <= 2 and k < len(sources):
                     for _ in range(2):
                         drawn = rng.choice(real, size=len(chosen), replace=False)
@@ -120,6 +142,7 @@ def curve(data: Rows, seed: int, control: bool) -> None:
     for k, per_fold in sorted(by_k.items()):
         means = [np.mean(v, axis=0) for v in per_fold if v]
         print(f"| {k} | {len(means)} | {fmt(np.mean(means, axis=0))} | " + " / ".join(f"{m[0]:.3f}" for m in means) + " |")
+    print("\nA fold with fewer real training sources than k counts under its largest k (all its sources).")
     if pairs:
         print("\n### Control: the same number of real images, from one or two sources or drawn from all\n")
         print("| sources in the subset | subsets x draws | AUC stored, subset / drawn from all | JPEG q65 | resized 50% |")
@@ -158,14 +181,22 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0, help="fold shuffle of the source curve")
     ap.add_argument("--no-curve", action="store_true", help="only the --extra-real comparison")
     ap.add_argument("--control", action="store_true", help="add the same-number-of-images control to the curve")
+    ap.add_argument("--sizes", type=int, nargs="+", default=[1, 2, 4, 8, 16, 25],
+                    help="numbers of real training sources (capped at each fold's)")
+    ap.add_argument("--draws", type=int, default=3, help="random subsets per size, where there are more")
+    ap.add_argument("--config", choices=["shipped", "artifacts"], default="shipped",
+                    help="the shipped model's head, or the previous one (artifact features, boosted trees)")
     ap.add_argument("--extra-real", nargs="+", help="manifests or folders of more real photos, training only")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="fold shuffles of --extra-real")
     args = ap.parse_args()
+    global CONFIG
+    if args.config == "artifacts":
+        CONFIG = ARTIFACTS
     data = Rows(args.data, ALL_CONDITIONS, args)
     print(f"{len(data.y)} images ({int((data.y == 0).sum())} real, {int(data.y.sum())} generated), "
-          f"{len(set(data.src))} sources; the shipped binary head without its sigmoid ({CONFIG.max_leaf_nodes} leaves)")
+          f"{len(set(data.src))} sources; binary head: {CONFIG.head}, features {', '.join(CONFIG.extractors or ['all'])}")
     if not args.no_curve:
-        curve(data, args.seed, args.control)
+        curve(data, args.seed, args.control, args.sizes, args.draws)
     if args.extra_real:
         for d in args.extra_real:
             if any(s.is_ai for s in read_manifests([d])):

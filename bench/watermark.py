@@ -11,16 +11,21 @@ anything else, including a miss, counts as a failure; detections that name anoth
 counted separately ("wrong ids"). "Bit accuracy" compares the raw received
 word with the embedded one (a detector that found no synchronisation returns no word: counted as
 50%, chance). PSNR and SSIM (luminance, Gaussian window) of the marked image against the
-original, and the median embed / detect time at 512x512 and 1024x1024 on one thread, are
-reported too. Slow methods (rivaGan, ~2 s per call here) run on the first ``--slow-images``.
+original, and the median embed / detect time at 512x512 and 1024x1024 on one thread (detect
+also on an unmarked image, with the default detector and with the fast scan, and the same on the
+first 20 bench images as they are, unmarked), are reported too.
+``--fast`` measures recovery with the fast scan (``verify --fast``) instead of the default
+detector. Slow methods (rivaGan, ~2 s per call here) run on the first ``--slow-images``.
 
 Attacks are a table (``ATTACKS``): add one and every method is measured under it.
 """
 from __future__ import annotations
 
+import _one_core  # noqa: F401  (first: one thread for numpy and OpenCV)
 import argparse
 import csv
 import io
+import os
 import statistics
 import sys
 import time
@@ -132,6 +137,18 @@ def _combined(rgb: np.ndarray) -> np.ndarray:
     return _center_crop(0.8)(_resize(0.75)(_jpeg(75)(rgb)))
 
 
+def _hflip(rgb: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(rgb[:, ::-1])
+
+
+def _vflip(rgb: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(rgb[::-1])
+
+
+def _png_roundtrip(rgb: np.ndarray) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(_png(rgb))).convert("RGB"))
+
+
 ATTACKS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "none": lambda rgb: rgb,
     "PNG round trip": lambda rgb: np.asarray(Image.open(io.BytesIO(_png(rgb))).convert("RGB")),
@@ -160,6 +177,13 @@ ATTACKS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "median 3x3": _median(3),
     "quantise 64 colours": _quantize(64),
     "JPEG75+resize0.75+crop80%": _combined,
+    "resize 2": _resize(2.0),
+    "screenshot (resize 0.8, PNG)": lambda rgb: _png_roundtrip(_resize(0.8)(rgb)),
+    "resize 0.75 + JPEG q75": lambda rgb: _jpeg(75)(_resize(0.75)(rgb)),
+    "flip horizontal": _hflip,
+    "flip vertical": _vflip,
+    "flip horizontal + rotation 2°": lambda rgb: _rotate(2.0)(_hflip(rgb)),
+    "flip vertical + resize 0.5": lambda rgb: _resize(0.5)(_vflip(rgb)),
 }
 
 
@@ -235,8 +259,39 @@ def _bit_accuracy(method, result, cid: str) -> float:
     return float(np.mean(got == sent))
 
 
+TIMED = ("embed", "detect", "detect unmarked", "fast scan unmarked")
+#: Bench images (unmarked originals) timed for the extra cost of the default detector.
+TIMED_IMAGES = 20
+
+
+def _image_timings(method, images: list[np.ndarray], repeat: int) -> dict[str, str]:
+    """On the first ``TIMED_IMAGES`` bench images as they are (unmarked): the median over images
+    of each image's median milliseconds, default detector and fast scan, and the default's extra
+    cost over the fast scan (median and 90th percentile over images), one thread."""
+    full, fast = [], []
+    for img in images[:TIMED_IMAGES]:
+        for out, fn in ((full, method.detect), (fast, method.scan)):
+            fn(img)
+            ts = []
+            for _ in range(repeat):
+                t0 = time.perf_counter()
+                fn(img)
+                ts.append(1e3 * (time.perf_counter() - t0))
+            out.append(statistics.median(ts))
+    extra = np.array(full) - np.array(fast)
+    n = len(full)
+    return {"detect unmarked ms (bench images, median)": f"{statistics.median(full):.0f}",
+            "fast scan unmarked ms (bench images, median)": f"{statistics.median(fast):.0f}",
+            "extra over the fast scan, unmarked bench images ms (median / p90)":
+                f"{np.median(extra):.0f} / {np.quantile(extra, 0.9):.0f} ({n} images)"}
+
+
 def _timings(method, repeat: int) -> dict[str, float]:
-    """Median embed and detect milliseconds at 512x512 and 1024x1024 on a synthetic photo-like image."""
+    """Median milliseconds at 512x512 and 1024x1024 on a synthetic photo-like image: embed,
+    detect (the default detector, as verify and audit run it) on the marked image, and on the
+    unmarked one both the default detector and the fast scan (``--fast``; the same as detect for
+    methods without a geometric search). An unmarked image is the common case of a bulk audit
+    and the costliest: the detector gives up only after its whole search."""
     from conftest import natural_image
 
     out = {}
@@ -244,7 +299,10 @@ def _timings(method, repeat: int) -> dict[str, float]:
         img = natural_image(n, n, seed=7)
         cid = new_content_id()
         marked = method.embed(img, cid)
-        for op, fn in (("embed", lambda: method.embed(img, cid)), ("detect", lambda: method.detect(marked))):
+        ops = (("embed", lambda: method.embed(img, cid)), ("detect", lambda: method.detect(marked)),
+               ("detect unmarked", lambda: method.detect(img)), ("fast scan unmarked", lambda: method.scan(img)))
+        for op, fn in ops:
+            fn()  # warm-up: first-call table building is not the per-image cost
             ts = []
             for _ in range(repeat):
                 t0 = time.perf_counter()
@@ -269,12 +327,15 @@ def main() -> int:
                          "rates move by an image or two between draws)")
     ap.add_argument("--attacks", nargs="+", choices=list(ATTACKS), metavar="ATTACK",
                     help="only these rows of the attack table (quote names with spaces); default all")
+    ap.add_argument("--fast", action="store_true",
+                    help="measure the fast scan (verify --fast) instead of the default detector")
     args = ap.parse_args()
     attacks = {a: ATTACKS[a] for a in args.attacks} if args.attacks else ATTACKS
 
     import cv2
 
     cv2.setNumThreads(1)  # timings are for one core (also set OMP_NUM_THREADS=1 for numpy's BLAS)
+    load0 = os.getloadavg()[0]
     images, source = load_images(args.data, args.images, args.min_side)
     print(f"images: {source}", file=sys.stderr)
     table: dict[str, dict[str, str]] = {}
@@ -297,7 +358,7 @@ def main() -> int:
             psnrs.append(_psnr(rgb, marked))
             ssims.append(_ssim(rgb, marked))
             for attack, fn in attacks.items():
-                r = method.detect(fn(marked))
+                r = (method.scan if args.fast else method.detect)(fn(marked))
                 hits[attack] += bool(r.detected and r.payload == expected)
                 wrong += bool(r.detected and r.payload != expected)
                 acc[attack].append(_bit_accuracy(method, r, cid))
@@ -312,17 +373,21 @@ def main() -> int:
                     for a in attacks})
         if not args.no_timing:
             row.update({k: f"{v:.0f}" for k, v in _timings(method, 1 if name in SLOW_METHODS else args.repeat).items()})
+            row.update(_image_timings(method, use, 1 if name in SLOW_METHODS else args.repeat))
         table[name] = row
         print(f"{name}: {time.perf_counter() - t0:.1f} s", file=sys.stderr)
 
     methods = list(table)
     print(f"Exact payload recovery (mean bit accuracy of the raw word in brackets); images: {source}; "
-          + ", ".join(f"{m}: {counts[m]} images" for m in methods) + ".\n")
+          + ", ".join(f"{m}: {counts[m]} images" for m in methods)
+          + f"; load average {load0:.1f} at the start, {os.getloadavg()[0]:.1f} at the end.\n")
     print("| attack | " + " | ".join(methods) + " |")
     print("|---|" + "---:|" * len(methods))
     rows = ["PSNR dB (median)", "PSNR dB (min)", "SSIM (median)", *attacks, "wrong ids (all attacks)"]
     if not args.no_timing:
-        rows += [f"{op} ms {n}²" for n in (512, 1024) for op in ("embed", "detect")]
+        rows += [f"{op} ms {n}²" for n in (512, 1024) for op in TIMED]
+        rows += ["detect unmarked ms (bench images, median)", "fast scan unmarked ms (bench images, median)",
+                 "extra over the fast scan, unmarked bench images ms (median / p90)"]
     for row in rows:
         print(f"| {row} | " + " | ".join(table[m][row] for m in methods) + " |")
     return 0

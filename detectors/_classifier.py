@@ -1,13 +1,16 @@
 """The forensic classifier: a binary head (AI-generated vs camera) and a family head, trained on
-the registry's features, calibrated, saved without pickle.
+the registry's features, saved without pickle.
 
-Both heads are scikit-learn ``HistGradientBoostingClassifier`` models wrapped in
+Two kinds of head (``TrainConfig.head``): ``logistic``, a standardised, class-balanced logistic
+(or, for the family head, multinomial) regression, the kind shipped with the learned backbone
+features; and ``boosting``, scikit-learn ``HistGradientBoostingClassifier`` models wrapped in
 ``CalibratedClassifierCV`` (sigmoid calibration fitted on out-of-fold scores, one final model per
-head). The calibration folds keep every augmented copy of an image on the same side, so a copy
-cannot vouch for its original.
+head), the kind that suits the hand-made artifact features. The calibration folds keep every
+augmented copy of an image on the same side, so a copy cannot vouch for its original.
 
 A model is a ``.npz`` file of plain arrays (``detectors/_plain_model.py``: every tree's nodes and
-the calibrators, loaded with ``allow_pickle=False``, predicted with numpy alone) and a sidecar
+the calibrators, or the linear coefficients, loaded with ``allow_pickle=False``, predicted with
+numpy alone) and a sidecar
 ``.json`` beside it with the feature version, library versions, the training data summary, the
 evaluation table and the model file's sha256.
 """
@@ -27,17 +30,23 @@ import numpy as np
 
 from provenance._errors import MissingDependencyError, ProvenanceError
 
-from ._plain_model import PlainHead, export_head
+from ._plain_model import PlainHead, PlainLinear, export_head, export_linear
 from .features import FEATURE_VERSION, describe_feature, extractor_names, feature_names, get_extractor
 
 log = logging.getLogger(__name__)
 log.addHandler(logging.NullHandler())
 
 MODEL_FORMAT = "provenance.forensics-model/2"
+HEAD_KINDS = {"boosting": PlainHead, "logistic": PlainLinear}
 MODEL_SUFFIX = ".npz"
 #: Families with fewer training images than this are pooled into ``UNKNOWN_FAMILY``.
 MIN_FAMILY_IMAGES = 10
 UNKNOWN_FAMILY = "unknown"
+
+#: The hand-made artifact extractors a boosting head reads (all but the JPEG traces).
+ARTIFACT_EXTRACTORS = ("residual_spectrum", "residual_cooccurrence", "cfa_correlation", "cross_channel",
+                       "texture_colour")
+
 
 class ModelError(ProvenanceError):
     """A forensic model cannot be used: missing, corrupt, untrusted content, or built for other features."""
@@ -56,6 +65,15 @@ def require_sklearn():
 class TrainConfig:
     """Hyper-parameters of both heads; stored in the sidecar so a run can be repeated."""
 
+    #: ``logistic`` (standardised logistic regression, strength ``C``) or ``boosting``. The
+    #: shipped model: logistic on the learned backbone features (pooled grouped-CV AUC 0.86 as
+    #: stored, against 0.73 for boosting on the artifact features; docs/DETECTION.md).
+    head: str = "logistic"
+    #: Inverse regularisation strength of the logistic heads (on standardised features).
+    C: float = 0.003
+    #: Logistic heads: take the logarithm of the backbone's standard-deviation features first
+    #: (pooled grouped-CV AUC +0.01 as stored, +0.02 resized; docs/DETECTION.md).
+    log_std: bool = True
     max_iter: int = 150
     learning_rate: float = 0.06
     #: 7 leaves looked better in the uncalibrated ablation (bench/forensics_scales.py --leaves 7:
@@ -82,16 +100,19 @@ class TrainConfig:
     #: and with 0.5 on both heads the grouped-CV family accuracy fell from 0.231 to 0.157
     #: (docs/DETECTION.md).
     family_source_power: float = 0.0
-    #: The extractors whose features feed the heads (``None``: all registered). ``jpeg_traces``
-    #: is left out: a photo's compression history is a trait of its source, not of how it was
-    #: made, and with them the pooled grouped-CV AUC fell by 0.024 as stored and 0.046 after
-    #: JPEG q65 (bench/forensics_scales.py; docs/DETECTION.md).
-    extractors: tuple[str, ...] | None = ("residual_spectrum", "residual_cooccurrence", "cfa_correlation",
-                                          "cross_channel", "texture_colour")
+    #: The extractors whose features feed the heads (``None``: all registered). The learned
+    #: backbone alone: with the artifact features beside it the pooled AUC moved by +0.005 as
+    #: stored (bench/forensics_heads.py) for 60 ms more per image, over the cost target. For
+    #: boosting on the artifact features, ``ARTIFACT_EXTRACTORS``: ``jpeg_traces`` is left out, a
+    #: photo's compression history is a trait of its source, not of how it was made (with them the
+    #: pooled AUC fell by 0.024 as stored and 0.046 after JPEG q65; bench/forensics_scales.py).
+    extractors: tuple[str, ...] | None = ("backbone_lite0",)
 
     def __post_init__(self):
         if self.extractors is not None:  # a list, read back from a sidecar's JSON
             object.__setattr__(self, "extractors", tuple(self.extractors))
+        if self.head not in HEAD_KINDS:
+            raise ValueError(f"head must be one of {sorted(HEAD_KINDS)}, not {self.head!r}")
         for name in ("source_power", "family_source_power"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"{name} must be within [0, 1], not {getattr(self, name)!r}")
@@ -133,6 +154,30 @@ def _calibrated(config: TrainConfig, max_iter: int, x, y, groups, sources=None, 
                                   ensemble=False).fit(x, y, sample_weight=weights)
 
 
+def log_columns(config: TrainConfig, names: Sequence[str]) -> np.ndarray:
+    """Which of the head's inputs a logistic head log-transforms (``config.log_std``)."""
+    return np.array([config.log_std and n.startswith("cnn_") and "_std_" in n for n in names], dtype=bool)
+
+
+def _logistic(config: TrainConfig, x, y, sources=None, source_power: float = 0.0,
+              names: Sequence[str] = ()) -> PlainLinear:
+    """A standardised logistic regression on weighted rows, exported to plain arrays at once."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    from ._plain_model import LOG_EPS
+
+    mask = log_columns(config, names) if len(names) else np.zeros(x.shape[1], bool)
+    x = np.array(x, dtype=np.float64)
+    x[:, mask] = np.log(np.maximum(x[:, mask], 0.0) + LOG_EPS)
+    weights = training_weights(y, sources, balance=config.balance_classes, source_power=source_power)
+    scaler = StandardScaler().fit(x)
+    z = scaler.transform(x)
+    z[:, scaler.scale_ == 0] = 0.0
+    fitted = LogisticRegression(C=config.C, max_iter=3000, tol=1e-6).fit(z, y, sample_weight=weights)
+    return export_linear(scaler, fitted, mask)
+
+
 def training_weights(y: np.ndarray, sources=None, *, balance: bool = True, source_power: float = 0.0) -> np.ndarray | None:
     """Row weights: ``1 / rows_of_its_source ** source_power`` (when ``sources`` is given), then
     scaled so that every class has the same total (``balance``). ``None`` when all are equal."""
@@ -156,8 +201,8 @@ def training_weights(y: np.ndarray, sources=None, *, balance: bool = True, sourc
 class ForensicsModel:
     """A fitted binary head, family head and what is needed to use and explain them."""
 
-    binary: PlainHead  # scikit-learn heads are exported to this form as soon as they are fitted
-    family: PlainHead | None
+    binary: PlainHead | PlainLinear  # scikit-learn heads are exported to plain arrays as soon as fitted
+    family: PlainHead | PlainLinear | None
     family_classes: list[str]
     feature_names: list[str]
     reference: np.ndarray  # median training features: the "neutral" values for explanations
@@ -248,7 +293,10 @@ def train_model(x: np.ndarray, is_ai: np.ndarray, families: Sequence[str], image
     ids = np.asarray(image_ids)
     if len(np.unique(y)) < 2:
         raise ProvenanceError("training needs both real and AI-generated images")
-    binary = _calibrated(config, config.max_iter, x, y, ids, src, config.source_power)
+    if config.head == "logistic":
+        binary = _logistic(config, x, y, src, config.source_power, names)
+    else:
+        binary = export_head(_calibrated(config, config.max_iter, x, y, ids, src, config.source_power))
     ai = y == 1
     counts: dict[str, int] = {}
     for f, i in zip(families[ai], ids[ai]):
@@ -259,10 +307,14 @@ def train_model(x: np.ndarray, is_ai: np.ndarray, families: Sequence[str], image
     family = None
     if len(classes) >= 2 and not binary_only:
         fam_idx = np.array([classes.index(f) for f in fam])
-        family = _calibrated(config, config.family_max_iter, x[ai], fam_idx, ids[ai],
-                             src[ai] if src is not None else None, config.family_source_power)
+        fam_src = src[ai] if src is not None else None
+        if config.head == "logistic":
+            family = _logistic(config, x[ai], fam_idx, fam_src, config.family_source_power, names)
+        else:
+            family = export_head(_calibrated(config, config.family_max_iter, x[ai], fam_idx, ids[ai], fam_src,
+                                             config.family_source_power))
     # The plain form from here on: what is saved is exactly what was fitted and evaluated.
-    return ForensicsModel(binary=export_head(binary), family=export_head(family) if family is not None else None,
+    return ForensicsModel(binary=binary, family=family,
                           family_classes=classes, feature_names=names, reference=np.median(x, axis=0),
                           name=name)
 
@@ -297,7 +349,8 @@ def save_model(model: ForensicsModel, path: str | os.PathLike[str], *, extra: di
         raise ModelError(f"{path}: a model file must end in {MODEL_SUFFIX}")
     meta = {"format": MODEL_FORMAT, "feature_version": model.feature_version,
             "feature_names": list(model.feature_names), "family_classes": list(model.family_classes),
-            "heads": ["binary"] + (["family"] if model.family is not None else [])}
+            "heads": ["binary"] + (["family"] if model.family is not None else []),
+            "head_kind": _kind_of(model.binary)}
     arrays = {"meta": np.array(json.dumps(meta)), "reference": np.asarray(model.reference, dtype=np.float64)}
     arrays.update(model.binary.to_arrays("binary"))
     if model.family is not None:
@@ -324,6 +377,10 @@ def save_model(model: ForensicsModel, path: str | os.PathLike[str], *, extra: di
     side = sidecar_path(path)
     atomic_write(side, (json.dumps(sidecar, indent=2, default=_json_default) + "\n").encode(), overwrite=True)
     return side
+
+
+def _kind_of(head) -> str:
+    return next(k for k, cls in HEAD_KINDS.items() if isinstance(head, cls))
 
 
 def _json_default(o):
@@ -364,12 +421,19 @@ def load_model(path: str | os.PathLike[str]) -> ForensicsModel:
             if not isinstance(meta, dict) or meta.get("format") != MODEL_FORMAT:
                 raise ModelError(f"{path}: not a {MODEL_FORMAT} file")
             names = list(meta.get("feature_names", []))
+            wanted = set(names)
             if (meta.get("feature_version") != FEATURE_VERSION or not names
-                    or names != [n for n in feature_names() if n in set(names)]):
+                    or names != [n for n in feature_names() if n in wanted]):
                 raise ModelError(f"{path}: built for features {meta.get('feature_version')!r}, this version computes "
                                  f"{FEATURE_VERSION!r}; retrain it with 'provenance train'")
-            binary = PlainHead.from_arrays(arrays, "binary")
-            family = PlainHead.from_arrays(arrays, "family") if "family" in meta.get("heads", []) else None
+            kind = HEAD_KINDS.get(meta.get("head_kind", "boosting"))
+            if kind is None:
+                raise ModelError(f"{path}: unknown head kind {meta.get('head_kind')!r}")
+            binary = kind.from_arrays(arrays, "binary")
+            family = kind.from_arrays(arrays, "family") if "family" in meta.get("heads", []) else None
+            if (isinstance(binary, PlainLinear) and binary.coef.shape[1] != len(names)) or \
+                    (isinstance(family, PlainLinear) and family.coef.shape[1] != len(names)):
+                raise ValueError("the linear heads do not read the model's feature list")
             reference = np.asarray(arrays["reference"], dtype=np.float64)
     except ModelError:
         raise

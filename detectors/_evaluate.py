@@ -39,6 +39,14 @@ def threshold_at_fpr(real_scores: np.ndarray, fpr: float) -> float:
     return float(s[len(s) - 1 - k]) if len(s) else 1.0
 
 
+def threshold_at_miss_rate(ai_scores: np.ndarray, miss: float) -> float:
+    """The largest score below which at most ``miss`` of the generated images fall (set on
+    generated images only): a score under it is called camera-like at that miss rate."""
+    s = np.sort(np.asarray(ai_scores, dtype=np.float64))
+    k = int(np.floor(miss * len(s)))  # this many generated images may score below the threshold
+    return float(s[k]) if len(s) else 0.0
+
+
 def tpr_at_fpr(scores: np.ndarray, is_ai: np.ndarray, fpr: float) -> tuple[float | None, float]:
     y = np.asarray(is_ai, dtype=bool)
     thr = threshold_at_fpr(scores[~y], fpr)
@@ -77,6 +85,7 @@ class EvaluationReport:
     leave_one_family_out: dict[str, dict] = field(default_factory=dict)
     shortcut: dict[str, float | None] = field(default_factory=dict)
     folds: list[dict] = field(default_factory=list)  # grouped CV: each fold's held-out real sources and AUCs
+    per_source: dict[str, dict] = field(default_factory=dict)  # as stored: each source's scores at the 1% FPR level
     notes: list[str] = field(default_factory=list)
     curves: dict[str, dict] = field(default_factory=dict, repr=False)  # ROC points for plots
 
@@ -109,6 +118,12 @@ class EvaluationReport:
             for k, fo in enumerate(self.folds, start=1):
                 lines.append(f"| {k} | {', '.join(fo['real_sources']) or '(none)'} | {fo['n_real']} / {fo['n_ai']} | "
                              + " | ".join(f(fo["auc"].get(c)) for c in conds) + " |")
+        if self.per_source:
+            lines += ["", "| source (as stored) | class | images | above the 1% FPR level | AUC against the other class |",
+                      "|---|---|---|---|---|"]
+            for src, r in sorted(self.per_source.items(), key=lambda kv: (kv[1]["is_ai"], kv[1]["auc"] or 0)):
+                lines.append(f"| {src} | {'generated' if r['is_ai'] else 'real'} | {r['n']} | {f(r['above_1pct_fpr_level'], 2)} | "
+                             f"{f(r['auc'])} |")
         if self.shortcut:
             lines += ["", "| format-shortcut check (as stored) | ROC AUC |", "|---|---|"]
             for k, v in self.shortcut.items():
@@ -140,6 +155,11 @@ def build_report(samples: Sequence[Sample], preds: Predictions, *, kind: str,
             key = "1pct" if fpr == 0.01 else "0.1pct"
             row[f"tpr_at_{key}_fpr"], row[f"threshold_at_{key}_fpr"] = tpr, thr
         thr1 = row["threshold_at_1pct_fpr"]
+        # The level below which at most 1% of the generated images fall (for a "likely camera" call),
+        # and the share of real photos below it.
+        thr_cam = threshold_at_miss_rate(p[ok & is_ai], 0.01)
+        row["threshold_at_1pct_miss"] = thr_cam
+        row["tnr_at_1pct_miss"] = float(np.mean(p[ok & ~is_ai] < thr_cam)) if (ok & ~is_ai).any() else None
         pred_f = preds.family[cond]
         sel = ok & is_ai
         row["family_accuracy"] = float(np.mean(pred_f[sel] == truth[sel])) if sel.any() else None
@@ -155,6 +175,20 @@ def build_report(samples: Sequence[Sample], preds: Predictions, *, kind: str,
             mat[idx[t], idx.get(pf, idx[UNKNOWN_FAMILY])] += 1
         rep.confusion[cond] = {"labels": classes, "matrix": mat.tolist()}
         rep.curves[cond] = _roc_points(p[ok], is_ai[ok])
+    p = preds.p_ai.get("stored")
+    if p is not None and "stored" in rep.conditions:
+        thr1 = rep.conditions["stored"]["threshold_at_1pct_fpr"]
+        src = np.array([s.source for s in samples], dtype=object)
+        ok = ~np.isnan(p)
+        for name in sorted(set(src)):
+            m = ok & (src == name)
+            if not m.any():
+                continue
+            ai = bool(is_ai[m][0])
+            other = ok & (is_ai != ai)
+            auc = roc_auc(np.concatenate([p[m], p[other]]), np.concatenate([np.full(m.sum(), ai), np.full(other.sum(), not ai)]))
+            rep.per_source[name] = {"is_ai": ai, "n": int(m.sum()), "mean_p_ai": float(np.mean(p[m])),
+                                    "above_1pct_fpr_level": float(np.mean(p[m] > thr1)), "auc": auc}
     if formats is not None:
         fmt = np.array(formats, dtype=object)
         p = preds.p_ai["stored"]
@@ -193,13 +227,13 @@ def predict_tables(model: ForensicsModel, tables: dict[str, np.ndarray]) -> Pred
 
 
 def training_rows(samples: Sequence[Sample], tables: dict[str, np.ndarray], index: np.ndarray,
-                  exclude_family: str | None = None):
+                  exclude_family: str | None = None, conditions: Sequence[str] = TRAIN_CONDITIONS):
     """Stack the training conditions of the samples in ``index``: (x, is_ai, family, image_id)."""
     xs, ys, fs, ids = [], [], [], []
     index = np.asarray(index)
     if exclude_family is not None:
         index = np.array([i for i in index if samples[i].family != exclude_family], dtype=int)
-    for cond in TRAIN_CONDITIONS:
+    for cond in conditions:
         x = tables[cond][index]
         ok = ~np.isnan(x).any(axis=1)
         xs.append(x[ok])
@@ -211,8 +245,8 @@ def training_rows(samples: Sequence[Sample], tables: dict[str, np.ndarray], inde
 
 def fit(samples: Sequence[Sample], tables: dict[str, np.ndarray], index: np.ndarray, *,
         config: TrainConfig = TrainConfig(), name: str = "forensics", exclude_family: str | None = None,
-        binary_only: bool = False) -> ForensicsModel:
-    x, y, f, ids = training_rows(samples, tables, index, exclude_family)
+        binary_only: bool = False, conditions: Sequence[str] = TRAIN_CONDITIONS) -> ForensicsModel:
+    x, y, f, ids = training_rows(samples, tables, index, exclude_family, conditions)
     return train_model(x, y, f, ids, config=config, name=name, binary_only=binary_only,
                        sources=[samples[i].source for i in ids])
 

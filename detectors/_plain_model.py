@@ -140,3 +140,76 @@ def export_head(calibrated) -> PlainHead:
         cal_b=np.array([c.b_ for c in cc.calibrators], dtype=np.float64),
         cal_column=np.asarray(columns[: len(cc.calibrators)], dtype=np.int32),
         n_classes=np.array(n_classes))
+
+
+#: The arrays of a linear head (standardisation, then logistic or softmax regression).
+LINEAR_FIELDS = ("log_mask", "mean", "scale", "coef", "intercept", "n_classes")
+#: Added to a log-transformed input before the logarithm (standard deviations can be 0).
+LOG_EPS = 1e-3
+
+
+@dataclass(frozen=True)
+class PlainLinear:
+    """A standardised logistic (two classes) or multinomial (more) regression as plain arrays.
+
+    ``decision(x) = ((t(x) - mean) / scale) @ coef.T + intercept``, where ``t`` replaces the
+    inputs of ``log_mask`` by ``log(x + LOG_EPS)`` (the backbone's standard deviations, whose
+    spread over images is multiplicative); probabilities are its sigmoid (one column, two classes)
+    or softmax. Matches scikit-learn's ``StandardScaler`` + ``LogisticRegression``
+    ``predict_proba`` on the transformed inputs (tested)."""
+
+    log_mask: np.ndarray  # bool, per input: take log(x + LOG_EPS) first
+    mean: np.ndarray  # float64, per input
+    scale: np.ndarray  # float64, per input (never 0)
+    coef: np.ndarray  # float64, (1 or classes, inputs)
+    intercept: np.ndarray  # float64, (1 or classes,)
+    n_classes: np.ndarray  # int, 0-d
+
+    def transform(self, x: np.ndarray) -> np.ndarray:
+        x = np.atleast_2d(np.asarray(x, dtype=np.float64))
+        if self.log_mask.any():
+            x = x.copy()
+            x[:, self.log_mask] = np.log(np.maximum(x[:, self.log_mask], 0.0) + LOG_EPS)
+        return x
+
+    def decision(self, x: np.ndarray) -> np.ndarray:
+        return ((self.transform(x) - self.mean) / self.scale) @ self.coef.T + self.intercept
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        z = self.decision(x)
+        if int(self.n_classes) == 2:
+            p = 1.0 / (1.0 + np.exp(-np.clip(z[:, 0], -700, 700)))
+            return np.column_stack([1.0 - p, p])
+        z = z - z.max(axis=1, keepdims=True)
+        e = np.exp(z)
+        return e / e.sum(axis=1, keepdims=True)
+
+    def to_arrays(self, prefix: str) -> dict[str, np.ndarray]:
+        return {f"{prefix}/{f}": np.asarray(getattr(self, f)) for f in LINEAR_FIELDS}
+
+    @classmethod
+    def from_arrays(cls, arrays, prefix: str) -> "PlainLinear":
+        head = cls(**{f: np.asarray(arrays[f"{prefix}/{f}"]) for f in LINEAR_FIELDS})
+        head.check()
+        return head
+
+    def check(self) -> None:
+        d = len(self.mean)
+        k = int(self.n_classes)
+        rows = 1 if k == 2 else k
+        if k < 2 or self.scale.shape != (d,) or self.coef.shape != (rows, d) or self.intercept.shape != (rows,) \
+                or self.log_mask.shape != (d,) or self.log_mask.dtype != bool:
+            raise ValueError("linear head tables do not match in shape")
+        if not (np.all(np.isfinite(self.coef)) and np.all(np.isfinite(self.mean)) and np.all(self.scale > 0)):
+            raise ValueError("linear head holds non-finite values or a zero scale")
+
+
+def export_linear(scaler, logistic, log_mask: np.ndarray | None = None) -> PlainLinear:
+    """The plain form of a fitted ``StandardScaler`` and ``LogisticRegression`` (fitted on inputs
+    with ``log_mask``'s columns log-transformed)."""
+    scale = np.asarray(scaler.scale_, dtype=np.float64)
+    mask = np.zeros(len(scale), bool) if log_mask is None else np.asarray(log_mask, dtype=bool)
+    return PlainLinear(log_mask=mask, mean=np.asarray(scaler.mean_, dtype=np.float64), scale=np.where(scale > 0, scale, 1.0),
+                       coef=np.asarray(logistic.coef_, dtype=np.float64),
+                       intercept=np.asarray(logistic.intercept_, dtype=np.float64),
+                       n_classes=np.array(len(logistic.classes_)))

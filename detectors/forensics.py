@@ -23,7 +23,7 @@ from ._dataset import DataError
 from .features import FEATURE_VERSION, extract_features, feature_names, get_extractor
 
 #: The model shipped with the package (trained on the shared data set; see docs/DETECTION.md).
-DEFAULT_MODEL_PATH = Path(__file__).resolve().parent / "models" / "forensics-v1.npz"
+DEFAULT_MODEL_PATH = Path(__file__).resolve().parent / "models" / "forensics-v2.npz"
 
 
 @dataclass
@@ -74,6 +74,17 @@ def load_default_model(path: str | Path | None = None) -> ForensicsModel:
     return _load_cached(str(p), mtime)
 
 
+def prepare(model: ForensicsModel | None = None) -> ForensicsModel:
+    """Load the model (the shipped one by default) and whatever its extractors load (the learned
+    backbone's network, ~0.2 s), so that the first :func:`analyze` pays for neither."""
+    model = model if model is not None else load_default_model()
+    if "backbone_lite0" in model.extractors():
+        from .backbone import load_backbone
+
+        load_backbone()
+    return model
+
+
 def analyze(rgb: np.ndarray, *, model: ForensicsModel | None = None, top: int = 3,
             all_features: bool = False) -> ForensicsResult:
     """Estimate whether an RGB uint8 image is AI-generated and by which family.
@@ -112,6 +123,7 @@ __all__ = [
     "feature_names",
     "load_default_model",
     "load_model",
+    "prepare",
     "save_model",
     "train_model",
 ]

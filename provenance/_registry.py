@@ -2,7 +2,20 @@
 
 Every stamp adds a row keyed by the watermark content id. It answers "did we make this?" when
 the metadata is gone: by content id (from the watermark), by sha256 (an untouched copy), or by
-perceptual hash within a Hamming distance (a re-encoded or resized copy).
+look (``find_similar``: PDQ, flips included, and pHash within a Hamming distance: a re-encoded or
+resized copy, or an unmarked look-alike; ``_verify`` reports such a match as evidence, not as a
+verdict).
+
+Lookups by look are indexed (multi-index hashing, Norouzi et al. 2012): every hash is cut into
+m 16-bit chunks, one ``fingerprint_chunks`` row each. A lookup probes, for each chunk, the values
+within r bits of the query's, keeps the stamps that c chunks or more hit, and checks only those
+bit by bit. It misses nothing within T bits when T < (m - c + 1)(r + 1): a stamp hit by fewer
+than c chunks differs by r + 1 bits or more in each of the other m - c + 1. PDQ (256 bits, m =
+16) probes exact chunk values and needs two hits (r = 0, c = 2: exact up to 14 bits, 16 probes
+per query hash; a random stamp shares two 16-bit chunks with a query once in 36 million, so
+hardly anything but the true matches is ever read back); pHash (64 bits, m = 4) probes within one
+bit and needs two hits (r = 1, c = 2: exact up to 5, 68 probes). ``bench/registry_lookup.py``
+times it at 1,000,000 stamps.
 
 Concurrency: WAL journal, a 30 s busy timeout and ``BEGIN IMMEDIATE`` for writes, so two stamping
 processes queue on the write lock instead of failing or corrupting the file.
@@ -13,20 +26,30 @@ import csv
 import io
 import json
 import sqlite3
+import logging
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator, Sequence
 
 from . import _paths
 from ._errors import RegistryError
 
-SCHEMA_VERSION = 1
+log = logging.getLogger(__name__)
+
+#: 1: stamps only; 2: PDQ columns and the fingerprint index (``_migrate`` upgrades a version 1 file).
+SCHEMA_VERSION = 2
 
 #: Largest pHash Hamming distance treated as "the same image" (bench/calibrate_phash.py on 300
 #: shared images: JPEG q50-q90, WebP q80 and 50% resizes of an image stay within 2 bits, while
 #: no two different images came closer than 6).
 PHASH_MAX_DISTANCE = 4
+#: Largest PDQ Hamming distance (of 256 bits) treated as a near-duplicate. bench/
+#: calibrate_fingerprints.py on all 1,905 shared images: a 0.5 resize or JPEG q50 moves an image by
+#: at most 12 bits, a flip by 0 (dihedral hashes), while the nearest different picture (Easy
+#: Diffusion's thumbnails: one seed, one prompt, another style word) is 18 bits away. 14 is also
+#: the most the index finds exactly with one probe per chunk and two hits (module doc).
+PDQ_MAX_DISTANCE = 14
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS stamps (
@@ -41,11 +64,35 @@ CREATE TABLE IF NOT EXISTS stamps (
     created_at    TEXT NOT NULL,
     output_path   TEXT,
     source_path   TEXT,
-    manifest_json TEXT
+    manifest_json TEXT,
+    pdq           TEXT,
+    pdq_quality   INTEGER
 );
 CREATE INDEX IF NOT EXISTS stamps_sha256 ON stamps(sha256);
 CREATE INDEX IF NOT EXISTS stamps_created ON stamps(created_at);
 """
+
+#: The look-up index (version 2): per stamp its fingerprints as integers (``key``: the content id
+#: as a signed 64-bit integer), and one row per 16-bit chunk of each hash.
+_INDEX_SCHEMA = """
+CREATE TABLE IF NOT EXISTS fingerprints (
+    key    INTEGER PRIMARY KEY,
+    phash  INTEGER,
+    pdq    BLOB
+);
+CREATE TABLE IF NOT EXISTS fingerprint_chunks (
+    code   INTEGER NOT NULL,
+    key    INTEGER NOT NULL,
+    PRIMARY KEY (code, key)
+) WITHOUT ROWID;
+"""
+
+#: Which hash a chunk row belongs to (the code's top bits), and how many 16-bit chunks it has.
+_KINDS = {"phash": (1, 4), "pdq": (2, 16)}
+#: Per hash, the probe radius r and the hits c a candidate needs (module doc): the cheapest pair
+#: that is exact at the hash's threshold.
+_PROBE = {"phash": (1, 2), "pdq": (0, 2)}
+_PDQ_MIN_QUALITY = 50  # as provenance._fingerprint.PDQ_MIN_QUALITY (kept here: no numpy import)
 
 
 @dataclass
@@ -62,6 +109,8 @@ class StampRecord:
     output_path: str | None
     source_path: str | None
     manifest_json: str | None
+    pdq: str | None = None  # 64 hex digits (256 bits), None for stamps made before it existed
+    pdq_quality: int | None = None
 
     def to_dict(self, *, with_manifest: bool = True) -> dict:
         d = asdict(self)
@@ -76,6 +125,72 @@ _COLUMNS = [f for f in StampRecord.__dataclass_fields__]
 
 def hamming(a: str, b: str) -> int:
     return (int(a, 16) ^ int(b, 16)).bit_count()
+
+
+@dataclass
+class SimilarStamp:
+    """A stamp that looks like the query: its record, the PDQ distance (the best of the query's
+    dihedral hashes; ``pdq_variant`` is that hash's index, 0 = the image as it is) and the pHash
+    distance, each None where either side has no such hash."""
+
+    record: StampRecord
+    pdq_distance: int | None
+    pdq_variant: int | None
+    phash_distance: int | None
+
+    @property
+    def rank(self) -> float:
+        """How close, as a share of the threshold of the closer of the two hashes (0: identical)."""
+        shares = [d / t for d, t in ((self.pdq_distance, PDQ_MAX_DISTANCE), (self.phash_distance, PHASH_MAX_DISTANCE))
+                  if d is not None]
+        return min(shares) if shares else float("inf")
+
+
+def _key(content_id: str) -> int:
+    """A 16-hex-digit content id as the signed 64-bit integer SQLite stores."""
+    return int.from_bytes(bytes.fromhex(content_id), "big", signed=True)
+
+
+def _content_id(key: int) -> str:
+    return (key & (2**64 - 1)).to_bytes(8, "big").hex()
+
+
+def _chunks(value: int, kind: str) -> list[int]:
+    """The index codes of a hash (as an unsigned integer): one per 16-bit chunk, most significant
+    first, each ``kind << 20 | chunk << 16 | bits``."""
+    tag, m = _KINDS[kind]
+    return [tag << 20 | i << 16 | (value >> (16 * (m - 1 - i))) & 0xFFFF for i in range(m)]
+
+
+def _probes(value: int, kind: str, radius: int) -> list[int]:
+    """Every code within ``radius`` (0 or 1) bits of each of the hash's chunks."""
+    out = []
+    for code in _chunks(value, kind):
+        out.append(code)
+        if radius:
+            out.extend(code ^ (1 << b) for b in range(16))
+    return out
+
+
+def _exact_limit(kind: str, radius: int, hits: int) -> int:
+    """The largest distance a lookup probing ``radius`` and needing ``hits`` never misses."""
+    m = _KINDS[kind][1]
+    return (m - hits + 1) * (radius + 1) - 1
+
+
+def _signed(value: int, bits: int = 64) -> int:
+    return value - (1 << bits) if value >> (bits - 1) else value
+
+
+def _index_rows(record: StampRecord) -> tuple[tuple, list[tuple[int, int]]]:
+    """A stamp's ``fingerprints`` row and its ``fingerprint_chunks`` rows."""
+    key = _key(record.content_id)
+    phash = int(record.phash, 16) if record.phash else None
+    usable = record.pdq and (record.pdq_quality is None or record.pdq_quality >= _PDQ_MIN_QUALITY)
+    pdq = int(record.pdq, 16) if usable else None
+    codes = (_chunks(phash, "phash") if phash is not None else []) + (_chunks(pdq, "pdq") if pdq is not None else [])
+    row = (key, None if phash is None else _signed(phash), None if pdq is None else bytes.fromhex(record.pdq))
+    return row, [(c, key) for c in codes]
 
 
 class Registry:
@@ -93,9 +208,9 @@ class Registry:
         self._db.row_factory = sqlite3.Row
 
     def _init_schema(self) -> None:
-        """WAL mode and the schema, written only when missing, retried while another process
-        holds the lock (SQLite can answer "locked" at once, without waiting, while a second
-        connection upgrades the journal mode or creates tables)."""
+        """WAL mode and the schema, written only when missing (or migrated from an older version),
+        retried while another process holds the lock (SQLite can answer "locked" at once, without
+        waiting, while a second connection upgrades the journal mode or creates tables)."""
         deadline = time.monotonic() + 30.0
         while True:
             try:
@@ -103,9 +218,16 @@ class Registry:
                     self._db.execute("PRAGMA journal_mode=WAL")
                 if self._db.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
                     self._db.execute("BEGIN IMMEDIATE")
-                    for statement in filter(str.strip, _SCHEMA.split(";")):
-                        self._db.execute(statement)
-                    self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+                    # Read again under the lock: another process may have just done it.
+                    version = self._db.execute("PRAGMA user_version").fetchone()[0]
+                    if version < SCHEMA_VERSION:
+                        fresh = self._db.execute(
+                            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'stamps'").fetchone()[0] == 0
+                        for statement in filter(str.strip, (_SCHEMA + _INDEX_SCHEMA).split(";")):
+                            self._db.execute(statement)
+                        if not fresh and version < 2:
+                            self._migrate_to_2()
+                        self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
                     self._db.execute("COMMIT")
                 return
             except sqlite3.OperationalError as e:
@@ -114,6 +236,26 @@ class Registry:
                 if "locked" not in str(e) and "busy" not in str(e) or time.monotonic() > deadline:
                     raise
                 time.sleep(0.05)
+
+    def _migrate_to_2(self) -> None:
+        """Version 1 -> 2, inside the caller's transaction: the PDQ columns, and every existing
+        stamp's pHash into the look-up index. Old stamps have no PDQ hash (it needs the pixels);
+        ``provenance registry reindex`` computes it from the stamped files that still exist."""
+        columns = {r[1] for r in self._db.execute("PRAGMA table_info(stamps)")}
+        for name, kind in (("pdq", "TEXT"), ("pdq_quality", "INTEGER")):
+            if name not in columns:
+                self._db.execute(f"ALTER TABLE stamps ADD COLUMN {name} {kind}")
+        cur = self._db.execute(f"SELECT {', '.join(_COLUMNS)} FROM stamps")
+        for values in cur.fetchall():
+            self._index(StampRecord(*values))
+        log.info("registry %s upgraded to schema version 2 (look-up index)", self.path)
+
+    def _index(self, record: StampRecord) -> None:
+        """(Re)write one stamp's look-up index rows, inside the caller's transaction."""
+        row, chunks = _index_rows(record)
+        self._db.execute("DELETE FROM fingerprint_chunks WHERE key = ?", (row[0],))
+        self._db.execute("INSERT OR REPLACE INTO fingerprints (key, phash, pdq) VALUES (?, ?, ?)", row)
+        self._db.executemany("INSERT OR IGNORE INTO fingerprint_chunks (code, key) VALUES (?, ?)", chunks)
 
     def close(self) -> None:
         self._db.close()
@@ -125,17 +267,41 @@ class Registry:
         self.close()
 
     def add(self, record: StampRecord) -> None:
-        values = [getattr(record, c) for c in _COLUMNS]
+        self.add_many([record])
+
+    def add_many(self, records: Iterable[StampRecord]) -> None:
+        """Add stamps in one transaction (all or none), each with its look-up index rows."""
+        records = list(records)
+        insert = f"INSERT INTO stamps ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
+        index = [_index_rows(r) for r in records]
         try:
             self._db.execute("BEGIN IMMEDIATE")
-            self._db.execute(
-                f"INSERT INTO stamps ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})", values
-            )
+            self._db.executemany(insert, ([getattr(r, c) for c in _COLUMNS] for r in records))
+            self._db.executemany("INSERT INTO fingerprints (key, phash, pdq) VALUES (?, ?, ?)", (row for row, _ in index))
+            # Sorted: appends to the chunk index's B-tree pages instead of scattering over them.
+            self._db.executemany("INSERT OR IGNORE INTO fingerprint_chunks (code, key) VALUES (?, ?)",
+                                 sorted(c for _, chunks in index for c in chunks))
             self._db.execute("COMMIT")
         except sqlite3.Error as e:
             if self._db.in_transaction:
                 self._db.execute("ROLLBACK")
-            raise RegistryError(f"cannot add {record.content_id} to the registry: {e}") from e
+            what = records[0].content_id if len(records) == 1 else f"{len(records)} stamps"
+            raise RegistryError(f"cannot add {what} to the registry: {e}") from e
+
+    def set_pdq(self, content_id: str, pdq: str, quality: int) -> None:
+        """Record the PDQ hash of a stamp made before the registry kept one (``registry reindex``)."""
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.execute("UPDATE stamps SET pdq = ?, pdq_quality = ? WHERE content_id = ?",
+                             (pdq, quality, content_id.lower()))
+            rec = self.get(content_id)
+            if rec is not None:
+                self._index(rec)
+            self._db.execute("COMMIT")
+        except sqlite3.Error as e:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            raise RegistryError(f"cannot update {content_id} in the registry: {e}") from e
 
     def _rows(self, sql: str, params: tuple = ()) -> list[StampRecord]:
         try:
@@ -162,14 +328,62 @@ class Registry:
         return self._rows("SELECT * FROM stamps WHERE sha256 = ?", (sha256.lower(),))
 
     def find_by_phash(self, phash: str, *, max_distance: int = PHASH_MAX_DISTANCE) -> list[tuple[int, StampRecord]]:
-        """Rows whose perceptual hash is within ``max_distance`` bits, nearest first (a linear scan)."""
-        matches = []
-        for r in self.iter_all():
-            if r.phash:
-                d = hamming(phash, r.phash)
-                if d <= max_distance:
-                    matches.append((d, r))
-        return sorted(matches, key=lambda m: m[0])
+        """Rows whose perceptual hash is within ``max_distance`` bits, nearest first."""
+        found = self.find_similar(phash=phash, pdq=(), phash_max=max_distance, pdq_max=-1)
+        return [(m.phash_distance, m.record) for m in found if m.phash_distance is not None]
+
+    def _candidates(self, kind: str, values: Sequence[int], limit: int) -> set[int]:
+        """Stamps whose ``kind`` hash may lie within ``limit`` bits of one of ``values`` (query
+        hashes as unsigned integers): a superset of those that do (module doc), usually with
+        stamps that share a chunk by chance."""
+        radius, hits = _PROBE[kind]
+        if limit > _exact_limit(kind, radius, hits):  # a wider threshold than the default: probe wider
+            radius, hits = 1, 1
+        probes = ",".join(f"({i},{c})" for i, v in enumerate(values) for c in _probes(v, kind, radius))
+        if not probes:
+            return set()
+        # Integers this code made, so they go into the statement as literals: one statement of
+        # all the probes, joined on the chunk index inside SQLite.
+        sql = f"WITH probe(q, code) AS (VALUES {probes}) SELECT "
+        if hits == 1:
+            sql += "DISTINCT c.key FROM probe JOIN fingerprint_chunks AS c ON c.code = probe.code"
+        else:
+            sql += ("c.key FROM probe JOIN fingerprint_chunks AS c ON c.code = probe.code "
+                    f"GROUP BY probe.q, c.key HAVING count(*) >= {hits}")
+        return {key for (key,) in self._db.execute(sql)}
+
+    def find_similar(self, *, pdq: Sequence[str] = (), phash: str | None = None,
+                     pdq_max: int = PDQ_MAX_DISTANCE, phash_max: int = PHASH_MAX_DISTANCE) -> list[SimilarStamp]:
+        """Stamps that look like the query: PDQ within ``pdq_max`` bits of any of the query's
+        hashes (``pdq``: its 8 dihedral hashes, the image as it is first, so a flipped copy
+        matches), or pHash within ``phash_max``. Best first (``SimilarStamp.rank``), each with
+        both distances. A negative limit leaves that hash out."""
+        try:
+            queries = [int(h, 16) for h in pdq] if pdq_max >= 0 else []
+            keys = set(self._candidates("pdq", queries, pdq_max)) if queries else set()
+            if phash is not None and phash_max >= 0:
+                keys |= set(self._candidates("phash", [int(phash, 16)], phash_max))
+            if not keys:
+                return []
+            listed = ",".join(str(k) for k in keys)
+            rows = self._db.execute(f"SELECT key, phash, pdq FROM fingerprints WHERE key IN ({listed})").fetchall()
+        except sqlite3.Error as e:
+            raise RegistryError(f"registry query failed: {e}") from e
+        matches: dict[str, tuple[int | None, int | None, int | None]] = {}
+        for key, ph, blob in rows:
+            dp = (int(phash, 16) ^ (ph & (2**64 - 1))).bit_count() if phash is not None and ph is not None else None
+            dq = vq = None
+            if blob is not None and queries:
+                stored = int.from_bytes(blob, "big")
+                dq, vq = min(((q ^ stored).bit_count(), i) for i, q in enumerate(queries))
+            if (dq is not None and dq <= pdq_max) or (dp is not None and dp <= phash_max):
+                matches[_content_id(key)] = (dq, vq, dp)
+        if not matches:
+            return []
+        ids = ",".join("?" * len(matches))
+        records = self._rows(f"SELECT * FROM stamps WHERE content_id IN ({ids})", tuple(matches))
+        found = [SimilarStamp(r, *matches[r.content_id]) for r in records]
+        return sorted(found, key=lambda m: (m.rank, m.record.created_at, m.record.content_id))
 
     def iter_all(self) -> Iterator[StampRecord]:
         try:
@@ -182,6 +396,10 @@ class Registry:
     def list(self, *, limit: int | None = None) -> list[StampRecord]:
         sql = "SELECT * FROM stamps ORDER BY created_at DESC, content_id"
         return self._rows(sql + (" LIMIT ?" if limit else ""), (limit,) if limit else ())
+
+    def is_empty(self) -> bool:
+        """No stamp at all (an index probe, where ``count`` reads every row)."""
+        return self._db.execute("SELECT 1 FROM stamps LIMIT 1").fetchone() is None
 
     def count(self) -> int:
         return int(self._db.execute("SELECT count(*) FROM stamps").fetchone()[0])

@@ -15,9 +15,6 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import numpy as np
-from PIL import Image
-
 from ._c2pa import ManifestSpec, build_manifest, sign_asset
 from ._errors import OutputError, ProvenanceError
 from ._imageio import (
@@ -33,6 +30,7 @@ from ._keys import SigningIdentity
 from ._metadata import DEFAULT_QUALITY, OUR_PNG_KEYS, encode_image, stamp_metadata
 from ._payload import new_content_id, normalize_content_id
 from ._record import GenerationRecord
+from ._fingerprint import pdq_hash, perceptual_hash
 from ._registry import Registry, StampRecord
 from ._version import __version__
 from .watermark import DEFAULT_METHOD, get_method
@@ -47,11 +45,6 @@ def _has_c2pa(data: bytes) -> bool:
     return b"jumb" in data and b"c2pa" in data
 
 
-def perceptual_hash(rgb: np.ndarray) -> str:
-    """64-bit DCT perceptual hash (imagehash.phash) as 16 hex digits."""
-    import imagehash
-
-    return str(imagehash.phash(Image.fromarray(rgb)))
 
 
 @dataclass
@@ -68,6 +61,8 @@ class StampResult:
     registry: str | None = None
     bytes: int = 0
     timings_ms: dict[str, float] = field(default_factory=dict)
+    pdq: str | None = None  # PDQ hash (provenance._fingerprint), for the registry's look-up by look
+    pdq_quality: int | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -117,6 +112,8 @@ def stamp_image(image: LoadedImage, *, fmt: str, identity: SigningIdentity, reco
         sha256=hashlib.sha256(signed).hexdigest(), phash=perceptual_hash(marked),
         signer=identity.signer_name, bytes=len(signed), timings_ms=timer.ms,
     )
+    look = pdq_hash(marked)
+    result.pdq, result.pdq_quality = look.hash, look.quality
     timer.lap("hash", t)
     return signed, result, build_manifest(spec, parent_label="parent" if parent else None)
 
@@ -170,7 +167,7 @@ def stamp_file(src: str | os.PathLike[str], dst: str | os.PathLike[str], *, iden
             width=result.width, height=result.height, signer=result.signer,
             created_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds"),
             output_path=str(dst_p.resolve()), source_path=str(src_p.resolve()),
-            manifest_json=json.dumps(manifest, ensure_ascii=False),
+            manifest_json=json.dumps(manifest, ensure_ascii=False), pdq=result.pdq, pdq_quality=result.pdq_quality,
         )
         try:
             registry.add(row)

@@ -14,8 +14,49 @@ if TYPE_CHECKING:
     from ._verify import VerifyReport
 
 STRONG_WATERMARK_FPR = 1e-6
+#: A validated classifier's levels when its sidecar records none (older models): fixed p_ai cuts.
 FORENSICS_AI = 0.8
 FORENSICS_CAMERA = 0.2
+
+
+def _levels(forensics: dict) -> dict:
+    """The validated classifier's decision levels (``forensics.levels``, set at 1% false positives
+    and 1% misses in grouped cross-validation), or the fixed cuts when it records none."""
+    lv = forensics.get("levels") or {}
+    if lv.get("ai") is None or lv.get("camera") is None:
+        return {"ai": FORENSICS_AI, "camera": FORENSICS_CAMERA}
+    # A camera level at or above the AI level would let one score mean both; the AI level wins.
+    return dict(lv, camera=min(lv["camera"], lv["ai"]))
+
+
+def _is_ai(p_ai: float, lv: dict) -> bool:
+    return p_ai > lv["ai"] if "ai_fpr" in lv else p_ai >= lv["ai"]
+
+
+def _is_camera(p_ai: float, lv: dict) -> bool:
+    return p_ai < lv["camera"] if "camera_miss" in lv else p_ai <= lv["camera"]
+
+
+def _rate(x: float | None) -> str:
+    return "an unknown share" if x is None else f"{round(100 * x)}%"
+
+
+def _forensic_ai_sentence(p_ai: float, lv: dict) -> str:
+    if "ai_fpr" not in lv:
+        return f"The forensic classifier estimates it is AI-generated (p={p_ai:.2f}); an estimate, not proof."
+    n = round(1 / lv["ai_fpr"])
+    return (f"The forensic classifier scores it {p_ai:.2f}, above its level for AI-generated images ({lv['ai']:.2f}; "
+            f"estimated; 1 photo in {n} is wrongly flagged at this level, and {_rate(lv.get('ai_tpr'))} of generated "
+            "images reach it); an estimate, not proof.")
+
+
+def _forensic_camera_sentence(p_ai: float, lv: dict) -> str:
+    if "camera_miss" not in lv:
+        return f"The forensic classifier estimates it is a camera photo (p_ai={p_ai:.2f}); an estimate."
+    n = round(1 / lv["camera_miss"])
+    return (f"The forensic classifier scores it {p_ai:.2f}, below its level for camera photos ({lv['camera']:.2f}; "
+            f"estimated; 1 generated image in {n} scores this low, as do {_rate(lv.get('camera_tnr'))} of real "
+            "photos); an estimate.")
 
 
 @dataclass
@@ -48,19 +89,81 @@ def _generation_from_record(record: dict | None) -> dict | None:
     return None
 
 
-def _how(report: VerifyReport, family: str | None) -> dict:
-    gen = report.c2pa.get("generation") or _generation_from_record(report.registry.get("record")) or {}
+def _how(report: VerifyReport, family: str | None, *, use_registry: bool) -> dict:
+    """How it was made. The file's own evidence first (its signed manifest, then its generator
+    metadata); the registry's record only fills what the file does not say, and only when the
+    file is that stamp (``use_registry``: its watermark, its bytes, or a look-alike the file's own
+    evidence backs), never for a mere look-alike."""
+    own = report.c2pa.get("generation") or {}
     meta_gen = (report.metadata or {}).get("generator") or {}
-    loras = gen.get("loras") or meta_gen.get("loras") or []
+    reg = (_generation_from_record(report.registry.get("record")) if use_registry else None) or {}
+
+    def first(*values):
+        return next((v for v in values if v not in (None, "", [])), None)
+
     how: dict[str, Any] = {
         "generator_family": family,
-        "tool": gen.get("generator") or meta_gen.get("tool"),
-        "model": gen.get("model") or meta_gen.get("model"),
-        "model_hash": gen.get("model_hash") or meta_gen.get("model_hash"),
-        "loras": loras,
-        "source": gen.get("source") or "unknown",
+        "tool": first(own.get("generator"), meta_gen.get("tool"), reg.get("generator")),
+        "model": first(own.get("model"), meta_gen.get("model"), reg.get("model")),
+        "model_hash": first(own.get("model_hash"), meta_gen.get("model_hash"), reg.get("model_hash")),
+        "loras": first(own.get("loras"), meta_gen.get("loras"), reg.get("loras")) or [],
+        "source": first(own.get("source"), reg.get("source")) or "unknown",
     }
     return {k: v for k, v in how.items() if v not in (None, [])} | {"source": how["source"]}
+
+
+def _same_hash(a: str, b: str, short: str | None = None) -> bool:
+    """Model hashes agree when one is a prefix of the other (A1111 writes sha256's first 10 hex
+    digits) or ``a`` is the record's own A1111 short hash."""
+    a, b = str(a).lower(), str(b).lower()
+    return a.startswith(b) or b.startswith(a) or (short is not None and a == str(short).lower())
+
+
+def _registry_conflicts(report: VerifyReport) -> list[str]:
+    """Where the file's own generation evidence (manifest, metadata) and the registry's record of
+    the matched stamp disagree: reported, never resolved in the registry's favour."""
+    reg = report.registry or {}
+    record = _generation_from_record(reg.get("record"))
+    if not record:
+        return []
+    cid = (reg.get("record") or {}).get("content_id")
+    sources = [("Content Credentials", report.c2pa.get("generation") or {})]
+    meta_gen = (report.metadata or {}).get("generator") or {}
+    if meta_gen:
+        sources.append((f"{meta_gen.get('tool') or 'generator'} metadata", meta_gen))
+    out = []
+    for where, own in sources:
+        for field in ("model", "model_hash", "seed", "prompt"):
+            mine, theirs = own.get(field), record.get(field)
+            if mine in (None, "") or theirs in (None, ""):
+                continue
+            same = _same_hash(mine, theirs, record.get("model_short_hash")) if field == "model_hash" \
+                else str(mine).strip() == str(theirs).strip()
+            if not same:
+                out.append(f"the file's {where} gives {field} {mine!r}, but the registry's stamp {cid} records {theirs!r}")
+    return out
+
+
+def _lookalike(report: VerifyReport) -> tuple[str, list[str]]:
+    """For a registry match by look: a phrase naming the stamp and the distance, and what in the
+    file itself backs it (an empty list: nothing; the image only resembles the stamp)."""
+    reg = report.registry or {}
+    rec = reg.get("record") or {}
+    c2pa, meta = report.c2pa or {}, report.metadata or {}
+    cid = rec.get("content_id")
+    hash_name = {"pdq": "PDQ", "phash": "pHash"}.get(reg.get("hash"), reg.get("hash"))
+    more = len(reg.get("candidates") or []) - 1
+    phrase = (f"stamp {cid} (stamped {rec.get('created_at')}, {rec.get('output_path')}; {hash_name} distance "
+              f"{reg.get('distance')})" + (f" and {more} other stamp{'s' if more > 1 else ''}" if more > 0 else ""))
+    backing = []
+    bindings = {b.get("value") for b in c2pa.get("soft_bindings") or []}
+    if c2pa.get("status", "absent") != "absent" and (c2pa.get("ai_generated") or cid in bindings):
+        backing.append("its Content Credentials")
+    if (meta.get("generator") or {}).get("tool"):
+        backing.append(f"its {meta['generator']['tool']} metadata")
+    if _xmp_ai(meta):
+        backing.append("its XMP AI source type")
+    return phrase, backing
 
 
 def fuse(report: VerifyReport) -> Verdict:
@@ -80,7 +183,7 @@ def fuse(report: VerifyReport) -> Verdict:
     intact = status in ("trusted", "valid")
     signer = (c2pa.get("signer") or {}).get("common_name") or "an unknown signer"
 
-    fired: list[tuple[str, str, float, str]] = []  # (rule, label, confidence, sentence)
+    fired: list[tuple[str, str | None, float, str]] = []  # (rule, label or None: evidence only, confidence, sentence)
     if intact and c2pa.get("ai_generated"):
         trust = "a trusted signer" if status == "trusted" else f"{signer}, a signer not in the trust list"
         fired.append(("c2pa-ai", "ai-generated", 0.99 if status == "trusted" else 0.95,
@@ -98,9 +201,30 @@ def fuse(report: VerifyReport) -> Verdict:
     if reg.get("match") == "watermark" and not strong_ours:
         fired.append(("registry-watermark", "ai-generated", 0.9,
                       f"Its {reg.get('scheme')} watermark id prefix matches a stamp in the local registry."))
+    # A match by look says "near-duplicate of stamp X", not "AI-generated": an unstamped original
+    # looks exactly like its stamp. It raises the label only with the file's own backing, or
+    # when the file is byte for byte the stamped output.
+    use_registry = reg.get("match") == "watermark"
     if reg.get("match") == "fingerprint":
-        fired.append(("registry-fingerprint", "ai-generated", 0.95 if reg.get("distance") == 0 else 0.9,
-                      f"It matches a stamped image in the local registry (pHash distance {reg.get('distance')})."))
+        rec = reg.get("record") or {}
+        if reg.get("identical_file"):
+            use_registry = True
+            fired.append(("registry-fingerprint", "ai-generated", 0.95,
+                          f"It is byte for byte stamp {rec.get('content_id')} of the local registry "
+                          f"(stamped {rec.get('created_at')})."))
+        else:
+            phrase, backing = _lookalike(report)
+            if backing:
+                use_registry = True
+                fired.append(("registry-fingerprint", "ai-generated", 0.95,
+                              f"It looks like {phrase}, and {' and '.join(backing)} agree{'s' if len(backing) == 1 else ''}."))
+            elif strong_ours:
+                fired.append(("registry-lookalike", None, 0.0,
+                              f"It looks like {phrase}, but carries another stamp's watermark."))
+            else:
+                fired.append(("registry-lookalike", None, 0.0,
+                              f"It looks like {phrase}, but carries no watermark: an original, or a copy whose "
+                              f"mark was removed."))
     if generator and generator.get("tool"):
         fired.append(("generator-metadata", "ai-generated", 0.9,
                       f"Its metadata was written by {generator['tool']}"
@@ -115,26 +239,37 @@ def fuse(report: VerifyReport) -> Verdict:
         fired.append(("c2pa-camera", "camera-signed", 0.95 if status == "trusted" else 0.85,
                       f"Content Credentials signed by {signer} declare a camera capture "
                       f"({(c2pa.get('digital_source_type') or '').rsplit('/', 1)[-1]})."))
-    if p_ai is not None and p_ai >= FORENSICS_AI:
-        fired.append(("forensics-ai", "likely-ai-generated", round(float(p_ai), 3),
-                      f"The forensic classifier estimates it is AI-generated (p={p_ai:.2f}); an estimate, not proof."))
+    lv = _levels(forensics)
+    if p_ai is not None and _is_ai(p_ai, lv):
+        fired.append(("forensics-ai", "likely-ai-generated", round(float(p_ai), 3), _forensic_ai_sentence(p_ai, lv)))
     if camera:
         fired.append(("camera-exif", "likely-camera", 0.6,
                       f"Its EXIF names a camera ({camera}); EXIF is easy to copy or forge."))
-    if p_ai is not None and p_ai <= FORENSICS_CAMERA:
+    if p_ai is not None and _is_camera(p_ai, lv):
         fired.append(("forensics-camera", "likely-camera", round(0.8 * (1.0 - float(p_ai)), 3),
-                      f"The forensic classifier estimates it is a camera photo (p_ai={p_ai:.2f}); an estimate."))
+                      _forensic_camera_sentence(p_ai, lv)))
 
     verdict = Verdict()
-    family = (public[0]["scheme"] if public else None) or (forensics.get("family") if p_ai is not None else None)
-    if fired:
-        rule, label, confidence, sentence = fired[0]
+    # Evidence-only rules (label None: a look-alike) are listed, and said in the summary, but
+    # never set the label.
+    labelled = [f for f in fired if f[1] is not None]
+    # The classifier's family (named only where its family head was accurate enough, see _verify)
+    # is reported for an image called AI-generated, never for one called a camera photo.
+    called_ai = bool(labelled) and labelled[0][1] in ("ai-generated", "likely-ai-generated")
+    family = (public[0]["scheme"] if public else None) or \
+        (forensics.get("family") if p_ai is not None and called_ai else None)
+    if labelled:
+        rule, label, confidence, sentence = labelled[0]
         verdict.label, verdict.confidence, verdict.summary = label, confidence, sentence
-        verdict.rules = [f[0] for f in fired]
-    verdict.how = _how(report, family)
-    verdict.conflicts = _conflicts(report, fired, camera)
-    if report.errors and not fired:
-        verdict.summary = "The file could not be fully analysed: " + "; ".join(e["error"] for e in report.errors[:2])
+    notes = [f[3] for f in fired if f[1] is None]
+    if notes:
+        verdict.summary = " ".join(notes) if not labelled else f"{verdict.summary} {' '.join(notes)}"
+    verdict.rules = [f[0] for f in fired]
+    verdict.how = _how(report, family, use_registry=use_registry)
+    verdict.conflicts = _conflicts(report, labelled, camera) + _registry_conflicts(report)
+    if report.errors and not labelled:
+        verdict.summary = "The file could not be fully analysed: " + "; ".join(e["error"] for e in report.errors[:2]) \
+            + (f" {' '.join(notes)}" if notes else "")
     return verdict
 
 
@@ -158,8 +293,9 @@ def _conflicts(report: VerifyReport, fired: list[tuple[str, str, float, str]], c
         out.append("C2PA manifest declares a camera capture but AI evidence found (" + ", ".join(sorted(ai_rules)) + ")")
     forensics = report.forensics or {}
     p_ai = forensics.get("p_ai") if forensics.get("validated") else None
-    if p_ai is not None and p_ai <= FORENSICS_CAMERA and ai_rules:
+    lv = _levels(forensics)
+    if p_ai is not None and _is_camera(p_ai, lv) and ai_rules:
         out.append(f"the forensic classifier estimates a camera photo (p_ai={p_ai:.2f}) despite AI evidence")
-    if p_ai is not None and p_ai >= FORENSICS_AI and any(r == "c2pa-camera" for r, *_ in fired):
+    if p_ai is not None and _is_ai(p_ai, lv) and any(r == "c2pa-camera" for r, *_ in fired):
         out.append(f"signed as a camera capture but the forensic classifier estimates AI (p_ai={p_ai:.2f})")
     return out

@@ -22,7 +22,7 @@ from typing import Any, Callable
 from ._c2pa_evidence import C2paEvidence, collect_c2pa
 from ._errors import ImageTooSmallError, ProvenanceError
 from ._imageio import MAX_FILE_BYTES, MAX_PIXELS, LoadedImage, decode_image, read_bytes, sniff_format
-from ._registry import PHASH_MAX_DISTANCE, Registry
+from ._registry import PDQ_MAX_DISTANCE, PHASH_MAX_DISTANCE, Registry
 from ._text import file_fields, printable
 from ._verdict import Verdict, fuse
 from .watermark import detect_watermarks
@@ -43,6 +43,9 @@ class VerifyOptions:
     max_pixels: int = MAX_PIXELS  # larger images are not decoded (their bytes are still read)
     #: Why there is no registry lookup when ``registry`` is None (e.g. no registry exists yet).
     registry_note: str = "registry lookup disabled"
+    #: Our watermarks' fast scan only (``--fast``): the stamped geometry, no search for scaled,
+    #: rotated, stretched or flipped copies. Default: the full detectors.
+    fast_watermarks: bool = False
 
 
 @dataclass
@@ -116,41 +119,69 @@ def _timed(report: VerifyReport, name: str, fn: Callable[[], Any]) -> Any:
 def _watermarks(loaded: LoadedImage, options: VerifyOptions) -> list[dict]:
     from detectors.sd_watermarks import detect_public_marks
 
-    ours = detect_watermarks(loaded.rgb, methods=options.watermark_methods)
+    ours = detect_watermarks(loaded.rgb, methods=options.watermark_methods, fast=options.fast_watermarks)
     return [dict(m.to_dict(), kind="content-id") for m in ours] + \
            [dict(m.to_dict(), kind="public") for m in detect_public_marks(loaded.rgb)]
 
 
+def _candidate(row, **extra) -> dict:
+    """One registry candidate as the report lists it: which stamp, when, where, how close."""
+    return {"content_id": row.content_id, "created_at": row.created_at, "output_path": row.output_path, **extra}
+
+
 def _registry_lookup(loaded: LoadedImage, sha256: str, watermarks: list[dict], registry: Registry) -> dict:
-    from ._stamp import perceptual_hash
+    """The registry's answer: by our watermark's id (the file carries the stamp's mark), by the
+    file's sha256 (it is the stamped file), else by look (PDQ with flips, pHash): every stamp
+    within the thresholds, best first. A look-alike is evidence that the image resembles a stamp,
+    not that it is one: ``_verdict`` decides what it may say."""
+    from ._fingerprint import DIHEDRAL, pdq_hashes, perceptual_hash
 
     for w in watermarks:
         if w.get("kind") != "content-id" or not w.get("detected"):
             continue
         rows = registry.find_by_prefix(w["payload"]) if w.get("partial") else \
             [r for r in [registry.get(w["payload"])] if r is not None]
-        if len(rows) == 1:
-            return {"match": "watermark", "scheme": w["scheme"], "record": rows[0].to_dict(),
-                    "identical_file": rows[0].sha256 == sha256}
-        if len(rows) > 1:  # a short id prefix can name several stamps
-            return {"match": "watermark", "scheme": w["scheme"], "ambiguous": len(rows),
-                    "record": rows[0].to_dict(), "identical_file": False}
+        if rows:  # a short id prefix can name several stamps
+            found = {"match": "watermark", "scheme": w["scheme"], "record": rows[0].to_dict(),
+                     "identical_file": len(rows) == 1 and rows[0].sha256 == sha256,
+                     "candidates": [_candidate(r, kind="watermark") for r in rows]}
+            if len(rows) > 1:
+                found["ambiguous"] = len(rows)
+            return found
     exact = registry.find_by_sha256(sha256)
     if exact:
-        return {"match": "fingerprint", "distance": 0, "record": exact[0].to_dict(), "identical_file": True}
-    near = registry.find_by_phash(perceptual_hash(loaded.rgb), max_distance=PHASH_MAX_DISTANCE)
-    if near:
-        distance, row = near[0]
-        return {"match": "fingerprint", "distance": distance, "max_distance": PHASH_MAX_DISTANCE,
-                "record": row.to_dict(), "identical_file": False}
-    return {"match": "none"}
+        return {"match": "fingerprint", "hash": "sha256", "distance": 0, "record": exact[0].to_dict(),
+                "identical_file": True, "candidates": [_candidate(r, kind="sha256", distance=0) for r in exact]}
+    if registry.is_empty():  # nothing to compare with: the hashes are not worth computing
+        return {"match": "none"}
+    look, phash = pdq_hashes(loaded.rgb), perceptual_hash(loaded.rgb)
+    similar = registry.find_similar(pdq=look.hashes if look.usable else (), phash=phash)
+    fingerprint = {"phash": phash, "pdq": look.hash, "pdq_quality": look.quality}
+    if not similar:
+        return {"match": "none", "fingerprint": fingerprint}
+    candidates = []
+    for m in similar:
+        c = _candidate(m.record, kind="look", pdq_distance=m.pdq_distance, phash_distance=m.phash_distance)
+        if m.pdq_variant:
+            c["pdq_transform"] = DIHEDRAL[m.pdq_variant]
+        candidates.append(c)
+    best = similar[0]
+    # The hash that matched best names the distance (schema: "distance" of "hash").
+    use_pdq = best.pdq_distance is not None and (best.phash_distance is None or
+                                                 best.pdq_distance / PDQ_MAX_DISTANCE <= best.phash_distance / PHASH_MAX_DISTANCE)
+    return {"match": "fingerprint", "hash": "pdq" if use_pdq else "phash",
+            "distance": best.pdq_distance if use_pdq else best.phash_distance,
+            "max_distance": PDQ_MAX_DISTANCE if use_pdq else PHASH_MAX_DISTANCE,
+            "record": best.record.to_dict(), "identical_file": False, "candidates": candidates,
+            "fingerprint": fingerprint}
 
 
 def _registry_by_sha256(sha256: str, registry: Registry) -> dict:
     """The lookup that needs no pixels: a byte-identical copy of a stamped file."""
     exact = registry.find_by_sha256(sha256)
     if exact:
-        return {"match": "fingerprint", "distance": 0, "record": exact[0].to_dict(), "identical_file": True}
+        return {"match": "fingerprint", "hash": "sha256", "distance": 0, "record": exact[0].to_dict(),
+                "identical_file": True, "candidates": [_candidate(r, kind="sha256", distance=0) for r in exact]}
     return {"match": "none", "reason": "the pixels did not decode: looked up by sha256 only"}
 
 
@@ -169,7 +200,35 @@ def _metadata(loaded: LoadedImage) -> dict:
 
 #: A classifier speaks in the verdict only if its grouped cross-validation ROC AUC (as stored, from
 #: the model's sidecar) reaches this; otherwise its estimate is reported but decides nothing.
-MIN_VALIDATED_AUC = 0.9
+MIN_VALIDATED_AUC = 0.85
+#: The family head names a family only if, in that cross-validation, it named at least this share
+#: of that family's images correctly (as stored).
+MIN_FAMILY_ACCURACY = 0.7
+
+
+def family_accuracies(evaluation: dict) -> dict[str, float]:
+    """Per family, the share of its images the family head named correctly in the sidecar's
+    grouped cross-validation, as stored (rows of the confusion matrix)."""
+    conf = (evaluation.get("confusion") or {}).get("stored") or {}
+    out = {}
+    for label, row in zip(conf.get("labels", []), conf.get("matrix", [])):
+        total = sum(row)
+        if total:
+            out[label] = row[conf["labels"].index(label)] / total
+    return out
+
+
+def forensic_levels(evaluation: dict) -> dict | None:
+    """The two levels a validated classifier decides at, from its sidecar's grouped cross-validation
+    (as stored): ``ai`` flags at most 1% of real photos (``ai_fpr``; ``ai_tpr`` of generated images
+    reach it), ``camera`` lets at most 1% of generated images under it (``camera_miss``; ``camera_tnr``
+    of real photos are under it). None when the sidecar does not record them."""
+    stored = (evaluation.get("conditions") or {}).get("stored") or {}
+    ai, cam = stored.get("threshold_at_1pct_fpr"), stored.get("threshold_at_1pct_miss")
+    if ai is None or cam is None:
+        return None
+    return {"ai": ai, "ai_fpr": 0.01, "ai_tpr": stored.get("tpr_at_1pct_fpr"),
+            "camera": cam, "camera_miss": 0.01, "camera_tnr": stored.get("tnr_at_1pct_miss")}
 
 
 def _forensics(loaded: LoadedImage) -> dict:
@@ -182,10 +241,17 @@ def _forensics(loaded: LoadedImage) -> dict:
         result = analyze(loaded.rgb, model=model)
     except ImageTooSmallError as e:  # a thumbnail: nothing to estimate, nothing went wrong
         return {"status": "absent", "reason": str(e)}
-    stored = (model.sidecar.get("evaluation") or {}).get("conditions", {}).get("stored", {})
-    auc = stored.get("auc")
-    return {"status": "estimate", **result.to_dict(), "family": result.family,
-            "validation_auc": auc, "validated": auc is not None and auc >= MIN_VALIDATED_AUC}
+    evaluation = model.sidecar.get("evaluation") or {}
+    auc = ((evaluation.get("conditions") or {}).get("stored") or {}).get("auc")
+    validated = auc is not None and auc >= MIN_VALIDATED_AUC
+    family_acc = family_accuracies(evaluation).get(result.family)
+    out = {"status": "estimate", **result.to_dict(),
+           "family": result.family if family_acc is not None and family_acc >= MIN_FAMILY_ACCURACY
+           and result.family != "unknown" else None,
+           "family_validation_accuracy": family_acc, "validation_auc": auc, "validated": validated}
+    if validated:
+        out["levels"] = forensic_levels(evaluation)
+    return out
 
 
 def warm_up(options: VerifyOptions) -> None:
@@ -201,9 +267,9 @@ def warm_up(options: VerifyOptions) -> None:
         pass
     if options.forensics:
         try:
-            from detectors.forensics import load_default_model
+            from detectors.forensics import prepare
 
-            load_default_model()
+            prepare()  # the model and the backbone network it reads
         except Exception as e:  # reported with each file by _forensics; nothing to do here
             log.debug("forensic model not preloaded: %s", e)
 

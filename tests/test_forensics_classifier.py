@@ -10,14 +10,17 @@ import pytest
 from PIL import Image
 
 from conftest import natural_image
-from detectors._classifier import ModelError, TrainConfig, load_model, save_model, sha256_file, train_model
+from detectors._classifier import (ARTIFACT_EXTRACTORS, ModelError, TrainConfig, load_model, save_model, sha256_file,
+                                   train_model)
 from detectors._dataset import TRAIN_CONDITIONS, feature_table, read_manifests
 from detectors._evaluate import fit, roc_auc, threshold_at_fpr, tpr_at_fpr
 from detectors.features import FEATURE_VERSION, feature_names
 from detectors.forensics import DEFAULT_MODEL_PATH, analyze, load_default_model
 from _forensics_data import write_dataset
 
-FAST = TrainConfig(max_iter=40, family_max_iter=20, calibration_folds=2)
+#: Boosted trees on the artifact features, small: the previous shipped kind of head.
+FAST = TrainConfig(head="boosting", log_std=False, extractors=ARTIFACT_EXTRACTORS, max_iter=40, family_max_iter=20,
+                   calibration_folds=2)
 
 
 def _toy(n: int = 120, seed: int = 0):
@@ -89,9 +92,13 @@ def test_metrics_known_answers():
     assert tpr == 0.5 and thr == pytest.approx(0.98)
 
 
-def test_format_shortcut_is_removed_by_augmentation(tmp_path):
+@pytest.mark.slow
+@pytest.mark.parametrize("config", [pytest.param(FAST, id="boosting-artifacts"),
+                                    pytest.param(TrainConfig(), id="shipped-logistic-backbone")])
+def test_format_shortcut_is_removed_by_augmentation(tmp_path, config):
     """Where format alone separates the training classes, a model trained without augmentation
-    fails on format-swapped images, and the augmented training still ranks them correctly."""
+    fails on format-swapped images, and the augmented training still ranks them correctly (for
+    both kinds of head)."""
     train = read_manifests([write_dataset(tmp_path / "train", 24)])
     test = read_manifests([write_dataset(tmp_path / "swapped", 12, swap_formats=True, seed0=500)])
     tables, errors = feature_table(train, TRAIN_CONDITIONS)
@@ -100,8 +107,8 @@ def test_format_shortcut_is_removed_by_augmentation(tmp_path):
     y_test = np.array([s.is_ai for s in test])
     idx = np.arange(len(train))
     stored = feature_table(train, ["stored"])[0]["stored"]
-    naive = fit(train, {c: stored for c in TRAIN_CONDITIONS}, idx, config=FAST)
-    augmented = fit(train, tables, idx, config=FAST)
+    naive = fit(train, {c: stored for c in TRAIN_CONDITIONS}, idx, config=config)
+    augmented = fit(train, tables, idx, config=config)
     naive_auc = roc_auc(naive.predict_ai(test_x), y_test)
     augmented_auc = roc_auc(augmented.predict_ai(test_x), y_test)
     assert naive_auc < 0.6, naive_auc  # the shortcut is real in this data: format decides
@@ -117,26 +124,28 @@ def test_shipped_model_sidecar_matches_file():
     assert sidecar["evaluation"]["kind"] == "grouped-cv"
     assert DEFAULT_MODEL_PATH.stat().st_size < 5_000_000
     result = analyze(natural_image(256, 256, seed=11), model=load_default_model())
-    assert 0.0 <= result.p_ai <= 1.0 and result.model == f"forensics-v1@{sidecar['sha256'][:12]}"
+    assert 0.0 <= result.p_ai <= 1.0 and result.model == f"forensics-v2@{sidecar['sha256'][:12]}"
     assert sum(result.family_scores.values()) == pytest.approx(1.0, abs=1e-3)
     assert len(result.top_features) == 3 and all(t["feature"] for t in result.top_features)
 
 
 def test_analyze_computes_only_what_the_model_reads():
-    """The shipped model does not read the JPEG traces: analyze skips them (same estimate, same
-    explanation as from the full vector), and all_features computes every extractor again."""
+    """The shipped model reads only the learned backbone: analyze skips every artifact extractor
+    (same estimate, same explanation as from the full vector), and all_features computes every
+    extractor again."""
     from detectors.features import UnknownExtractorError, extract_features, get_extractor
 
     model = load_default_model()
     used = model.extractors()
-    assert "jpeg_traces" not in used and "residual_spectrum" in used
+    assert used == ["backbone_lite0"]
     img = natural_image(300, 280, seed=4)
     full = extract_features(img)
     part = extract_features(img, extractors=used)
     names = feature_names()
-    jpeg = [i for i, n in enumerate(names) if n in set(get_extractor("jpeg_traces").names)]
-    assert jpeg and np.isnan(part[jpeg]).all() and not np.isnan(full).any()
-    keep = [i for i in range(len(names)) if i not in set(jpeg)]
+    mine = set(get_extractor("backbone_lite0").names)
+    skipped = [i for i, n in enumerate(names) if n not in mine]
+    assert skipped and np.isnan(part[skipped]).all() and not np.isnan(full).any()
+    keep = [i for i, n in enumerate(names) if n in mine]
     assert np.array_equal(part[keep], full[keep])
     fast, slow = analyze(img, model=model), analyze(img, model=model, all_features=True)
     assert fast.p_ai == slow.p_ai and fast.family_scores == slow.family_scores
@@ -173,6 +182,7 @@ def test_plain_head_reproduces_scikit_learn():
     from detectors._plain_model import export_head
 
     x, y, fam, ids = _toy(160, seed=3)
+    x = x[:, :95]  # the artifact features' width: boosting on all 4,287 columns only costs time
     x[::17, 2] = np.nan
     binary = _calibrated(FAST, FAST.max_iter, x, y, ids)
     classes = np.array([{"real": 0, "famA": 1, "famB": 2}[f] for f in fam])
@@ -269,8 +279,8 @@ def test_model_inputs_are_the_configured_extractors(tmp_path):
     default), take full feature vectors, and a saved model with reordered names is refused."""
     from detectors.features import get_extractor
 
-    cfg = TrainConfig()
-    assert "jpeg_traces" not in cfg.extractors
+    cfg = FAST
+    assert "jpeg_traces" not in cfg.extractors and TrainConfig().extractors == ("backbone_lite0",)
     names = cfg.input_names()
     assert not set(get_extractor("jpeg_traces").names) & set(names)
     x, y, fam, ids = _toy()
@@ -303,3 +313,50 @@ def test_condition_too_small_skips_only_that_condition(tmp_path):
     Image.fromarray(nat(100, 100, seed=3)).save(tmp_path / "tiny.png")
     with pytest.raises(ImageTooSmallError):
         sample_features(tmp_path / "tiny.png", ["stored"])
+
+
+LOGISTIC = TrainConfig(head="logistic", C=0.05, extractors=("texture_colour", "cross_channel"))
+
+
+def test_linear_head_reproduces_scikit_learn():
+    """The exported linear heads (binary and multinomial) predict what StandardScaler +
+    LogisticRegression predict."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    from detectors._plain_model import export_linear
+
+    x, y, fam, _ = _toy(160, seed=3)
+    x = x[:, :30]
+    probe = np.vstack([x, np.random.default_rng(9).normal(size=(50, x.shape[1])) * 3])
+    classes = np.array([{"real": 0, "famA": 1, "famB": 2}[f] for f in fam])
+    for target in (y, classes):
+        scaler = StandardScaler().fit(x)
+        lr = LogisticRegression(C=0.1, max_iter=2000).fit(scaler.transform(x), target)
+        np.testing.assert_allclose(export_linear(scaler, lr).predict_proba(probe),
+                                   lr.predict_proba(scaler.transform(probe)), rtol=0, atol=1e-12)
+
+
+def test_logistic_model_train_save_load_identical_predictions(tmp_path):
+    """A logistic model saved and reloaded predicts exactly what the fitted one did; its sidecar
+    hash is checked and a changed coefficient table is refused."""
+    x, y, fam, ids = _toy()
+    x[:, [feature_names().index(n) for n in LOGISTIC.input_names()[:3]]] += y[:, None] * 1.5
+    model = train_model(x, y, fam, ids, config=LOGISTIC)
+    assert model.family is not None and model.feature_names == LOGISTIC.input_names()
+    side = save_model(model, tmp_path / "lin.npz", extra={"train_config": LOGISTIC.to_dict()})
+    loaded = load_model(tmp_path / "lin.npz")
+    assert np.array_equal(loaded.predict_ai(x), model.predict_ai(x))
+    assert np.array_equal(loaded.predict_family(x), model.predict_family(x))
+    assert roc_auc(loaded.predict_ai(x), y) > 0.8
+    assert json.loads(side.read_text())["sha256"] == sha256_file(tmp_path / "lin.npz")
+    assert len(loaded.explain(x[0])) == 3
+    with np.load(tmp_path / "lin.npz", allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files}
+    import io
+
+    buf = io.BytesIO()
+    np.savez(buf, **{**arrays, "binary/coef": arrays["binary/coef"][:, :-1]})
+    (tmp_path / "cut.npz").write_bytes(buf.getvalue())
+    with pytest.raises(ModelError, match="not a readable model"):
+        load_model(tmp_path / "cut.npz")

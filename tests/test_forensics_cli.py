@@ -43,7 +43,7 @@ def test_detect_json_list(capsys, tmp_path):
     rows = json.loads(out)
     assert [r["file"] for r in rows] == paths
     for r in rows:
-        assert 0 <= r["p_ai"] <= 1 and r["model"].startswith("forensics-v1@")
+        assert 0 <= r["p_ai"] <= 1 and r["model"].startswith("forensics-v2@")
         assert r["family_scores"] and all(isinstance(t["feature"], str) for t in r["top_features"])
     code, out, _ = run(capsys, "detect", paths[0])
     assert code == 0 and "p(AI-generated) =" in out

@@ -32,7 +32,7 @@ def test_registry_names_and_descriptions():
     assert len(names) == len(set(names)) > 50
     assert all(describe_feature(n) for n in names)
     assert extractor_names() == ["residual_spectrum", "residual_cooccurrence", "cfa_correlation", "cross_channel",
-                                 "jpeg_traces", "texture_colour"]
+                                 "jpeg_traces", "texture_colour", "backbone_lite0"]
     assert all(get_extractor(n).artifact for n in extractor_names())
     assert FEATURE_VERSION
     vec = extract_features(natural_image(300, 200, seed=1))
@@ -63,7 +63,8 @@ def test_features_do_not_depend_on_image_size():
 def test_extractors_see_their_scale():
     """Half-resolution extractors see 2x2 pixel means; the JPEG grid is read at full resolution;
     an image too small at half resolution is refused with its own size in the message."""
-    full = {"jpeg_traces", "cfa_correlation"}  # the JPEG block grid and the Bayer lattice
+    # the JPEG block grid, the Bayer lattice, and the learned backbone (native resolution)
+    full = {"jpeg_traces", "cfa_correlation", "backbone_lite0"}
     assert {get_extractor(n).scale for n in full} == {1}
     assert {get_extractor(n).scale for n in extractor_names() if n not in full} == {2}
     img = np.arange(4 * 6 * 3, dtype=np.uint8).reshape(4, 6, 3) * 3

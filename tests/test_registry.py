@@ -137,3 +137,73 @@ def test_many_processes_opening_a_new_registry_at_once(tmp_path):
         assert p.exitcode == 0
     with Registry(path) as reg:
         assert reg.count() == 100 and reg.integrity_ok()
+
+
+_V1_SCHEMA = """
+CREATE TABLE stamps (content_id TEXT PRIMARY KEY, sha256 TEXT NOT NULL, phash TEXT, method TEXT NOT NULL,
+    format TEXT NOT NULL, width INTEGER, height INTEGER, signer TEXT, created_at TEXT NOT NULL,
+    output_path TEXT, source_path TEXT, manifest_json TEXT);
+CREATE INDEX stamps_sha256 ON stamps(sha256);
+CREATE INDEX stamps_created ON stamps(created_at);
+PRAGMA user_version=1;
+"""
+
+
+def test_version_1_registry_is_migrated_and_reindexed(tmp_path, monkeypatch, capsys):
+    """A registry written before the look-up index opens as version 2 with its pHashes indexed;
+    `registry reindex` then computes the PDQ fingerprint from the stamped file, and a flipped
+    copy of it matches."""
+    import numpy as np
+    from PIL import Image
+
+    from conftest import natural_image, run_cli
+    from provenance._fingerprint import pdq_hashes, perceptual_hash
+
+    monkeypatch.setenv("PROVENANCE_HOME", str(tmp_path))
+    img = natural_image(400, 300, seed=5)
+    out = tmp_path / "old-stamp.png"
+    Image.fromarray(img).save(out)
+    db = sqlite3.connect(tmp_path / "registry.sqlite")
+    db.executescript(_V1_SCHEMA)
+    db.execute("INSERT INTO stamps VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+               ("00112233445566ff", "a" * 64, perceptual_hash(img), "provenanceWM", "PNG", 400, 300, None,
+                "2026-11-01T00:00:00+00:00", str(out), None, None))
+    db.commit()
+    db.close()
+    with Registry() as reg:
+        assert reg._db.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert [r.content_id for _, r in reg.find_by_phash(perceptual_hash(img))] == ["00112233445566ff"]
+        assert reg.get("00112233445566ff").pdq is None
+    code, out_text, _ = run_cli(capsys, "registry", "reindex", "--json")
+    assert code == 0 and json.loads(out_text)["indexed"] == 1
+    flipped = pdq_hashes(np.ascontiguousarray(img[:, ::-1]))
+    with Registry() as reg:
+        [m] = reg.find_similar(pdq=flipped.hashes)
+        assert m.record.content_id == "00112233445566ff" and m.pdq_distance == 0 and m.pdq_variant == 5
+
+
+def test_find_similar_is_exact_within_the_thresholds(tmp_path):
+    """Every stamp within the PDQ and pHash thresholds is found, whichever chunks the differing
+    bits fall in, and nothing farther: the index never changes the answer of a full scan."""
+    import random
+
+    from provenance._registry import PDQ_MAX_DISTANCE, PHASH_MAX_DISTANCE
+
+    rng = random.Random(3)
+    rows = [_row(phash=f"{rng.getrandbits(64):016x}", pdq=f"{rng.getrandbits(256):064x}", pdq_quality=100)
+            for _ in range(300)]
+    with Registry(tmp_path / "r.sqlite") as reg:
+        reg.add_many(rows)
+        for base in rows[:40]:
+            pdq, ph = int(base.pdq, 16), int(base.phash, 16)
+            d = rng.randint(0, PDQ_MAX_DISTANCE + 3)
+            for b in rng.sample(range(256), d):
+                pdq ^= 1 << b
+            e = rng.randint(0, PHASH_MAX_DISTANCE + 2)
+            for b in rng.sample(range(64), e):
+                ph ^= 1 << b
+            got = {m.record.content_id for m in reg.find_similar(pdq=[f"{pdq:064x}"], phash=f"{ph:016x}")}
+            want = {r.content_id for r in rows
+                    if (int(r.pdq, 16) ^ pdq).bit_count() <= PDQ_MAX_DISTANCE
+                    or (int(r.phash, 16) ^ ph).bit_count() <= PHASH_MAX_DISTANCE}
+            assert got == want and (base.content_id in got) == (d <= PDQ_MAX_DISTANCE or e <= PHASH_MAX_DISTANCE)

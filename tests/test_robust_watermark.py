@@ -206,17 +206,42 @@ def test_informed_embedding_lifts_the_weakest_bits():
     assert wrong[1] * 4 <= wrong[0] and weakest[1] > 0 > weakest[0], (wrong, weakest)
 
 
-def test_default_scan_skips_the_search(method, marked):
-    """The default scan finds an only-cropped copy without the search; a scaled one needs naming."""
+def test_default_detection_searches_and_fast_scan_does_not(method, marked):
+    """With no method named, detection runs the full detector: a scaled copy is found. The fast
+    scan (``fast=True``, ``--fast``) finds an only-cropped copy without the search, not a scaled one."""
     from provenance.watermark import detect_watermarks
 
     _, img = marked
-    found = {r.scheme: r for r in detect_watermarks(img[30:, 50:])}
-    assert found["provenanceWM"].detected and found["provenanceWM"].payload == PAYLOAD
-    assert found["provenanceWM"].extra["searched"] is False
     scaled = _resize(img, 0.6)
+    found = {r.scheme: r for r in detect_watermarks(scaled)}
+    assert found["provenanceWM"].detected and found["provenanceWM"].payload == PAYLOAD
+    assert found["provenanceWM"].extra["searched"] is True
+    fast = {r.scheme: r for r in detect_watermarks(img[30:, 50:], fast=True)}
+    assert fast["provenanceWM"].detected and fast["provenanceWM"].payload == PAYLOAD
+    assert fast["provenanceWM"].extra["searched"] is False
+    assert not {r.scheme: r for r in detect_watermarks(scaled, fast=True)}["provenanceWM"].detected
     assert not method.scan(scaled).detected
-    assert method.detect(scaled).payload == PAYLOAD
+
+
+@pytest.mark.parametrize("flip,name", [
+    pytest.param(lambda a: a[:, ::-1], "horizontal", id="horizontal"),
+    pytest.param(lambda a: a[::-1], "vertical", id="vertical"),
+    pytest.param(lambda a: a[::-1, ::-1], "both (rotated 180 degrees)", id="rotated-180"),
+])
+def test_flipped_copies_are_found(method, marked, flip, name):
+    """A mirrored copy is found and says which flip it undid; the fast scan does not look for it."""
+    _, img = marked
+    mirrored = np.ascontiguousarray(flip(img))
+    r = method.detect(mirrored)
+    assert r.detected and r.payload == PAYLOAD and r.extra["flip"] == name
+    assert not method.scan(mirrored).detected
+
+
+def test_flipped_and_scaled_copy_is_found(method, marked):
+    """A mirrored copy that was also resized needs the search with the mirrored template."""
+    _, img = marked
+    r = method.detect(_resize(np.ascontiguousarray(img[:, ::-1]), 0.7))
+    assert r.detected and r.payload == PAYLOAD and r.extra["flip"] == "horizontal"
 
 
 def test_scan_finds_a_crop_of_a_larger_stamped_image(method):

@@ -12,13 +12,15 @@ the image's size, and never look at the file name, container or metadata.
 """
 from __future__ import annotations
 
-from . import _cfa, _cooccurrence, _cross_channel, _jpeg, _spectrum, _texture
+import functools
+
+from . import _backbone, _cfa, _cooccurrence, _cross_channel, _jpeg, _spectrum, _texture
 from ._extract import CROP, MIN_SIDE, analysis_crops, extract_features, feature_names, min_side, reduce, require_size
 from ._registry import (FeatureExtractor, UnknownExtractorError, extractor_names, get_extractor,
                         register_extractor)
 
 #: Bump when any extractor's output changes; a model trained on other features refuses to load.
-FEATURE_VERSION = "forensics-features/2"  # 2: analysis scales (most extractors at half resolution)
+FEATURE_VERSION = "forensics-features/3"  # 2: analysis scales; 3: the learned backbone features
 
 
 def _doc(module) -> str:
@@ -34,8 +36,12 @@ for _module, _name, _func, _scale in (
     (_texture, "texture_colour", _texture.texture_colour, 2),
 ):
     register_extractor(FeatureExtractor(_name, _func, _module.NAMES, _doc(_module), dict(_module.FACETS), _scale))
+# Full resolution, 224-pixel crops, all crops in one batch through the network.
+register_extractor(FeatureExtractor("backbone_lite0", _backbone.backbone, _backbone.NAMES, _doc(_backbone),
+                                    dict(_backbone.FACETS), 1, crop=_backbone.CROP, batch=True))
 
 
+@functools.lru_cache(maxsize=None)
 def describe_feature(name: str) -> str:
     """Words for a feature: the facet of its extractor that it belongs to."""
     for ex in (get_extractor(n) for n in extractor_names()):

@@ -86,13 +86,17 @@ def extract_features(rgb: np.ndarray, *, extractors: Iterable[str] | None = None
     if extractors is not None:
         wanted = {get_extractor(n).name for n in extractors}  # an unknown name fails here
     require_size(arr)
-    crops: dict[int, list[np.ndarray]] = {}
+    reduced: dict[int, np.ndarray] = {}
+    crops: dict[tuple[int, int], list[np.ndarray]] = {}
     parts = []
     for ex in _extractors():
         if wanted is not None and ex.name not in wanted:
             parts.append(np.full(len(ex.names), np.nan))
             continue
-        if ex.scale not in crops:
-            crops[ex.scale] = analysis_crops(reduce(arr, ex.scale))
-        parts.append(np.mean([ex(c) for c in crops[ex.scale]], axis=0))
+        if ex.scale not in reduced:
+            reduced[ex.scale] = reduce(arr, ex.scale)
+        if (ex.scale, ex.crop) not in crops:
+            crops[ex.scale, ex.crop] = analysis_crops(reduced[ex.scale], crop=ex.crop)
+        mine = crops[ex.scale, ex.crop]
+        parts.append(ex(mine) if ex.batch else np.mean([ex(c) for c in mine], axis=0))
     return np.concatenate(parts)

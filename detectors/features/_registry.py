@@ -26,6 +26,11 @@ class FeatureExtractor:
     look at half resolution, where the finest scale's differences between sources (the
     compression history, a camera's own sharpening and noise) are averaged away and the
     generators' traces generalise better from one source to the next (docs/DETECTION.md).
+
+    ``crop`` is the side of its analysis crops (:func:`detectors.features.analysis_crops`).
+    ``batch``: ``func`` takes the list of all crops at once and returns the vector for the image
+    (the backbone runs its crops as one batch); otherwise it takes one crop and the vectors of
+    the crops are averaged.
     """
 
     name: str
@@ -34,8 +39,10 @@ class FeatureExtractor:
     artifact: str
     facets: dict[str, str] = field(default_factory=dict)
     scale: int = 1
+    crop: int = 256
+    batch: bool = False
 
-    def __call__(self, rgb: np.ndarray) -> np.ndarray:
+    def __call__(self, rgb) -> np.ndarray:
         values = np.asarray(self.func(rgb), dtype=np.float64)
         if values.shape != (len(self.names),):
             raise ValueError(f"extractor {self.name!r} returned {values.shape}, expected ({len(self.names)},)")

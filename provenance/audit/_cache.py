@@ -60,7 +60,8 @@ def _model_digest() -> str | None:
 
 
 def options_fingerprint(*, trust_anchors_pem: bytes, forensics: bool, watermark_methods: list[str] | None,
-                        registry_path: str | None, registry_size: int | None, max_pixels: int | None = None) -> str:
+                        registry_path: str | None, registry_size: int | None, fast_watermarks: bool = False,
+                        max_pixels: int | None = None) -> str:
     """A short digest of the tool version and every verify option that can change a report."""
     from ..watermark import method_names
 
@@ -70,6 +71,7 @@ def options_fingerprint(*, trust_anchors_pem: bytes, forensics: bool, watermark_
         "trust": hashlib.sha256(trust_anchors_pem).hexdigest(),
         "forensics": _model_digest() if forensics else False,
         "watermarks": sorted(watermark_methods) if watermark_methods else ["default", *method_names()],
+        "watermark_search": "fast" if fast_watermarks else "full",
         "registry": [registry_path, registry_size],
         "max_pixels": max_pixels,
     }

@@ -40,6 +40,7 @@ class WorkerConfig:
     fingerprint: str
     thumbnails: bool
     memory_mb: int | None  # address-space head-room per worker over its start-up size
+    fast_watermarks: bool = False  # our watermarks' fast scan only (verify --fast)
     max_pixels: int | None = None  # None: verify's default limit
 
 
@@ -152,6 +153,7 @@ def _worker_main(conn, config: WorkerConfig) -> None:
     options = VerifyOptions(trust_anchors_pem=config.trust_anchors_pem, registry=registry,
                             forensics=config.forensics,
                             watermark_methods=list(config.watermark_methods) if config.watermark_methods else None,
+                            fast_watermarks=config.fast_watermarks,
                             **({"max_pixels": config.max_pixels} if config.max_pixels else {}))
     warm_up(options)  # the forensic model (seconds, hundreds of MB) is not the first file's cost
     _set_memory_limit(config.memory_mb)

@@ -11,7 +11,7 @@ CSV_COLUMNS = [
     "path", "path_bytes_b64", "status", "reason", "cached", "format", "width", "height", "sha256",
     "verdict", "confidence", "summary", "c2pa_status", "c2pa_signer", "digital_source_type",
     "watermarks", "content_id", "generator_family", "generator_tool", "model", "registry_match",
-    "p_ai", "conflicts", "errors", "flags",
+    "registry_ids", "registry_distance", "p_ai", "conflicts", "errors", "flags",
 ]
 
 AI_LABELS = ("ai-generated", "likely-ai-generated")
@@ -73,6 +73,25 @@ def _full_id(payload: str, report: dict) -> str:
     return next((k for k in known if isinstance(k, str) and k.startswith(payload)), payload)
 
 
+def _registry_cells(report: dict, content_ids: list[str]) -> tuple[str, str, str]:
+    """The registry's columns: every matched stamp's id, best first (``registry_ids``), how close
+    the best one is (``registry_distance``: "pdq 6", "phash 2", "sha256 0"; empty for a watermark
+    match), and the content id when the file has none of its own: a match by look fills
+    ``content_id`` only when the verdict accepted it (the file is the stamped output, or its own
+    evidence backs the match), never for a mere look-alike."""
+    reg = report.get("registry") or {}
+    ids = [c.get("content_id") for c in reg.get("candidates") or [] if c.get("content_id")]
+    record_id = (reg.get("record") or {}).get("content_id")
+    if not ids and record_id and reg.get("match") not in (None, "none"):
+        ids = [record_id]
+    distance = f"{reg['hash']} {reg['distance']}" if reg.get("match") == "fingerprint" and reg.get("hash") else ""
+    content_id = content_ids[0] if content_ids else ""
+    if not content_id and record_id and (reg.get("match") == "watermark" or
+                                         "registry-fingerprint" in (report["verdict"].get("rules") or [])):
+        content_id = record_id
+    return " ".join(ids), distance, content_id
+
+
 def summary_row(path: str, status: str, *, report: dict | None = None, reason: str | None = None,
                 cached: bool = False, fmt: str | None = None, image: bool = False) -> dict:
     """The flat row for ``path``: every CSV column, empty where it does not apply.
@@ -96,6 +115,7 @@ def summary_row(path: str, status: str, *, report: dict | None = None, reason: s
                    if w.get("kind") == "content-id" and w.get("payload")]
     p_ai = (report.get("forensics") or {}).get("p_ai")
     errors = [_error_text(e) for e in report.get("errors", [])]
+    registry_ids, registry_distance, content_id = _registry_cells(report, content_ids)
     row.update(
         format=report.get("format") or "", width=report.get("width") or "", height=report.get("height") or "",
         sha256=report.get("sha256") or "", verdict=v["label"], confidence=round(float(v["confidence"]), 3),
@@ -104,12 +124,13 @@ def summary_row(path: str, status: str, *, report: dict | None = None, reason: s
                      or ""),
         digital_source_type=c2pa.get("digital_source_type") or "",
         watermarks=" ".join(sorted({w["scheme"] for w in detected})),
-        content_id=content_ids[0] if content_ids else "",
+        content_id=content_id,
         generator_family=v["how"].get("generator_family") or family_hint(
             v["how"].get("model"), gen.get("model"), (c2pa.get("generation") or {}).get("pipeline")),
         generator_tool=gen.get("tool") or v["how"].get("tool") or "",
         model=v["how"].get("model") or gen.get("model") or "",
         registry_match=(report.get("registry") or {}).get("match", "none"),
+        registry_ids=registry_ids, registry_distance=registry_distance,
         p_ai="" if p_ai is None else round(float(p_ai), 4),
         conflicts="; ".join(v.get("conflicts", [])), errors="; ".join(errors),
         flags=" ".join(sorted(flags_of(report))),

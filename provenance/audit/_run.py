@@ -37,6 +37,7 @@ class AuditOptions:
     registry_path: str | None = None  # None: no registry lookup
     forensics: bool = True
     watermark_methods: list[str] | None = None
+    fast_watermarks: bool = False  # our watermarks' fast scan only (verify --fast)
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)
     timeout: float | None = DEFAULT_TIMEOUT  # seconds per file; None: no limit
     memory_mb: int | None = DEFAULT_MEMORY_MB  # per-worker head-room; None: no guard
@@ -144,12 +145,14 @@ def audit_paths(roots: list[str], options: AuditOptions, *, jsonl: str | None = 
     fingerprint = options_fingerprint(trust_anchors_pem=options.trust_anchors_pem, forensics=options.forensics,
                                       watermark_methods=options.watermark_methods,
                                       registry_path=options.registry_path, registry_size=registry_size,
+                                      fast_watermarks=options.fast_watermarks,
                                       max_pixels=options.max_pixels)
     cache = AuditCache(options.cache_path, fingerprint) if options.cache_path else None
     config = WorkerConfig(trust_anchors_pem=options.trust_anchors_pem, forensics=options.forensics,
                           watermark_methods=tuple(options.watermark_methods) if options.watermark_methods else None,
                           registry_path=options.registry_path, cache_path=options.cache_path,
                           fingerprint=fingerprint, thumbnails=html is not None, memory_mb=options.memory_mb,
+                          fast_watermarks=options.fast_watermarks,
                           max_pixels=options.max_pixels)
 
     totals = Totals()

@@ -437,7 +437,7 @@ class StampedPipeline:
             width=r.width, height=r.height, signer=r.signer,
             created_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds"),
             output_path=str(job.path.resolve()), source_path=None,
-            manifest_json=json.dumps(outcome.manifest, ensure_ascii=False),
+            manifest_json=json.dumps(outcome.manifest, ensure_ascii=False), pdq=r.pdq, pdq_quality=r.pdq_quality,
         )
         try:
             self.registry.add(row)

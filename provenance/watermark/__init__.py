@@ -20,15 +20,21 @@ def embed_watermark(image: np.ndarray, content_id: str, *, method: str = DEFAULT
 
 
 def detect_watermarks(image: np.ndarray, *, methods: list[str] | None = None,
-                      known: dict[str, WatermarkResult] | None = None) -> list[WatermarkResult]:
+                      known: dict[str, WatermarkResult] | None = None, fast: bool = False) -> list[WatermarkResult]:
     """Run the named methods' detectors on an RGB image; by default every registered method that
-    is installed and scanned by default (slow ones such as rivaGan must be named), each through its
-    ``scan`` (provenanceWM skips its geometric search there; naming it runs the full detector).
+    is installed and scanned by default (slow ones such as rivaGan must be named), each with its
+    full detector (provenanceWM: scaled 0.3-2x, rotated up to 7 degrees, stretched, cropped to a
+    quarter, flipped). ``fast``: each method's ``scan`` instead (provenanceWM: the stamped
+    geometry only, so untouched, re-encoded, filtered and cropped copies; what ``--fast`` runs).
     ``known``: results already computed for this image (``localize_watermark(image).detection``),
     reported in place of running those methods again."""
     known = known or {}
+
+    def run(m: WatermarkMethod) -> WatermarkResult:
+        return m.scan(image) if fast else m.detect(image)
+
     if methods is not None:
-        return [known[name] if name in known else get_method(name).detect(image) for name in methods]
+        return [known[name] if name in known else run(get_method(name)) for name in methods]
     results = []
     for name in method_names():
         m = get_method(name)
@@ -39,7 +45,7 @@ def detect_watermarks(image: np.ndarray, *, methods: list[str] | None = None,
         elif not m.available():
             results.append(WatermarkResult(name, False, extra={"skipped": f"needs the '{m.extra_name}' extra"}))
         else:
-            results.append(m.scan(image))
+            results.append(run(m))
     return results
 
 

@@ -92,8 +92,8 @@ class WatermarkMethod(ABC):
         )
 
     def scan(self, image: np.ndarray) -> WatermarkResult:
-        """The check ``verify`` and ``audit`` run when no method is named. The same as ``detect``
-        unless a method has a costly search that only named detection should pay for."""
+        """The fast check (``verify --fast``, ``detect_watermarks(fast=True)``). The same as
+        ``detect`` unless a method has a costly search that a bulk check may skip."""
         return self.detect(image)
 
     def available(self) -> bool:

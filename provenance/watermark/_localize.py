@@ -115,19 +115,21 @@ def _block_sums(a: np.ndarray, block: int) -> np.ndarray:
 
 
 def score_blocks(y: np.ndarray, v1: np.ndarray, v2: np.ndarray, offset: np.ndarray, bits: np.ndarray,
-                 *, block: int = BLOCK_PX) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                 *, block: int = BLOCK_PX, flip: tuple[int, int] = (1, 1)) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per-block z-scores of the mark carrying ``bits`` at tile vectors v1, v2 (working pixels)
-    and ``offset`` (rows, cols on the normalised grid) in the working luminance ``y``: each block
-    alone, with its neighbours, and what the latter would gain if the mark were added there now
-    (how visible a mark would be in that block at all)."""
+    and ``offset`` (rows, cols on the normalised grid) in the working luminance ``y``, mirrored by
+    ``flip`` (row, column signs of the grid, as the detector found it): each block alone, with
+    its neighbours, and what the latter would gain if the mark were added there now (how visible
+    a mark would be in that block at all)."""
     h, w = y.shape
     unit = float(np.hypot(*v1) + np.hypot(*v2)) / (2 * NORM)  # working pixels per grid sample
     valid = np.ones_like(y)
     # Working pixel p lies at grid coordinate q = M^-1 p (M = [v1 v2] / NORM), as in the fold.
     inv = np.linalg.inv(np.column_stack([v1, v2]) / NORM)
     py, px = np.mgrid[0:h, 0:w].astype(np.float64)
-    qx = inv[0, 0] * px + inv[0, 1] * py
-    qy = inv[1, 0] * px + inv[1, 1] * py
+    # A mirrored copy reads right on the mirrored grid (the detector's ``_flipped``).
+    qx = flip[1] * (inv[0, 0] * px + inv[0, 1] * py)
+    qy = flip[0] * (inv[1, 0] * px + inv[1, 1] * py)
     tile = render_tile(bits, NORM).astype(np.float32)  # equal gains: the per-bit ones are unknown here
 
     def scores(r: np.ndarray, dy: float, dx: float) -> np.ndarray:
@@ -170,7 +172,7 @@ def localize_mark(method: ProvenanceWM, image: np.ndarray, *, block: int | None 
     y, s = _working_luma(rgb)
     work_block = BLOCK_PX if block is None else max(8, round(block * s))
     bits = method.codec.encode_payload(result.payload)
-    alone, smoothed, expected = score_blocks(y, hyp.v1, hyp.v2, hyp.offset, bits, block=work_block)
+    alone, smoothed, expected = score_blocks(y, hyp.v1, hyp.v2, hyp.offset, bits, block=work_block, flip=hyp.flip)
     return WatermarkMap(result, block=work_block / s, scores=smoothed, block_scores=alone, expected=expected)
 
 
