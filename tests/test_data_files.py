@@ -13,6 +13,9 @@ from provenance import DataFileError
 from provenance import _data_files as df
 from detectors import forensics
 
+#: The shipped forensic model, as the data table names it.
+MODEL = forensics.DEFAULT_MODEL_PATH.relative_to(REPO).as_posix()
+
 
 @pytest.mark.parametrize("name", sorted(df.DATA_FILES))
 def test_every_listed_file_exists_with_its_sha256(name):
@@ -54,7 +57,7 @@ def _copy_of_the_data(tmp_path):
 def test_a_damaged_file_is_refused(tmp_path):
     """One changed byte: data_file raises DataFileError naming the file and the fix."""
     root = _copy_of_the_data(tmp_path)
-    name = "detectors/models/forensics-v1.npz"
+    name = MODEL
     assert df.data_file(name, root=root) == root / name
     data = bytearray((root / name).read_bytes())
     data[len(data) // 2] ^= 0x01
@@ -75,11 +78,11 @@ def test_a_missing_file_is_refused(tmp_path):
 
 def test_the_default_model_is_checked_against_the_table(monkeypatch):
     """load_default_model checks the shipped model and its sidecar before loading them."""
-    assert forensics.load_default_model().id.startswith("forensics-v1@")
-    for name in ("detectors/models/forensics-v1.npz", "detectors/models/forensics-v1.json"):
+    assert forensics.load_default_model().id.startswith(forensics.DEFAULT_MODEL_PATH.stem + "@")
+    for name in (MODEL, MODEL.replace(".npz", ".json")):
         with monkeypatch.context() as m:
             m.setitem(df.DATA_FILES, name, "0" * 64)
-            with pytest.raises(DataFileError, match="forensics-v1"):
+            with pytest.raises(DataFileError, match=forensics.DEFAULT_MODEL_PATH.stem):
                 forensics.load_default_model()
 
 
