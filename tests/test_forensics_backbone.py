@@ -13,9 +13,10 @@ import numpy as np
 import pytest
 
 from conftest import REPO, natural_image
-from detectors.backbone import (TAPS, WeightsError, backbone_features, load_backbone, pool_taps, read_state_dict,
-                                read_weights, to_batch, weights_path)
-from detectors.backbone._lite0 import build_onnx, same_pads
+from detectors.backbone import (RUNTIMES, TAPS, Backbone, WeightsError, backbone_features, load_backbone, pool_taps,
+                                read_state_dict, read_weights, to_batch, weights_path)
+from detectors.forensics import analyze
+from detectors.backbone._lite0 import same_pads
 
 
 def _crops(seed: int) -> list[np.ndarray]:
@@ -86,17 +87,37 @@ def test_backbone_matches_the_torch_reference_and_is_deterministic():
         assert np.max(np.abs(ours - theirs) / scale) < 1e-4, np.max(np.abs(ours - theirs))
 
 
-def test_onnx_graph_is_valid_for_a_second_runtime():
-    """The hand-written ONNX bytes load in onnxruntime too and give the activations OpenCV gives."""
-    ort = pytest.importorskip("onnxruntime")
-    net = load_backbone()
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_every_runtime_gives_the_same_activations(runtime):
+    """The hand-written ONNX bytes run in onnxruntime (the default) and in OpenCV's cv2.dnn (the
+    fallback) to the same activations, and the default is onnxruntime where it is installed."""
     x = to_batch(np.stack(_crops(5)[:2]))
-    session = ort.InferenceSession(build_onnx(read_weights()), providers=["CPUExecutionProvider"])
-    theirs = dict(zip(TAPS, session.run(list(TAPS), {"image": x})))
+    reference = load_backbone().taps(x)
+    assert load_backbone().runtime == "onnxruntime"
+    net = Backbone(read_weights(), runtime=runtime)
+    assert net.runtime == runtime
     ours = net.taps(x)
     for t in TAPS:
-        assert ours[t].shape == theirs[t].shape
-        assert np.max(np.abs(ours[t] - theirs[t])) < 1e-3 * max(1.0, np.abs(theirs[t]).max()), t
+        assert ours[t].shape == reference[t].shape
+        assert np.max(np.abs(ours[t] - reference[t])) < 1e-3 * max(1.0, np.abs(reference[t]).max()), t
+
+
+def test_without_onnxruntime_the_backbone_falls_back_to_opencv():
+    """A process where onnxruntime cannot be imported runs the network in cv2.dnn, to the same estimate."""
+    script = (
+        "import sys; sys.modules['onnxruntime'] = None\n"
+        "import numpy as np\n"
+        "from detectors.backbone import load_backbone\n"
+        "from detectors.forensics import analyze\n"
+        "rng = np.random.default_rng(0)\n"
+        "r = analyze(rng.integers(0, 256, (300, 300, 3), dtype=np.uint8))\n"
+        "print(load_backbone().runtime, r.p_ai)\n")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert out.returncode == 0, out.stderr
+    runtime, p_ai = out.stdout.split()
+    rng = np.random.default_rng(0)
+    assert runtime == "cv2.dnn"
+    assert float(p_ai) == pytest.approx(analyze(rng.integers(0, 256, (300, 300, 3), dtype=np.uint8)).p_ai, abs=1e-4)
 
 
 def test_same_padding_matches_tensorflow():

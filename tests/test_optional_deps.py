@@ -16,7 +16,7 @@ from provenance import MissingDependencyError, embed_watermark
 from provenance.watermark import get_method
 
 #: Modules of the extras (iw/rivagan, generate, train) that the base commands must never import.
-FORBIDDEN = ("torch", "imwatermark", "onnxruntime", "diffusers", "transformers", "sklearn", "matplotlib")
+FORBIDDEN = ("torch", "imwatermark", "diffusers", "transformers", "sklearn", "matplotlib")
 
 #: Stands in front of each forbidden module on PYTHONPATH (so audit's worker processes have it too):
 #: an import writes its name to $TRIPWIRE_LOG, then fails as if the module were not installed.

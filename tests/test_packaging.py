@@ -27,7 +27,7 @@ from provenance._data_files import DATA_FILES
 pytestmark = pytest.mark.slow
 
 #: Distributions of the extras that a base install must not pull (torch and its CUDA wheels above all).
-NOT_IN_BASE = ("torch", "invisible-watermark", "onnxruntime", "diffusers", "transformers", "accelerate", "peft",
+NOT_IN_BASE = ("torch", "invisible-watermark", "diffusers", "transformers", "accelerate", "peft",
                "scikit-learn", "matplotlib", "pillow-heif")
 EXTRAS = ("iw", "rivagan", "heif", "generate", "train", "dev")
 IGNORED = (".git", ".venv", "__pycache__", "build", "dist", "*.egg-info", "out", ".pytest_cache", ".hypothesis",
