@@ -1,7 +1,7 @@
 """A minimal writer of ONNX model files (the protobuf wire format, for the few message types a
 plain convolutional graph needs), so that the backbone's graph can be built at load time from
 code and the weight package's tensors, with nothing but numpy: no ``onnx`` package, no graph file
-in the repository, and the runtime (OpenCV's ``cv2.dnn``) reads it from memory.
+in the repository, and the runtime (onnxruntime, or OpenCV's ``cv2.dnn``) reads it from memory.
 
 Field numbers follow ``onnx/onnx.proto`` (proto2: repeated scalars are written unpacked).
 """
