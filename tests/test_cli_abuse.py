@@ -119,6 +119,19 @@ def test_read_only_commands_create_nothing_in_a_fresh_home(capsys, tmp_path, mon
     assert not home.exists()
 
 
+def test_audit_in_a_fresh_home_creates_no_registry(capsys, tmp_path, monkeypatch, plain):
+    """audit in a fresh PROVENANCE_HOME writes its cache there (its own output) but no
+    registry.sqlite: its workers looked up a registry that was not there, creating it."""
+    home = tmp_path / "fresh"
+    monkeypatch.setenv("PROVENANCE_HOME", str(home))
+    out = tmp_path / "rows.jsonl"
+    code, _, _ = run(capsys, "audit", str(plain), "--jsonl", str(out), "--no-forensics", "--workers", "1")
+    assert code == 0
+    row = json.loads(out.read_text().splitlines()[0])
+    assert "no registry yet" in row["registry"]["reason"]
+    assert not (home / "registry.sqlite").exists() and (home / "audit-cache.sqlite").exists()
+
+
 def test_modes_under_umask_000(tmp_path, monkeypatch):
     """Under umask 000 the folders the tool creates are 0700, certificates 0644, keys 0600."""
     from provenance import Registry, init_keys

@@ -42,6 +42,7 @@ class WorkerConfig:
     memory_mb: int | None  # address-space head-room per worker over its start-up size
     fast_watermarks: bool = False  # our watermarks' fast scan only (verify --fast)
     max_pixels: int | None = None  # None: verify's default limit
+    registry_note: str = "registry lookup disabled"  # why there is no lookup, when registry_path is None
 
 
 @dataclass
@@ -57,7 +58,7 @@ class FileResult:
     seconds: float = 0.0
 
 
-def make_thumbnail(data: bytes, size: int = THUMB_PX, *, rgb=None) -> bytes | None:
+def make_thumbnail(data: bytes, size: int = THUMB_PX, *, rgb=None, max_pixels: int | None = None) -> bytes | None:
     """A small JPEG (longest side ``size``) of image bytes, or None when they do not decode.
     ``rgb``: the pixels, already decoded (by verify): resized from there instead of decoding the
     bytes again (a 2048 px PNG: 8 ms instead of 164). A JPEG is still opened from its bytes, at a
@@ -77,7 +78,7 @@ def make_thumbnail(data: bytes, size: int = THUMB_PX, *, rgb=None) -> bytes | No
         if fmt == "HEIF":
             _register_heif()
         with Image.open(io.BytesIO(data)) as img:
-            if img.width * img.height > MAX_PIXELS:
+            if img.width * img.height > (max_pixels or MAX_PIXELS):  # the audit's --max-pixels
                 return None
             img.draft("RGB", (size, size))  # JPEG: decode at a reduced scale
             img.thumbnail((size, size))
@@ -153,7 +154,7 @@ def _worker_main(conn, config: WorkerConfig) -> None:
     options = VerifyOptions(trust_anchors_pem=config.trust_anchors_pem, registry=registry,
                             forensics=config.forensics,
                             watermark_methods=list(config.watermark_methods) if config.watermark_methods else None,
-                            fast_watermarks=config.fast_watermarks,
+                            fast_watermarks=config.fast_watermarks, registry_note=config.registry_note,
                             **({"max_pixels": config.max_pixels} if config.max_pixels else {}))
     warm_up(options)  # the forensic model (seconds, hundreds of MB) is not the first file's cost
     _set_memory_limit(config.memory_mb)
@@ -200,7 +201,8 @@ def _serve(conn, config: WorkerConfig, options, cache) -> None:
                     cached = False
                 thumb = None
                 if config.thumbnails and not report.get("errors"):
-                    thumb = make_thumbnail(data, rgb=decoded[0].rgb if decoded else None)
+                    thumb = make_thumbnail(data, rgb=decoded[0].rgb if decoded else None,
+                                           max_pixels=config.max_pixels)
                 del decoded
                 result = FileResult(path, report, sha, cached, True, thumb)
                 del data

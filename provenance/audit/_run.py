@@ -35,6 +35,7 @@ class AuditOptions:
 
     trust_anchors_pem: bytes = b""
     registry_path: str | None = None  # None: no registry lookup
+    registry_note: str = "registry lookup disabled"  # the reports' reason when registry_path is None
     forensics: bool = True
     watermark_methods: list[str] | None = None
     fast_watermarks: bool = False  # our watermarks' fast scan only (verify --fast)
@@ -150,7 +151,8 @@ def audit_paths(roots: list[str], options: AuditOptions, *, jsonl: str | None = 
     cache = AuditCache(options.cache_path, fingerprint) if options.cache_path else None
     config = WorkerConfig(trust_anchors_pem=options.trust_anchors_pem, forensics=options.forensics,
                           watermark_methods=tuple(options.watermark_methods) if options.watermark_methods else None,
-                          registry_path=options.registry_path, cache_path=options.cache_path,
+                          registry_path=options.registry_path, registry_note=options.registry_note,
+                          cache_path=options.cache_path,
                           fingerprint=fingerprint, thumbnails=html is not None, memory_mb=options.memory_mb,
                           fast_watermarks=options.fast_watermarks,
                           max_pixels=options.max_pixels)
