@@ -80,14 +80,19 @@ def test_the_sdist_carries_every_data_file(dist):
 
 
 def test_the_wheel_carries_every_data_file_and_the_entry_point(dist):
-    """Each listed data file is in the wheel with its sha256; so are the CLI and ``provenance/__main__.py``."""
+    """Each listed data file is in the wheel with its sha256; so are the CLI package and
+    ``provenance/__main__.py``, and no top-level ``cli`` module (a global name the wheel must not claim);
+    the console script and the forensic commands' entry point are declared."""
     with zipfile.ZipFile(dist["wheel"]) as whl:
         names = set(whl.namelist())
         for name, sha in DATA_FILES.items():
             assert name in names and hashlib.sha256(whl.read(name)).hexdigest() == sha, name
-        assert {"cli.py", "provenance/__main__.py"} <= names
+        assert {"provenance/cli/__init__.py", "provenance/__main__.py", "detectors/_commands.py"} <= names
+        assert not [n for n in names if n.split("/")[0] in ("cli.py", "cli")]
         info = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
-        assert "provenance = cli:main" in whl.read(info).decode()
+        entry_points = whl.read(info).decode()
+        assert "provenance = provenance.cli:main" in entry_points
+        assert "[provenance.commands]" in entry_points and "forensics = detectors._commands" in entry_points
 
 
 def test_the_wheel_requires_no_torch(dist):
@@ -122,7 +127,7 @@ def test_the_installed_wheel_runs_the_readme_command_without_torch(dist):
     shutil.copytree(REPO / "samples", run / "samples", ignore=shutil.ignore_patterns("__pycache__"))
     (run / "out").mkdir()
     env = _env(root / "home")
-    where = _sh(py, "-c", "import provenance, detectors, cli; print(provenance.__file__, detectors.__file__, cli.__file__)",
+    where = _sh(py, "-c", "import provenance, detectors, provenance.cli as c; print(provenance.__file__, detectors.__file__, c.__file__)",
                 cwd=run, env=env).stdout.split()
     assert all(Path(p).is_relative_to(venv) for p in where), where
     _sh(py, "-m", "provenance._data_files", cwd=run, env=env)  # the installed data files match the table
