@@ -34,7 +34,7 @@ def _roles(tmp: Path):
     from conftest import natural_image
     from provenance import GenerationRecord, init_keys, load_identity, stamp_file
     from provenance._verify import VerifyOptions, verify_file
-    from provenance.audit._pool import make_thumbnail
+    from provenance.audit._file import make_thumbnail
 
     os.environ["PROVENANCE_HOME"] = str(tmp / "home")
     init_keys(org="Bench Org")

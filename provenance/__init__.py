@@ -1,69 +1,75 @@
-"""provenance: stamp images with watermarks and signed Content Credentials, and check where images came from."""
+"""provenance: stamp images with watermarks and signed Content Credentials, and check where images came from.
+
+The public names below are loaded on first use (PEP 562): ``import provenance`` costs nothing, and
+a package that needs only the base (errors, image decoding: ``detectors``) does not load
+c2pa-python, cryptography or SQLite with it.
+"""
 from __future__ import annotations
 
+import importlib
 import logging
+from typing import TYPE_CHECKING, Any
 
-from ._c2pa import ManifestReport, read_manifest
-from ._errors import (
-    DataFileError,
-    ImageError,
-    ImageTooSmallError,
-    KeyNotFoundError,
-    MissingDependencyError,
-    OutputError,
-    OutputExistsError,
-    ParamsError,
-    PassphraseError,
-    ProvenanceError,
-    RegistryError,
-    SigningError,
-    SigningKeyError,
-    UnknownMethodError,
-)
-from ._imageio import load_image
-from ._keys import SigningIdentity, describe_keys, import_keys, init_keys, load_identity
-from ._payload import new_content_id
-from ._record import GenerationRecord, Lora
-from ._registry import Registry, StampRecord
-from ._stamp import StampResult, stamp_file, stamp_image
 from ._version import __version__
-from .watermark import WatermarkResult, detect_watermarks, embed_watermark
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
-__all__ = [
-    "DataFileError",
-    "GenerationRecord",
-    "ImageError",
-    "ImageTooSmallError",
-    "KeyNotFoundError",
-    "Lora",
-    "ManifestReport",
-    "MissingDependencyError",
-    "OutputError",
-    "OutputExistsError",
-    "ParamsError",
-    "PassphraseError",
-    "ProvenanceError",
-    "Registry",
-    "RegistryError",
-    "SigningError",
-    "SigningIdentity",
-    "SigningKeyError",
-    "StampRecord",
-    "StampResult",
-    "UnknownMethodError",
-    "WatermarkResult",
-    "__version__",
-    "describe_keys",
-    "detect_watermarks",
-    "embed_watermark",
-    "import_keys",
-    "init_keys",
-    "load_identity",
-    "load_image",
-    "new_content_id",
-    "read_manifest",
-    "stamp_file",
-    "stamp_image",
-]
+#: Public name -> the module (relative to this package) that defines it.
+_EXPORTS = {
+    # errors
+    **dict.fromkeys(("DataFileError", "ImageError", "ImageTooSmallError", "KeyNotFoundError",
+                     "MissingDependencyError", "OutputError", "OutputExistsError", "ParamsError", "PassphraseError",
+                     "ProvenanceError", "RegistryError", "SigningError", "SigningKeyError", "UnknownMethodError",
+                     "UnsafeOutputError"), "._errors"),
+    # images
+    **dict.fromkeys(("LoadedImage", "MAX_PIXELS", "atomic_write", "check_output_path", "decode_image",
+                     "load_image", "sniff_format"), "._imageio"),
+    # keys, trust
+    **dict.fromkeys(("SigningIdentity", "describe_keys", "import_keys", "init_keys", "load_identity"), "._keys"),
+    "trust_anchors": "._trust",
+    # stamping
+    "new_content_id": "._payload",
+    **dict.fromkeys(("GenerationRecord", "Lora"), "._record"),
+    **dict.fromkeys(("Registry", "StampRecord"), "._registry"),
+    **dict.fromkeys(("StampResult", "stamp_file", "stamp_image"), "._stamp"),
+    **dict.fromkeys(("ManifestReport", "read_manifest"), "._c2pa"),
+    **dict.fromkeys(("WatermarkResult", "detect_watermarks", "embed_watermark"), ".watermark"),
+    # verify
+    **dict.fromkeys(("VerifyOptions", "VerifyReport", "verify_bytes", "verify_file"), "._verify"),
+    "Verdict": "._verdict",
+    **dict.fromkeys(("CollectContext", "Collector", "register_collector"), ".collectors"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'provenance' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value  # once loaded, a plain attribute
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))
+
+
+if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerly
+    from ._c2pa import ManifestReport, read_manifest
+    from ._errors import (DataFileError, ImageError, ImageTooSmallError, KeyNotFoundError, MissingDependencyError,
+                          OutputError, OutputExistsError, ParamsError, PassphraseError, ProvenanceError, RegistryError,
+                          SigningError, SigningKeyError, UnknownMethodError, UnsafeOutputError)
+    from ._imageio import (MAX_PIXELS, LoadedImage, atomic_write, check_output_path, decode_image, load_image,
+                           sniff_format)
+    from ._keys import SigningIdentity, describe_keys, import_keys, init_keys, load_identity
+    from ._payload import new_content_id
+    from ._record import GenerationRecord, Lora
+    from ._registry import Registry, StampRecord
+    from ._stamp import StampResult, stamp_file, stamp_image
+    from ._trust import trust_anchors
+    from ._verdict import Verdict
+    from ._verify import VerifyOptions, VerifyReport, verify_bytes, verify_file
+    from .collectors import CollectContext, Collector, register_collector
+    from .watermark import WatermarkResult, detect_watermarks, embed_watermark
+
+__all__ = sorted([*_EXPORTS, "__version__"])

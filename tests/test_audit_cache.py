@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 import cli
+from provenance import VerifyOptions
 from provenance.audit import AuditCache, default_cache_path, options_fingerprint
 
 from _audit_data import FAST, read_jsonl, save_png, snapshot
@@ -82,17 +83,16 @@ def test_kill_9_then_resume_then_rename(tmp_path, capsys):
 
 def test_fingerprint_separates_options(tmp_path):
     """A cached report is served only for the same options: trust anchors or methods change the key."""
-    base = dict(trust_anchors_pem=b"", forensics=False, watermark_methods=["dwtDctSvd"], registry_path=None,
-                registry_size=None)
-    fp = options_fingerprint(**base)
-    assert fp == options_fingerprint(**base)
-    assert fp != options_fingerprint(**dict(base, trust_anchors_pem=b"-----BEGIN CERTIFICATE-----"))
-    assert fp != options_fingerprint(**dict(base, watermark_methods=["dwtDct"]))
-    assert fp != options_fingerprint(**dict(base, forensics=True))
+    base = dict(trust_anchors_pem=b"", forensics=False, watermark_methods=["dwtDctSvd"])
+    fp = options_fingerprint(VerifyOptions(**base))
+    assert fp == options_fingerprint(VerifyOptions(**base))
+    assert fp != options_fingerprint(VerifyOptions(**dict(base, trust_anchors_pem=b"-----BEGIN CERTIFICATE-----")))
+    assert fp != options_fingerprint(VerifyOptions(**dict(base, watermark_methods=["dwtDct"])))
+    assert fp != options_fingerprint(VerifyOptions(**dict(base, forensics=True)))
     with AuditCache(tmp_path / "c.sqlite", fp) as c:
         c.put("ab" * 32, {"schema": "provenance.verify/1"})
         assert c.get("ab" * 32) == {"schema": "provenance.verify/1"}
-    with AuditCache(tmp_path / "c.sqlite", options_fingerprint(**dict(base, forensics=True))) as c:
+    with AuditCache(tmp_path / "c.sqlite", options_fingerprint(VerifyOptions(**dict(base, forensics=True)))) as c:
         assert c.get("ab" * 32) is None and c.count(all_fingerprints=True) == 1
 
 

@@ -6,7 +6,8 @@ import hashlib
 import pytest
 
 from provenance.audit import AuditOptions, audit_paths
-from provenance.audit._pool import WorkerConfig, run_pool
+from provenance.audit import AuditFileOptions
+from provenance.audit._pool import run_pool
 
 from _audit_data import save_png
 
@@ -25,8 +26,7 @@ def test_summary_times_the_first_and_last_result(tmp_path):
 def test_worker_reports_the_digest_it_hashed(tmp_path):
     """The worker hashes each file once and the report carries that digest."""
     path = save_png(tmp_path / "a.png", 3)
-    config = WorkerConfig(trust_anchors_pem=b"", forensics=False, watermark_methods=("dwtDctSvd",),
-                          registry_path=None, cache_path=None, fingerprint="x", thumbnails=False, memory_mb=None)
+    config = AuditFileOptions(forensics=False, watermark_methods=("dwtDctSvd",), fingerprint="x", thumbnails=False)
     [result] = run_pool(iter([str(path)]), config, workers=1, timeout=None)
     assert result.sha256 == result.report["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -36,8 +36,7 @@ def test_forensic_model_loads_before_the_first_file_and_its_time_limit(tmp_path)
     """A worker loads the forensic model at start-up (with skops it took several seconds), so a per-file
     time limit shorter than that load still lets the first file through with its estimate."""
     path = save_png(tmp_path / "a.png", 4)
-    config = WorkerConfig(trust_anchors_pem=b"", forensics=True, watermark_methods=("dwtDctSvd",),
-                          registry_path=None, cache_path=None, fingerprint="x", thumbnails=False, memory_mb=None)
+    config = AuditFileOptions(forensics=True, watermark_methods=("dwtDctSvd",), fingerprint="x", thumbnails=False)
     [result] = run_pool(iter([str(path)]), config, workers=1, timeout=4.0)
     assert not result.report["errors"], result.report["errors"]
     assert result.report["forensics"]["status"] == "estimate"
@@ -53,7 +52,7 @@ def test_thumbnails_come_from_the_pixels_verify_decoded(tmp_path):
     import numpy as np
     from PIL import Image
 
-    from provenance.audit._pool import make_thumbnail
+    from provenance.audit._file import make_thumbnail
 
     png = save_png(tmp_path / "a.png", 5)
     jpg = tmp_path / "b.jpg"
@@ -61,8 +60,7 @@ def test_thumbnails_come_from_the_pixels_verify_decoded(tmp_path):
         rgb = np.asarray(im.convert("RGB"))
         im.convert("RGB").save(jpg, quality=95)
         full = np.asarray(im.convert("RGB").resize((160, 160), Image.BILINEAR), np.float64)
-    config = WorkerConfig(trust_anchors_pem=b"", forensics=False, watermark_methods=("dwtDctSvd",),
-                          registry_path=None, cache_path=None, fingerprint="x", thumbnails=True, memory_mb=None)
+    config = AuditFileOptions(forensics=False, watermark_methods=("dwtDctSvd",), fingerprint="x", thumbnails=True)
     results = run_pool(iter([str(png), str(jpg)]), config, workers=1, timeout=None)
     # Given the pixels, the PNG's bytes are not decoded: a PNG signature over garbage still works.
     garbage = b"\x89PNG\r\n\x1a\n" + bytes(200)

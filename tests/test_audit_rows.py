@@ -44,5 +44,7 @@ def test_fast_scan_is_part_of_the_cache_fingerprint():
     """A cached audit made with --fast is not served to a full-search audit, nor the reverse."""
     from provenance.audit._cache import options_fingerprint
 
-    base = dict(trust_anchors_pem=b"", forensics=False, watermark_methods=None, registry_path=None, registry_size=None)
-    assert options_fingerprint(**base) != options_fingerprint(**base, fast_watermarks=True)
+    from provenance import VerifyOptions
+
+    assert options_fingerprint(VerifyOptions(forensics=False)) != \
+        options_fingerprint(VerifyOptions(forensics=False, fast_watermarks=True))

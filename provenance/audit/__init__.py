@@ -1,6 +1,7 @@
 """audit: verify whole folders in a worker pool, resumably, with JSONL, CSV and HTML reports.
 
-Submodules: ``_walk`` (which files), ``_pool`` (workers with a time limit and a memory guard),
+Submodules: ``_walk`` (which files), ``_file`` (``audit_file``: the per-file work, a plain function
+any engine can call), ``_pool`` (the local engine: workers with a time limit and a memory guard),
 ``_cache`` (SQLite, keyed by content hash + options fingerprint), ``_rows`` / ``_html`` (reports),
 ``_outputs`` (output paths that never destroy an input; reports replaced atomically),
 ``_progress`` (the stderr bar), ``_run`` (the orchestration).
@@ -8,6 +9,7 @@ Submodules: ``_walk`` (which files), ``_pool`` (workers with a time limit and a 
 from __future__ import annotations
 
 from ._cache import AuditCache, CacheError, default_cache_path, options_fingerprint
+from ._file import AuditFileOptions, AuditRow, audit_file
 from ._html import render_html
 from ._rows import CSV_COLUMNS, Totals, summary_row
 from ._run import AuditOptions, AuditSummary, audit_paths
@@ -15,12 +17,15 @@ from ._walk import WalkEntry, classify_file, walk_files
 
 __all__ = [
     "AuditCache",
+    "AuditFileOptions",
     "AuditOptions",
+    "AuditRow",
     "AuditSummary",
     "CSV_COLUMNS",
     "CacheError",
     "Totals",
     "WalkEntry",
+    "audit_file",
     "audit_paths",
     "classify_file",
     "default_cache_path",

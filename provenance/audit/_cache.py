@@ -1,8 +1,8 @@
 """The resumable audit cache: one SQLite row per analysed content, committed as soon as it is known.
 
 A row is keyed by the file's sha256 *and* a fingerprint of everything else that shapes a verify
-report (tool version, trust anchors, watermark methods, forensics on/off and the model file,
-registry location and size). So a re-run skips what is done, a renamed or moved file is found by
+report (tool version, and each collector's own: trust anchors, watermark methods, forensics
+on/off and the model file, registry location and size). So a re-run skips what is done, a renamed or moved file is found by
 its content, and changing an option or upgrading the tool re-analyses instead of serving stale
 evidence. Each result is its own transaction, so ``kill -9`` loses at most the files in flight.
 """
@@ -46,34 +46,17 @@ def default_cache_path() -> Path:
     return base / "audit-cache.sqlite"
 
 
-def _model_digest() -> str | None:
-    """The forensic model file's sha256, so a new model invalidates cached forensics."""
-    try:
-        from detectors import forensics
-    except ImportError:
-        return None
-    path = getattr(forensics, "DEFAULT_MODEL_PATH", None)
-    parts = [str(getattr(forensics, "FEATURE_VERSION", "")), str(hasattr(forensics, "analyze"))]
-    if path is not None and Path(path).is_file():
-        parts.append(hashlib.sha256(Path(path).read_bytes()).hexdigest())
-    return ":".join(parts)
-
-
-def options_fingerprint(*, trust_anchors_pem: bytes, forensics: bool, watermark_methods: list[str] | None,
-                        registry_path: str | None, registry_size: int | None, fast_watermarks: bool = False,
-                        max_pixels: int | None = None) -> str:
-    """A short digest of the tool version and every verify option that can change a report."""
-    from ..watermark import method_names
+def options_fingerprint(options) -> str:
+    """A short digest of the tool version and everything besides a file that shapes its verify
+    report: the decoding limit and every collector's own fingerprint (trust anchors, watermark
+    methods and search, the registry's location and size, the forensic model's digest, ...)."""
+    from ..collectors import fingerprint
 
     spec = {
         "tool": __version__,
         "cache_schema": CACHE_SCHEMA_VERSION,
-        "trust": hashlib.sha256(trust_anchors_pem).hexdigest(),
-        "forensics": _model_digest() if forensics else False,
-        "watermarks": sorted(watermark_methods) if watermark_methods else ["default", *method_names()],
-        "watermark_search": "fast" if fast_watermarks else "full",
-        "registry": [registry_path, registry_size],
-        "max_pixels": max_pixels,
+        "max_pixels": options.max_pixels,
+        "collectors": fingerprint(options),
     }
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:24]
 

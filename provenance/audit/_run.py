@@ -7,7 +7,7 @@ import os
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Iterator
 
@@ -18,7 +18,8 @@ from .._version import __version__
 from ._cache import AuditCache, options_fingerprint
 from ._html import HtmlStore, write_html
 from ._outputs import ReportFile, check_outputs, make_parent
-from ._pool import FileResult, WorkerConfig, error_report, run_pool
+from ._file import AuditFileOptions, AuditRow, error_report
+from ._pool import run_pool
 from ._progress import Progress
 from ._rows import CSV_COLUMNS, Totals, summary_row
 from ._walk import WalkEntry, walk_files
@@ -137,25 +138,21 @@ def audit_paths(roots: list[str], options: AuditOptions, *, jsonl: str | None = 
     if options.cache_path:
         own_files += [options.cache_path + s for s in ("", "-wal", "-shm", "-journal")]
 
-    registry_size = None
+    file_options = AuditFileOptions(
+        trust_anchors_pem=options.trust_anchors_pem, registry_path=options.registry_path,
+        registry_note=options.registry_note, forensics=options.forensics,
+        watermark_methods=tuple(options.watermark_methods) if options.watermark_methods else None,
+        fast_watermarks=options.fast_watermarks, max_pixels=options.max_pixels, cache_path=options.cache_path,
+        thumbnails=html is not None, memory_mb=options.memory_mb)
     if options.registry_path:
         from .._registry import Registry
 
-        with Registry(options.registry_path) as reg:
-            registry_size = reg.count()
-    fingerprint = options_fingerprint(trust_anchors_pem=options.trust_anchors_pem, forensics=options.forensics,
-                                      watermark_methods=options.watermark_methods,
-                                      registry_path=options.registry_path, registry_size=registry_size,
-                                      fast_watermarks=options.fast_watermarks,
-                                      max_pixels=options.max_pixels)
+        with Registry(options.registry_path) as reg:  # its location and size are part of the key
+            fingerprint = options_fingerprint(file_options.verify_options(reg))
+    else:
+        fingerprint = options_fingerprint(file_options.verify_options())
+    file_options = replace(file_options, fingerprint=fingerprint)
     cache = AuditCache(options.cache_path, fingerprint) if options.cache_path else None
-    config = WorkerConfig(trust_anchors_pem=options.trust_anchors_pem, forensics=options.forensics,
-                          watermark_methods=tuple(options.watermark_methods) if options.watermark_methods else None,
-                          registry_path=options.registry_path, registry_note=options.registry_note,
-                          cache_path=options.cache_path,
-                          fingerprint=fingerprint, thumbnails=html is not None, memory_mb=options.memory_mb,
-                          fast_watermarks=options.fast_watermarks,
-                          max_pixels=options.max_pixels)
 
     totals = Totals()
     first_result = last_result = None  # seconds from the start to the pool's first and latest file
@@ -233,8 +230,9 @@ def audit_paths(roots: list[str], options: AuditOptions, *, jsonl: str | None = 
         def tick() -> None:
             progress.update(totals, found=found[0], walk_done=found[1], expected=expected["n"])
 
-        result: FileResult
-        for result in run_pool(images(), config, workers=options.workers, timeout=options.timeout, on_tick=tick):
+        result: AuditRow
+        for result in run_pool(images(), file_options, workers=options.workers, timeout=options.timeout,
+                               memory_mb=options.memory_mb, on_tick=tick):
             if cache is not None and not result.cached and result.cacheable and result.sha256:
                 cache.put(result.sha256, {k: v for k, v in result.report.items()
                                           if k not in ("file", "file_bytes_b64")})
