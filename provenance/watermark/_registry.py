@@ -4,7 +4,7 @@ from __future__ import annotations
 from .._errors import UnknownMethodError
 from ._base import WatermarkMethod
 from ._imwatermark import DwtDct, DwtDctSvd, RivaGan
-from ._provenance_wm import ProvenanceWM
+from ._wm_method import ProvenanceWM
 
 _METHODS: dict[str, WatermarkMethod] = {}
 
