@@ -1,7 +1,7 @@
 """Metadata evidence: camera EXIF, XMP/IPTC (DigitalSourceType, AI fields) and generator settings.
 
 ``read_image_metadata(load_image(path))`` returns a :class:`MetadataEvidence`. Generator settings
-come from the first parser in :data:`PARSERS` (an ordered registry, like sd-parsers' parser list)
+come from the first parser in :data:`PARSERS` (an ordered table, like sd-parsers' parser list)
 that recognises the file; add your own with :func:`register_parser`.
 """
 from __future__ import annotations
@@ -16,7 +16,7 @@ from ._model import GeneratorInfo, MetadataEvidence
 from ._novelai import read_novelai
 from ._own_stamp import read_provenance
 from ._read import read_image_metadata
-from ._registry import PARSERS, register_parser
+from ._table import PARSERS, register_parser
 from ._stealth import read_stealth_info
 from ._swarmui import read_swarmui
 
