@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from provenance import new_content_id  # noqa: E402
 from provenance.watermark import get_method  # noqa: E402
-from provenance.watermark._provenance_wm import embed_pattern  # noqa: E402
+from provenance.watermark._wm_embed import embed_pattern  # noqa: E402
 
 
 def main() -> None:

@@ -1,4 +1,4 @@
-"""Write (and read back) the metadata a stamped image carries outside C2PA.
+"""Write the metadata a stamped image carries outside C2PA (``detectors.metadata`` reads it).
 
 - EXIF (piexif): Software, ImageDescription, DateTime, and UserComment holding the generation
   record as JSON.
@@ -15,7 +15,6 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
-import struct
 from xml.sax.saxutils import escape
 
 import numpy as np
@@ -120,31 +119,3 @@ def stamp_metadata(record: GenerationRecord, *, software: str, content_id: str, 
     if fmt == "PNG":
         meta["text"] = {"parameters": a1111_parameters(record), "provenance:content_id": content_id}
     return meta
-
-
-def read_metadata(data: bytes) -> dict:
-    """EXIF (decoded), XMP packet and PNG text chunks of encoded image bytes. Missing parts are absent."""
-    img = Image.open(io.BytesIO(data))
-    out: dict = {"format": img.format}
-    raw_exif = img.info.get("exif")
-    if raw_exif:
-        try:
-            ex = piexif.load(raw_exif)
-            out["exif"] = {
-                "Software": ex["0th"].get(piexif.ImageIFD.Software, b"").decode(errors="replace"),
-                "ImageDescription": ex["0th"].get(piexif.ImageIFD.ImageDescription, b"").decode(errors="replace"),
-                "DateTime": ex["0th"].get(piexif.ImageIFD.DateTime, b"").decode(errors="replace"),
-            }
-            uc = ex["Exif"].get(piexif.ExifIFD.UserComment)
-            if uc:
-                out["exif"]["UserComment"] = piexif.helper.UserComment.load(uc)
-        except (ValueError, struct.error) as e:  # malformed EXIF is reported, not fatal
-            out["exif_error"] = str(e)
-    xmp = img.info.get("xmp") or img.info.get(XMP_PNG_KEY)
-    if isinstance(xmp, bytes):
-        xmp = xmp.decode("utf-8", errors="replace")
-    if xmp:
-        out["xmp"] = xmp
-    if img.format == "PNG":
-        out["text"] = {k: v for k, v in getattr(img, "text", {}).items() if k != XMP_PNG_KEY}
-    return out

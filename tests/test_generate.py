@@ -27,7 +27,7 @@ from provenance import (  # noqa: E402
 )
 from provenance._c2pa import GENERATION_ASSERTION  # noqa: E402
 from provenance._errors import GenerationError, ModelNotFoundError  # noqa: E402
-from provenance._metadata import read_metadata  # noqa: E402
+from _read_back import read_metadata  # noqa: E402
 from provenance.generate import (  # noqa: E402
     LoraSpec,
     StampedPipeline,

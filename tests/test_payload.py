@@ -86,7 +86,7 @@ def test_bad_content_ids_are_refused(bad):
 def test_encode_payload_takes_what_detection_reports():
     """A detected payload (the whole id, or the prefix a short codec carries) encodes to the same
     bits as the content id it came from; any other length is refused."""
-    from provenance.watermark._provenance_wm import WM_CODEC
+    from provenance.watermark._wm_code import WM_CODEC
 
     cid = "8f14e45fceea167a"
     for codec in (FULL_CODEC, SHORT_CODEC, WM_CODEC):

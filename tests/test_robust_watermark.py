@@ -11,10 +11,14 @@ from PIL import Image
 from conftest import jpeg_roundtrip, natural_image
 from provenance import ImageTooSmallError
 from provenance.watermark import get_method
-from provenance.watermark import _provenance_wm as wm
+from provenance.watermark._soft_decode import soft_decode
+from provenance.watermark._wm_code import ACCEPT_DISTANCE, MAX_DECODES, WM_CODEC
+from provenance.watermark._wm_embed import _add_luma, _bit_projections, _pattern, embed_pattern, mark_strength
+from provenance.watermark._wm_fold import working_luma
+from provenance.watermark._wm_tile import render_tile
 
 CID = "8f14e45fceea167a"
-PAYLOAD = CID[: wm.WM_CODEC.id_hex_len]  # the mark carries the id's first 48 bits
+PAYLOAD = CID[: WM_CODEC.id_hex_len]  # the mark carries the id's first 48 bits
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +96,7 @@ def test_flat_regions_get_a_weaker_mark(method):
 
 
 def _codeword_with_flips(n_flips: int, seed: int) -> np.ndarray:
-    bits = wm.WM_CODEC.encode(CID)
+    bits = WM_CODEC.encode(CID)
     idx = np.random.default_rng(seed).choice(bits.size, n_flips, replace=False)
     bits[idx] ^= 1
     return bits
@@ -101,7 +105,7 @@ def _codeword_with_flips(n_flips: int, seed: int) -> np.ndarray:
 @pytest.mark.parametrize("n_flips", [1, 8, 16])
 def test_bit_flips_within_capacity_are_corrected(n_flips):
     """Up to t = 16 flipped bits anywhere in the 204-bit word decode to the right id."""
-    d = wm.WM_CODEC.decode(_codeword_with_flips(n_flips, seed=n_flips))
+    d = WM_CODEC.decode(_codeword_with_flips(n_flips, seed=n_flips))
     assert d.valid and d.content_id == PAYLOAD and d.bit_errors == n_flips
 
 
@@ -110,48 +114,48 @@ def test_bit_flips_beyond_capacity_are_rejected(n_flips):
     """More than ACCEPT_DISTANCE (31) flips are never reported as any id, even by the soft decoder."""
     for seed in range(5):
         bits = _codeword_with_flips(n_flips, seed=seed)
-        assert not wm.WM_CODEC.decode(bits).valid
-        d = wm.soft_decode(wm.WM_CODEC, np.where(bits == 1, 1.0, -1.0))
+        assert not WM_CODEC.decode(bits).valid
+        d = soft_decode(WM_CODEC, np.where(bits == 1, 1.0, -1.0))
         assert not d.valid and d.content_id is None
 
 
 def test_soft_decoding_uses_reliability():
     """OSD repairs 31 errors (BCH alone: 16) when the errors are less reliable than the correct
     bits; 32 are rejected however weak they are (beyond the acceptance distance)."""
-    bits = wm.WM_CODEC.encode(CID)
+    bits = WM_CODEC.encode(CID)
     sign = np.where(bits == 1, 1.0, -1.0)
     rng = np.random.default_rng(3)
     soft = sign * rng.uniform(0.5, 2.0, bits.size)
     wrong = rng.choice(bits.size, 32, replace=False)
     soft[wrong[:16]] = -0.3 * sign[wrong[:16]]  # 16 errors: BCH's capacity
     soft[wrong[16:31]] = -0.05 * sign[wrong[16:31]]  # 15 more, all of them weak
-    assert not wm.WM_CODEC.decode((soft > 0).astype(np.uint8)).valid
-    d = wm.soft_decode(wm.WM_CODEC, soft)
+    assert not WM_CODEC.decode((soft > 0).astype(np.uint8)).valid
+    d = soft_decode(WM_CODEC, soft)
     assert d.valid and d.content_id == PAYLOAD and d.bit_errors == 31
     soft[wrong[31]] = -0.05 * sign[wrong[31]]
-    assert not wm.soft_decode(wm.WM_CODEC, soft).valid
+    assert not soft_decode(WM_CODEC, soft).valid
 
 
 def test_code_is_affine_so_osd_applies():
     """The encoder is u G + e over GF(2): OSD searches the right set of words."""
-    g, e = wm.WM_CODEC.affine_form
+    g, e = WM_CODEC.affine_form
     rng = np.random.default_rng(9)
     for _ in range(5):
         u = rng.integers(0, 2, 48, dtype=np.uint8)
         cid = np.packbits(np.concatenate([u, rng.integers(0, 2, 16, dtype=np.uint8)])).tobytes().hex()
-        assert np.array_equal((u @ g) % 2 ^ e, wm.WM_CODEC.encode(cid))
+        assert np.array_equal((u @ g) % 2 ^ e, WM_CODEC.encode(cid))
 
 
 def test_false_positive_bound_is_computed_from_the_code(method):
     """The reported bound is decodes-per-image x 2^48 x V(204, 31) / 2^204, below 1e-9; one more
     accepted flip would break 1e-9."""
-    n, d = 204, wm.ACCEPT_DISTANCE
+    n, d = 204, ACCEPT_DISTANCE
     assert d == 31
     single = sum(comb(n, i) for i in range(d + 1)) * 2.0 ** (48 - n)
-    assert wm.WM_CODEC.single_decode_false_positive_rate == pytest.approx(single)
-    assert method.codec.false_positive_rate == pytest.approx(wm.MAX_DECODES * single)
+    assert WM_CODEC.single_decode_false_positive_rate == pytest.approx(single)
+    assert method.codec.false_positive_rate == pytest.approx(MAX_DECODES * single)
     assert method.codec.false_positive_rate < 1e-9
-    assert wm.MAX_DECODES * sum(comb(n, i) for i in range(d + 2)) * 2.0 ** (48 - n) > 1e-9
+    assert MAX_DECODES * sum(comb(n, i) for i in range(d + 2)) * 2.0 ** (48 - n) > 1e-9
 
 
 def test_unmarked_images_are_not_detected(method):
@@ -165,8 +169,8 @@ def test_unmarked_images_are_not_detected(method):
     for img in images:
         r = method.detect(img)
         assert not r.detected and r.payload is None
-    accepted = sum(wm.WM_CODEC.decode(rng.integers(0, 2, 204, dtype=np.uint8)).valid for _ in range(3000))
-    accepted += sum(wm.soft_decode(wm.WM_CODEC, rng.standard_normal(204)).valid for _ in range(300))
+    accepted = sum(WM_CODEC.decode(rng.integers(0, 2, 204, dtype=np.uint8)).valid for _ in range(3000))
+    accepted += sum(soft_decode(WM_CODEC, rng.standard_normal(204)).valid for _ in range(300))
     assert accepted == 0
 
 
@@ -181,8 +185,8 @@ def test_deterministic(method):
     """Same image and id give the same pixels; the tile pattern is a pure function of the bits."""
     img = natural_image(256, 320, seed=8)
     assert np.array_equal(method.embed(img, CID), method.embed(img, CID))
-    bits = wm.WM_CODEC.encode(CID)
-    assert np.array_equal(wm.render_tile(bits, 128), wm.render_tile(bits, 128))
+    bits = WM_CODEC.encode(CID)
+    assert np.array_equal(render_tile(bits, 128), render_tile(bits, 128))
 
 
 def test_informed_embedding_lifts_the_weakest_bits():
@@ -191,16 +195,16 @@ def test_informed_embedding_lifts_the_weakest_bits():
     rng = np.random.default_rng(5)
     grain = np.asarray(Image.fromarray(rng.integers(0, 256, (384, 384), dtype=np.uint8)).resize((768, 768)))
     img = np.clip(natural_image(384, 384, seed=5) * 0.7 + grain[:384, :384, None] * 0.3, 0, 255).astype(np.uint8)
-    bits = wm.WM_CODEC.encode(CID)
+    bits = WM_CODEC.encode(CID)
     sign = 2.0 * bits - 1.0
-    plain = wm._add_luma(img, wm._pattern(wm._strength(img), wm.render_tile(bits, 128)))
-    informed = wm.embed_pattern(img, bits)
+    plain = _add_luma(img, _pattern(mark_strength(img), render_tile(bits, 128)))
+    informed = embed_pattern(img, bits)
     weakest, wrong = [], []
     for rgb in (plain, informed):
         mse = np.mean((rgb.astype(np.float64) - img) ** 2)
         assert 10 * np.log10(255**2 / mse) >= 40.0
-        y, s = wm._working_luma(rgb)
-        soft, _ = wm._bit_projections(y, 128 * s)
+        y, s = working_luma(rgb)
+        soft, _ = _bit_projections(y, 128 * s)
         weakest.append(np.sort(sign * soft)[10])  # the 11th weakest of 204 bits
         wrong.append(int(np.sum(sign * soft < 0)))
     assert wrong[1] * 4 <= wrong[0] and weakest[1] > 0 > weakest[0], (wrong, weakest)
@@ -278,7 +282,7 @@ def test_embed_strengthens_a_mark_its_own_scan_cannot_find(seed):
     (PSNR still >= 36 dB), so the mark it returns is found, exactly."""
     img, cid = _busy_256(seed)
     method = get_method("provenanceWM")
-    assert not method.scan(wm.embed_pattern(img, method.codec.encode(cid))).detected
+    assert not method.scan(embed_pattern(img, method.codec.encode(cid))).detected
     marked = method.embed(img, cid)
     found = method.scan(marked)
     assert found.detected and found.payload == cid[: method.codec.id_hex_len]

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from _read_back import read_metadata
 from conftest import natural_image
 from provenance import (
     GenerationRecord,
@@ -26,7 +27,7 @@ from provenance import (
     stamp_file,
 )
 from provenance._c2pa import GENERATION_ASSERTION
-from provenance._metadata import TRAINED_ALGORITHMIC_MEDIA, read_metadata
+from provenance._metadata import TRAINED_ALGORITHMIC_MEDIA
 from provenance._registry import hamming
 from provenance._stamp import perceptual_hash
 from provenance.watermark import get_method

@@ -91,7 +91,7 @@ def test_render_map_tints_missing_blocks(stamped):
 def test_cli_detect_writes_the_map(stamped, tmp_path, capsys, monkeypatch):
     """`watermark detect FILE --map out.png --json` writes the overlay and prints its summary;
     provenanceWM is detected once (by the map), not once more by the detect loop."""
-    from provenance.watermark._provenance_wm import ProvenanceWM
+    from provenance.watermark._wm_method import ProvenanceWM
 
     src, out = tmp_path / "edited.png", tmp_path / "edited.map.png"
     Image.fromarray(_paste(stamped)).save(src)

@@ -1,4 +1,4 @@
-"""Forensic feature extractors: one registry of pure functions of a decoded RGB uint8 array.
+"""Forensic feature extractors: one table of pure functions of a decoded RGB uint8 array.
 
 Each extractor measures one artifact that generators leave and cameras don't (or the other way
 round); its module docstring says which and why. Each extractor looks at the image at its scale
@@ -16,8 +16,7 @@ import functools
 
 from . import _backbone, _cfa, _cooccurrence, _cross_channel, _jpeg, _spectrum, _texture
 from ._extract import CROP, MIN_SIDE, analysis_crops, extract_features, feature_names, min_side, reduce, require_size
-from ._registry import (FeatureExtractor, UnknownExtractorError, extractor_names, get_extractor,
-                        register_extractor)
+from ._table import FeatureExtractor, UnknownExtractorError, extractor_names, get_extractor, register_extractor
 
 #: Bump when any extractor's output changes; a model trained on other features refuses to load.
 FEATURE_VERSION = "forensics-features/3"  # 2: analysis scales; 3: the learned backbone features

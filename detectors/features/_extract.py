@@ -7,7 +7,7 @@ import numpy as np
 
 from provenance._errors import ImageTooSmallError
 
-from ._registry import FeatureExtractor, extractor_names, get_extractor
+from ._table import FeatureExtractor, extractor_names, get_extractor
 
 #: Side of an analysis crop. Features are averaged over at most four such crops, so they do not
 #: depend on the image's size and a 24-megapixel photo costs the same as a 512x512 one.

@@ -61,11 +61,6 @@ def peak_ratios(power: np.ndarray, peaks: np.ndarray, radius: int = 2) -> np.nda
     return safe_log(centre) - safe_log(np.median(ring, axis=1))
 
 
-def peak_ratio(power: np.ndarray, ky: int, kx: int, radius: int = 2) -> float:
-    """log of the power at (ky, kx) over the median of its (2r+1)^2 neighbourhood (wrapping)."""
-    return float(peak_ratios(power, np.array([[ky, kx]]), radius)[0])
-
-
 def residual_spectrum(rgb: np.ndarray) -> np.ndarray:
     """Peak ratios at periods 8/4/8:3/2, the period-8 lattice and the radial profile."""
     power = residual_power(rgb)

@@ -1,25 +1,24 @@
 """Metadata evidence: camera EXIF, XMP/IPTC (DigitalSourceType, AI fields) and generator settings.
 
 ``read_image_metadata(load_image(path))`` returns a :class:`MetadataEvidence`. Generator settings
-come from the first parser in :data:`PARSERS` (an ordered registry, like sd-parsers' parser list)
+come from the first parser in :data:`PARSERS` (an ordered table, like sd-parsers' parser list)
 that recognises the file; add your own with :func:`register_parser`.
 """
 from __future__ import annotations
 
-from ._a1111 import read_a1111, read_stealth_info
+from ._a1111 import read_a1111
 from ._comfyui import read_comfyui
-from ._formats import (
-    read_draw_things,
-    read_easy_diffusion,
-    read_fooocus,
-    read_invokeai,
-    read_novelai,
-    read_provenance,
-    read_swarmui,
-)
+from ._drawthings import read_draw_things
+from ._easydiffusion import read_easy_diffusion
+from ._fooocus import read_fooocus
+from ._invokeai import read_invokeai
 from ._model import GeneratorInfo, MetadataEvidence
+from ._novelai import read_novelai
+from ._own_stamp import read_provenance
 from ._read import read_image_metadata
-from ._registry import PARSERS, register_parser
+from ._table import PARSERS, register_parser
+from ._stealth import read_stealth_info
+from ._swarmui import read_swarmui
 
 # The built-in order: specific formats before general ones, the pixel scan last.
 _BUILTIN = (

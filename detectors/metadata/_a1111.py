@@ -1,4 +1,4 @@
-"""AUTOMATIC1111 / Forge "parameters" text, and the stealth (pixel LSB) variant.
+"""AUTOMATIC1111 / Forge "parameters" text (its stealth, pixel LSB, variant: ``_stealth``).
 
 The text is what A1111 writes to the PNG ``parameters`` chunk and to the EXIF UserComment of JPEG
 and WebP files (``modules/infotext_utils.py``): prompt lines, an optional ``Negative prompt:`` part,
@@ -16,8 +16,7 @@ from provenance._imageio import LoadedImage
 
 from ._model import GeneratorInfo
 from ._sources import MAKER_NOTE, ImageSources
-from ._stealth import read_stealth
-from ._values import clean_text, load_json, parse_size, scalar, to_float, to_int
+from ._values import clean_text, parse_size, scalar, to_float, to_int
 
 _KEY = re.compile(r"\w[\w \-/]+")
 _LORA_TAG = re.compile(r"<(lora|lyco):([^:>]{1,256})(?::([^:>]{0,64}))?(?::[^>]{0,256})?>", re.IGNORECASE)
@@ -170,20 +169,3 @@ def read_a1111(loaded: LoadedImage, src: ImageSources) -> GeneratorInfo | None:
                 info.tool = "Fooocus"  # Fooocus's "a1111" scheme: A1111 text, scheme name in MakerNote
             return info
     return None
-
-
-def read_stealth_info(loaded: LoadedImage, src: ImageSources) -> GeneratorInfo | None:
-    """A1111 infotext or NovelAI JSON hidden in the alpha or RGB least significant bits."""
-    from ._formats import novelai_info  # NovelAI's reader lives with the other JSON formats
-
-    if loaded.format == "JPEG":  # lossy: no bit survives, and the scan would only find noise
-        return None
-    found = read_stealth(loaded, errors=src.errors)
-    if found is None:
-        return None
-    signature, text = found
-    where = f"{'alpha' if signature.startswith('stealth_png') else 'rgb'}-lsb:{signature}"
-    data = load_json(text, where=where, errors=src.errors)
-    if isinstance(data, dict):
-        return novelai_info(data, where=where, errors=src.errors)
-    return a1111_info(text, where=where)

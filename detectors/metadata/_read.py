@@ -7,7 +7,7 @@ from provenance._imageio import LoadedImage
 
 from ._camera import exif_tags, summarize_exif, summarize_xmp
 from ._model import MetadataEvidence
-from ._registry import PARSERS
+from ._table import PARSERS
 from ._sources import XMP_KEY, extract_sources
 
 log = logging.getLogger(__name__)

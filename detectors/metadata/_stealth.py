@@ -5,6 +5,8 @@ and by NovelAI: a bit stream taken pixel by pixel in column-major order (for x: 
 alpha channel's LSB ("alpha" mode) or from the R, G, B LSBs in turn ("rgb" mode). It holds a
 15-byte signature, a 32-bit big-endian payload length *in bits*, then the payload: UTF-8 text, or
 gzip of it for the ``*comp`` signatures. NovelAI uses ``stealth_pngcomp`` with a JSON payload.
+``read_stealth`` extracts the payload; ``read_stealth_info`` (the "stealth" parser) reads it as
+NovelAI's JSON or A1111's text.
 """
 from __future__ import annotations
 
@@ -14,7 +16,11 @@ import numpy as np
 
 from provenance._imageio import LoadedImage
 
-from ._values import inflate_bounded
+from ._a1111 import a1111_info
+from ._model import GeneratorInfo
+from ._novelai import novelai_info
+from ._sources import ImageSources
+from ._values import inflate_bounded, load_json
 
 #: Largest payload we extract or inflate.
 MAX_STEALTH_BYTES = 4 * 1024 * 1024
@@ -69,3 +75,18 @@ def read_stealth(loaded: LoadedImage, *, errors: list[str]) -> tuple[str, str] |
                 return None
         return name, payload.decode("utf-8", errors="replace")
     return None
+
+
+def read_stealth_info(loaded: LoadedImage, src: ImageSources) -> GeneratorInfo | None:
+    """A1111 infotext or NovelAI JSON hidden in the alpha or RGB least significant bits."""
+    if loaded.format == "JPEG":  # lossy: no bit survives, and the scan would only find noise
+        return None
+    found = read_stealth(loaded, errors=src.errors)
+    if found is None:
+        return None
+    signature, text = found
+    where = f"{'alpha' if signature.startswith('stealth_png') else 'rgb'}-lsb:{signature}"
+    data = load_json(text, where=where, errors=src.errors)
+    if isinstance(data, dict):
+        return novelai_info(data, where=where, errors=src.errors)
+    return a1111_info(text, where=where)

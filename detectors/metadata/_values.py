@@ -122,3 +122,25 @@ def parse_size(value: Any) -> tuple[int, int] | None:
     if w and h and 0 < w <= 1_000_000 and 0 < h <= 1_000_000:
         return w, h
     return None
+
+
+def extra_fields(data: dict[str, Any], mapped: set[str], *, limit: int = 100) -> dict[str, Any]:
+    """The scalar entries of a format's settings that no ``GeneratorInfo`` field took (keys not in
+    ``mapped``), at most ``limit`` of them: kept in ``extra`` so nothing a tool wrote is lost."""
+    out = {}
+    for key, value in list(data.items())[: limit * 4]:
+        if key not in mapped and isinstance(key, str):
+            kept = scalar(value)
+            if kept is not None:
+                out[key[:100]] = kept
+                if len(out) >= limit:
+                    break
+    return out
+
+
+def json_dict(text: str | None, *, where: str, errors: list[str]) -> dict[str, Any] | None:
+    """``text`` parsed as a JSON object (``load_json``'s limits and error entries), else None."""
+    if text is None:
+        return None
+    data = load_json(text, where=where, errors=errors)
+    return data if isinstance(data, dict) else None

@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 import stat
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Iterable, Iterator
 
 from .._imageio import heif_support, sniff_format
@@ -206,13 +205,3 @@ def _skipped_link(path: str, sniff: bool) -> WalkEntry:
     except OSError:
         reason = "broken symbolic link (not followed)"
     return WalkEntry(path, "skipped", reason=reason)
-
-
-def is_inside(path: str | os.PathLike[str], folders: Iterable[str | os.PathLike[str]]) -> bool:
-    """Whether ``path`` lies inside one of ``folders`` (after resolving links)."""
-    p = Path(os.path.realpath(path))
-    for f in folders:
-        f = Path(os.path.realpath(f))
-        if f.is_dir() and (p == f or f in p.parents):
-            return True
-    return False

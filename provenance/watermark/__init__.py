@@ -1,4 +1,4 @@
-"""Watermark methods: one interface, one registry.
+"""Watermark methods: one interface, one table.
 
 >>> from provenance.watermark import embed_watermark, detect_watermarks
 >>> marked = embed_watermark(rgb, content_id)          # doctest: +SKIP
@@ -11,7 +11,7 @@ import numpy as np
 
 from ._base import WatermarkMethod, WatermarkResult
 from ._localize import WatermarkMap, render_map
-from ._registry import DEFAULT_METHOD, get_method, method_names, register_method
+from ._table import DEFAULT_METHOD, get_method, method_names, register_method
 
 
 def embed_watermark(image: np.ndarray, content_id: str, *, method: str = DEFAULT_METHOD) -> np.ndarray:

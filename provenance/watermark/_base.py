@@ -42,7 +42,7 @@ class WatermarkMethod(ABC):
     models, so one instance serves every call.
     """
 
-    #: Registry key, also the ``scheme`` of results and the CLI's ``--method`` choice.
+    #: Its key in the method table (``_table``), also the ``scheme`` of results and the CLI's ``--method`` choice.
     name: str
     #: One line for ``--help`` and the docs.
     summary: str

@@ -26,15 +26,10 @@ import cv2
 import numpy as np
 
 from ._base import WatermarkResult
-from ._provenance_wm import (
-    NORM,
-    ProvenanceWM,
-    _strength,
-    _working_luma,
-    normalised_residual,
-    render_tile,
-    rms_capped,
-)
+from ._wm_embed import mark_strength, rms_capped
+from ._wm_fold import normalised_residual, working_luma
+from ._wm_sync import Hypothesis
+from ._wm_tile import NORM, render_tile
 
 BLOCK_PX = 32  # block side on the detector's working copy (at most 512 x 512)
 #: Scores are summed over a block and its 8 neighbours before the threshold (over the square root
@@ -127,7 +122,7 @@ def score_blocks(y: np.ndarray, v1: np.ndarray, v2: np.ndarray, offset: np.ndarr
     # Working pixel p lies at grid coordinate q = M^-1 p (M = [v1 v2] / NORM), as in the fold.
     inv = np.linalg.inv(np.column_stack([v1, v2]) / NORM)
     py, px = np.mgrid[0:h, 0:w].astype(np.float64)
-    # A mirrored copy reads right on the mirrored grid (the detector's ``_flipped``).
+    # A mirrored copy reads right on the mirrored grid (the detector's ``flipped``, ``_wm_fold``).
     qx = flip[1] * (inv[0, 0] * px + inv[0, 1] * py)
     qy = flip[0] * (inv[1, 0] * px + inv[1, 1] * py)
     tile = render_tile(bits, NORM).astype(np.float32)  # equal gains: the per-bit ones are unknown here
@@ -148,7 +143,7 @@ def score_blocks(y: np.ndarray, v1: np.ndarray, v2: np.ndarray, offset: np.ndarr
     # The same mark the embedder would add here (its activity weighting, its RMS cap), added once
     # more: the gain in score is what a marked block of this content shows.
     grey = np.repeat(np.clip(y, 0, 255).astype(np.uint8)[..., None], 3, axis=2)
-    probe = rms_capped(_strength(grey) * _sample(tile, qy - offset[0], qx - offset[1]))
+    probe = rms_capped(mark_strength(grey) * _sample(tile, qy - offset[0], qx - offset[1]))
     gain = _smooth(scores(normalised_residual(y + probe, valid, unit), 0.0, 0.0)) - _smooth(true)
     return true / sigma, _smooth(true) / sigma_s, gain / sigma_s
 
@@ -162,18 +157,14 @@ def _smooth(s: np.ndarray) -> np.ndarray:
     return total / np.sqrt(count)
 
 
-def localize_mark(method: ProvenanceWM, image: np.ndarray, *, block: int | None = None) -> WatermarkMap:
-    """Detect (with the geometric search); when a payload decodes, score every block of the image
-    for the presence of that payload's pattern. Undetected: an empty map (nothing to compare with)."""
-    rgb = np.ascontiguousarray(image, dtype=np.uint8)
-    result, hyp = method._locate(rgb, search=True)
-    if hyp is None:
-        return WatermarkMap(result)
-    y, s = _working_luma(rgb)
+def localize_mark(rgb: np.ndarray, detection: WatermarkResult, hyp: Hypothesis, bits: np.ndarray, *,
+                  block: int | None = None) -> WatermarkMap:
+    """Score every block of ``rgb`` for the presence of the pattern carrying ``bits`` (the decoded
+    payload's) at the geometry ``hyp`` the detector decoded it at (``ProvenanceWM.localize``)."""
+    y, s = working_luma(rgb)
     work_block = BLOCK_PX if block is None else max(8, round(block * s))
-    bits = method.codec.encode_payload(result.payload)
     alone, smoothed, expected = score_blocks(y, hyp.v1, hyp.v2, hyp.offset, bits, block=work_block, flip=hyp.flip)
-    return WatermarkMap(result, block=work_block / s, scores=smoothed, block_scores=alone, expected=expected)
+    return WatermarkMap(detection, block=work_block / s, scores=smoothed, block_scores=alone, expected=expected)
 
 
 def render_map(image: np.ndarray, wmap: WatermarkMap, *, alpha: float = 0.45) -> np.ndarray:

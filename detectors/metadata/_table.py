@@ -35,7 +35,7 @@ class MetadataParser:
         return self.read(loaded, sources if sources is not None else extract_sources(loaded))
 
 
-#: The registry, in the order parsers are tried.
+#: The table, in the order parsers are tried.
 PARSERS: list[MetadataParser] = []
 
 

@@ -2,36 +2,29 @@
 from __future__ import annotations
 
 from .._errors import UnknownMethodError
+from .._named_table import NamedTable
 from ._base import WatermarkMethod
 from ._imwatermark import DwtDct, DwtDctSvd, RivaGan
-from ._provenance_wm import ProvenanceWM
+from ._wm_method import ProvenanceWM
 
-_METHODS: dict[str, WatermarkMethod] = {}
+_METHODS: NamedTable[WatermarkMethod] = NamedTable("watermark method", UnknownMethodError)
 
 #: Used by ``stamp``, ``generate`` and ``watermark embed`` when no ``--method`` is given.
 DEFAULT_METHOD = "provenanceWM"
 
 
 def register_method(method: WatermarkMethod) -> WatermarkMethod:
-    """Add a method to the registry (its ``name`` must be new)."""
-    if method.name in _METHODS:
-        raise ValueError(f"watermark method {method.name!r} is already registered")
-    _METHODS[method.name] = method
-    return method
+    """Add a method to the table (its ``name`` must be new)."""
+    return _METHODS.add(method.name, method)
 
 
 def get_method(name: str) -> WatermarkMethod:
-    try:
-        return _METHODS[name]
-    except KeyError:
-        raise UnknownMethodError(
-            f"unknown watermark method {name!r}; registered: {', '.join(_METHODS)}"
-        ) from None
+    return _METHODS.get(name)
 
 
 def method_names() -> list[str]:
     """Registered method names, in registration order."""
-    return list(_METHODS)
+    return _METHODS.names()
 
 
 for _m in (DwtDctSvd(), DwtDct(), RivaGan(), ProvenanceWM()):

@@ -7,6 +7,7 @@ from typing import Callable
 import numpy as np
 
 from provenance._errors import ProvenanceError
+from provenance._named_table import NamedTable
 
 
 class UnknownExtractorError(ProvenanceError):
@@ -55,14 +56,13 @@ class FeatureExtractor:
         raise KeyError(feature)
 
 
-_EXTRACTORS: dict[str, FeatureExtractor] = {}
+_EXTRACTORS: NamedTable[FeatureExtractor] = NamedTable("feature extractor", UnknownExtractorError)
 
 
-def register_extractor(extractor: FeatureExtractor) -> FeatureExtractor:
-    """Add an extractor to the registry (its ``name`` and feature names must be new)."""
-    if extractor.name in _EXTRACTORS:
-        raise ValueError(f"feature extractor {extractor.name!r} is already registered")
-    taken = {n for e in _EXTRACTORS.values() for n in e.names}
+def _check_new(extractor: FeatureExtractor) -> None:
+    """Refuse an extractor whose feature names are taken, whose scale is not 1, 2 or 4, or with a
+    feature no facet explains."""
+    taken = {n for e in _EXTRACTORS.entries() for n in e.names}
     clash = taken.intersection(extractor.names)
     if clash:
         raise ValueError(f"feature names already registered: {sorted(clash)}")
@@ -70,19 +70,17 @@ def register_extractor(extractor: FeatureExtractor) -> FeatureExtractor:
         raise ValueError(f"feature extractor {extractor.name!r}: scale must be 1, 2 or 4, not {extractor.scale!r}")
     for n in extractor.names:
         extractor.facet_of(n)  # every feature must be explainable
-    _EXTRACTORS[extractor.name] = extractor
-    return extractor
+
+
+def register_extractor(extractor: FeatureExtractor) -> FeatureExtractor:
+    """Add an extractor to the table (its ``name`` and feature names must be new)."""
+    return _EXTRACTORS.add(extractor.name, extractor, check=_check_new)
 
 
 def get_extractor(name: str) -> FeatureExtractor:
-    try:
-        return _EXTRACTORS[name]
-    except KeyError:
-        raise UnknownExtractorError(
-            f"unknown feature extractor {name!r}; registered: {', '.join(_EXTRACTORS)}"
-        ) from None
+    return _EXTRACTORS.get(name)
 
 
 def extractor_names() -> list[str]:
     """Registered extractor names, in registration (and feature-vector) order."""
-    return list(_EXTRACTORS)
+    return _EXTRACTORS.names()
