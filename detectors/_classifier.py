@@ -28,7 +28,7 @@ from typing import Sequence
 
 import numpy as np
 
-from provenance._errors import MissingDependencyError, ProvenanceError
+from provenance import MissingDependencyError, ProvenanceError
 
 from ._plain_model import PlainHead, PlainLinear, export_head, export_linear
 from .features import FEATURE_VERSION, describe_feature, extractor_names, feature_names, get_extractor
@@ -342,7 +342,7 @@ def library_versions() -> dict:
 def save_model(model: ForensicsModel, path: str | os.PathLike[str], *, extra: dict | None = None) -> Path:
     """Write ``path`` (.npz of plain arrays) and its sidecar .json; sets ``model.sha256``.
     Returns the sidecar's path."""
-    from provenance._imageio import atomic_write
+    from provenance import atomic_write
 
     path = Path(path)
     if path.suffix != MODEL_SUFFIX:

@@ -42,7 +42,7 @@ def _train_config(args):
     return TrainConfig(seed=args.seed)
 
 def cmd_train(args) -> int:
-    from provenance._imageio import check_output_path
+    from provenance import check_output_path
     from detectors._classifier import MODEL_SUFFIX
     from detectors._train import train_from_data
 
@@ -69,7 +69,7 @@ def cmd_train(args) -> int:
     return EXIT_ERROR if run.errors else EXIT_OK
 
 def cmd_evaluate(args) -> int:
-    from provenance._imageio import atomic_write
+    from provenance import atomic_write
     from detectors._evaluate import save_plots
     from detectors._train import evaluate_on_data
     from detectors.forensics import load_default_model

@@ -21,8 +21,8 @@ from typing import Iterable, Sequence
 import numpy as np
 from PIL import Image
 
-from provenance._errors import ImageTooSmallError, ProvenanceError
-from provenance._imageio import load_image
+from provenance import ImageTooSmallError, ProvenanceError
+from provenance import load_image
 
 from .features import FEATURE_VERSION, extract_features, feature_names, require_size
 

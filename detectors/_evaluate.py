@@ -354,7 +354,7 @@ def save_plots(report: EvaluationReport, folder, *, prefix: str = "detection") -
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError as e:
-        from provenance._errors import MissingDependencyError
+        from provenance import MissingDependencyError
 
         raise MissingDependencyError("plots need matplotlib: pip install 'provenance-tool[train]'") from e
     folder = Path(folder)

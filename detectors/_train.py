@@ -11,7 +11,7 @@ from typing import Sequence
 
 import numpy as np
 
-from provenance._imageio import sniff_format
+from provenance import sniff_format
 
 from ._classifier import ForensicsModel, TrainConfig, require_sklearn, save_model
 from ._dataset import (ALL_CONDITIONS, EVAL_CONDITIONS, TRAIN_CONDITIONS, Sample, cap_per_source, feature_table,

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from provenance._data_files import ROOT, data_file
+from provenance import checked_path
 
 from ._classifier import ForensicsModel, ModelError, TrainConfig, load_model, save_model, sidecar_path, train_model
 from ._dataset import DataError
@@ -65,7 +65,7 @@ def load_default_model(path: str | Path | None = None) -> ForensicsModel:
     The shipped one and its sidecar are first checked against the package's data table."""
     if path is None:
         for shipped in (DEFAULT_MODEL_PATH, sidecar_path(DEFAULT_MODEL_PATH)):
-            data_file(shipped.relative_to(ROOT).as_posix())
+            checked_path(shipped)
     p = Path(path) if path is not None else DEFAULT_MODEL_PATH
     try:
         mtime = p.stat().st_mtime

@@ -35,7 +35,7 @@ import numpy as np
 from provenance.watermark import WatermarkResult
 # The block-level steps of our invisible-watermark port, shared so the three schemes decode
 # from one transform per colour domain (see block_scores).
-from provenance.watermark._fast_iw import DEFAULT_DWT_DCT_SCALES, dwt_dct_block_scores
+from provenance.watermark import DEFAULT_DWT_DCT_SCALES, dwt_dct_block_scores
 
 
 @dataclass(frozen=True)

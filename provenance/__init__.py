@@ -23,12 +23,21 @@ _EXPORTS = {
                      "UnsafeOutputError"), "._errors"),
     # images
     **dict.fromkeys(("LoadedImage", "MAX_PIXELS", "atomic_write", "check_output_path", "decode_image",
-                     "load_image", "sniff_format"), "._imageio"),
+                     "format_for_suffix", "load_image", "sniff_format"), "._imageio"),
+    "encode_image": "._metadata",
+    **dict.fromkeys(("dumps_json", "printable"), "._text"),
     # keys, trust
     **dict.fromkeys(("SigningIdentity", "describe_keys", "import_keys", "init_keys", "load_identity"), "._keys"),
     "trust_anchors": "._trust",
+    # shipped data files, checked against their sha256; the plugin table both packages use
+    "checked_path": "._data_files",
+    "NamedTable": "._named_table",
     # stamping
-    "new_content_id": "._payload",
+    **dict.fromkeys(("new_content_id", "normalize_content_id"), "._payload"),
+    "registry_path": "._paths",
+    "export_records": "._registry",
+    "pdq_hash": "._fingerprint",
+    "version_text": "._about",
     **dict.fromkeys(("GenerationRecord", "Lora"), "._record"),
     **dict.fromkeys(("Registry", "StampRecord"), "._registry"),
     **dict.fromkeys(("StampResult", "stamp_file", "stamp_image"), "._stamp"),
@@ -56,15 +65,22 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerly
     from ._c2pa import ManifestReport, read_manifest
+    from ._data_files import checked_path
     from ._errors import (DataFileError, ImageError, ImageTooSmallError, KeyNotFoundError, MissingDependencyError,
                           OutputError, OutputExistsError, ParamsError, PassphraseError, ProvenanceError, RegistryError,
                           SigningError, SigningKeyError, UnknownMethodError, UnsafeOutputError)
-    from ._imageio import (MAX_PIXELS, LoadedImage, atomic_write, check_output_path, decode_image, load_image,
-                           sniff_format)
+    from ._about import version_text
+    from ._fingerprint import pdq_hash
+    from ._imageio import (MAX_PIXELS, LoadedImage, atomic_write, check_output_path, decode_image, format_for_suffix,
+                           load_image, sniff_format)
+    from ._metadata import encode_image
+    from ._paths import registry_path
+    from ._text import dumps_json, printable
+    from ._named_table import NamedTable
     from ._keys import SigningIdentity, describe_keys, import_keys, init_keys, load_identity
-    from ._payload import new_content_id
+    from ._payload import new_content_id, normalize_content_id
     from ._record import GenerationRecord, Lora
-    from ._registry import Registry, StampRecord
+    from ._registry import Registry, StampRecord, export_records
     from ._stamp import StampResult, stamp_file, stamp_image
     from ._trust import trust_anchors
     from ._verdict import Verdict

@@ -1,15 +1,17 @@
 """This package's own collectors: C2PA, our watermarks, and the registry of stamps.
 
-Each is registered in the verify collector table (``provenance.collectors``) when this module
-loads; the detectors package adds metadata, the public SD watermarks and forensics through the
-entry-point group.
+:data:`BUILTIN` is the start of the verify collector table (``provenance.collectors``); the
+detectors package adds metadata, the public SD watermarks and forensics through the entry-point group.
 """
 from __future__ import annotations
 
 import hashlib
+from typing import TYPE_CHECKING
 
 from ._registry import PDQ_MAX_DISTANCE, PHASH_MAX_DISTANCE, Registry
-from .collectors import CollectContext, register_collector
+
+if TYPE_CHECKING:
+    from .collectors import CollectContext
 
 
 class C2paCollector:
@@ -145,5 +147,5 @@ class RegistryCollector:
         from . import _fingerprint  # noqa: F401
 
 
-for _collector in (C2paCollector(), WatermarkCollector(), RegistryCollector()):
-    register_collector(_collector)
+#: This package's collectors, in the order verify runs them.
+BUILTIN = (C2paCollector(), WatermarkCollector(), RegistryCollector())

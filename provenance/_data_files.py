@@ -84,6 +84,17 @@ def data_file(name: str, *, root: Path | None = None) -> Path:
     return path
 
 
+def checked_path(path: str | Path) -> Path:
+    """:func:`data_file` for a shipped file given by its path (``detectors/models/x.npz`` resolved
+    anywhere under the installed packages): the same checks, the same path back."""
+    path = Path(path).resolve()
+    try:
+        name = path.relative_to(ROOT).as_posix()
+    except ValueError:
+        raise DataFileError(f"{path} is not a shipped data file (it is outside the installed packages)") from None
+    return data_file(name)
+
+
 def load_json(name: str) -> dict:
     """A shipped JSON file (e.g. :data:`VERIFY_SCHEMA`), checked, parsed."""
     return json.loads(data_file(name).read_text(encoding="utf-8"))

@@ -77,21 +77,22 @@ class Collector(Protocol):
         """Load what the first file would otherwise pay for (imports, models)."""
 
 
-_builtin: list[Collector] = []
+_registered: list[Collector] = []  # added at run time with register_collector
 _table: list[Collector] | None = None
 _lock = threading.Lock()
 
 
 def register_collector(collector: Collector) -> Collector:
-    """Add ``collector`` to the table (this package's own collectors call this when they load)."""
+    """Add ``collector`` to the table from code (an installed package registers through the
+    entry-point group instead, so that it loads without being imported by name)."""
     if not isinstance(collector, Collector):
         raise CollectorLoadError(f"{collector!r} is not a Collector (name, member, order, absent, collect, "
                                  "fingerprint, warm_up)")
     global _table
     with _lock:
-        if any(c.name == collector.name for c in _builtin):
+        if any(c.name == collector.name for c in _registered):
             raise CollectorLoadError(f"a collector named {collector.name!r} is already registered")
-        _builtin.append(collector)
+        _registered.append(collector)
         _table = None
     return collector
 
@@ -118,15 +119,15 @@ def collectors() -> list[Collector]:
     """Every collector, this package's and the plugins', in the order verify runs them (loaded once)."""
     global _table
     if _table is None:
-        from . import _collectors  # noqa: F401  (registers this package's own)
+        from ._collectors import BUILTIN
 
         with _lock:
             if _table is None:
-                table = [*_builtin]
-                for c in _plugins():
-                    if any(x.name == c.name for x in table):
-                        raise CollectorLoadError(f"two collectors are named {c.name!r}")
-                    table.append(c)
+                table = [*BUILTIN, *_registered, *_plugins()]
+                names = [c.name for c in table]
+                twice = sorted({n for n in names if names.count(n) > 1})
+                if twice:
+                    raise CollectorLoadError(f"two collectors are named {', '.join(map(repr, twice))}")
                 _table = sorted(table, key=lambda c: c.order)
     return list(_table)
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from provenance._errors import MissingDependencyError
+from provenance import MissingDependencyError
 
 from ._lite0 import INPUT_SIDE, TAP_CHANNELS, TAPS, build_onnx, expected_shapes
 from ._pth import WeightsError, read_state_dict

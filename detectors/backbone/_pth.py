@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from provenance._errors import ProvenanceError
+from provenance import ProvenanceError
 
 
 class WeightsError(ProvenanceError):

@@ -5,7 +5,7 @@ from typing import Iterable
 
 import numpy as np
 
-from provenance._errors import ImageTooSmallError
+from provenance import ImageTooSmallError
 
 from ._table import FeatureExtractor, extractor_names, get_extractor
 

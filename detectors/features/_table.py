@@ -6,8 +6,8 @@ from typing import Callable
 
 import numpy as np
 
-from provenance._errors import ProvenanceError
-from provenance._named_table import NamedTable
+from provenance import ProvenanceError
+from provenance import NamedTable
 
 
 class UnknownExtractorError(ProvenanceError):

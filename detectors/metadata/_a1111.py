@@ -12,7 +12,7 @@ import json
 import re
 
 from provenance import Lora
-from provenance._imageio import LoadedImage
+from provenance import LoadedImage
 
 from ._model import GeneratorInfo
 from ._sources import MAKER_NOTE, ImageSources

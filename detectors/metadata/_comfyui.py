@@ -18,7 +18,7 @@ from collections import deque
 from typing import Any
 
 from provenance import Lora
-from provenance._imageio import LoadedImage
+from provenance import LoadedImage
 
 from ._model import GeneratorInfo
 from ._sources import ImageSources

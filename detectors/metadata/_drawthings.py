@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from provenance import Lora
-from provenance._imageio import LoadedImage
+from provenance import LoadedImage
 
 from ._a1111 import a1111_info
 from ._model import GeneratorInfo

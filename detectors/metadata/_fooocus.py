@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from provenance import Lora
-from provenance._imageio import LoadedImage
+from provenance import LoadedImage
 
 from ._model import GeneratorInfo
 from ._sources import MAKER_NOTE, ImageSources

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from provenance._imageio import LoadedImage
+from provenance import LoadedImage
 
 from ._model import GeneratorInfo
 from ._sources import ImageSources

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from provenance import Lora
-from provenance._imageio import LoadedImage
+from provenance import LoadedImage
 
 from ._model import GeneratorInfo
 from ._sources import ImageSources

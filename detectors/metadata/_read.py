@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 
-from provenance._imageio import LoadedImage
+from provenance import LoadedImage
 
 from ._camera import exif_tags, summarize_exif, summarize_xmp
 from ._model import MetadataEvidence

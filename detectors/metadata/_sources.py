@@ -15,7 +15,7 @@ from typing import Any
 
 from PIL import Image
 
-from provenance._imageio import LoadedImage
+from provenance import LoadedImage
 
 from ._values import clean_text, inflate_bounded
 from ._xmp import parse_xmp

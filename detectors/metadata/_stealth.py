@@ -14,7 +14,7 @@ import zlib
 
 import numpy as np
 
-from provenance._imageio import LoadedImage
+from provenance import LoadedImage
 
 from ._a1111 import a1111_info
 from ._model import GeneratorInfo

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from provenance._imageio import LoadedImage
+from provenance import LoadedImage
 
 from ._model import GeneratorInfo
 from ._sources import ImageSources, extract_sources

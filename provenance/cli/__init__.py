@@ -51,7 +51,7 @@ def plugin_commands() -> list:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .._about import version_text
+    from provenance import version_text
 
     parser = argparse.ArgumentParser(
         prog="provenance",
@@ -83,7 +83,7 @@ def _main(argv: list[str] | None) -> int:
     args = parser.parse_args(argv)  # exits 2 on usage errors
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="provenance: %(levelname)s: %(message)s", stream=sys.stderr)
-    from .._errors import ProvenanceError
+    from provenance import ProvenanceError
 
     try:
         code = args.func(args)

@@ -20,7 +20,7 @@ class UsageError(Exception):
     """A mistake in the command line that argparse cannot see (exit code 2)."""
 
 def print_json(obj) -> None:
-    from provenance._text import dumps_json
+    from provenance import dumps_json
 
     sys.stdout.write(dumps_json(obj, indent=2, default=str) + "\n")
 
@@ -118,7 +118,7 @@ def pixels(text: str) -> int:
     return n
 
 def add_max_pixels(p) -> None:
-    from provenance._imageio import MAX_PIXELS
+    from provenance import MAX_PIXELS
 
     p.add_argument("--max-pixels", type=pixels, default=MAX_PIXELS, metavar="N",
                    help=f"largest image decoded, in pixels (default {MAX_PIXELS:,}); larger ones are refused "
@@ -149,7 +149,7 @@ def add_key_options(p) -> None:
 def existing_registry():
     """(the registry, None) when one exists; else (None, why): reading must not create it."""
     from provenance import Registry
-    from provenance._paths import registry_path
+    from provenance import registry_path
 
     path = registry_path()
     if not path.exists():

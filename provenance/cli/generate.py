@@ -25,7 +25,7 @@ def _load_for_generation(args):
         task="image-to-image" if getattr(args, "init_image", None) else "text-to-image")
 
 def _add_model_options(p) -> None:
-    from provenance.generate._load import DTYPES, OFFLOAD_MODES, QUANTIZATIONS, SCHEDULER_ALIASES
+    from provenance.generate import DTYPES, OFFLOAD_MODES, QUANTIZATIONS, SCHEDULER_ALIASES
 
     p.add_argument("--model", required=True,
                    help="hub id or local diffusers folder (with --single-file: the checkpoint's architecture)")

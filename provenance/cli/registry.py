@@ -16,7 +16,7 @@ log = logging.getLogger("provenance.cli")
 
 def _registry_rows(query: Callable) -> tuple[list, str]:
     """``query(registry)`` on the registry if there is one (none yet: no rows), and its path."""
-    from provenance._paths import registry_path
+    from provenance import registry_path
 
     registry, _note = existing_registry()
     if registry is None:
@@ -63,8 +63,8 @@ def cmd_registry_show(args) -> int:
     return EXIT_OK
 
 def cmd_registry_export(args) -> int:
-    from provenance._imageio import atomic_write
-    from provenance._registry import export_records
+    from provenance import atomic_write
+    from provenance import export_records
 
     rows, _path = _registry_rows(lambda reg: list(reg.iter_all()))
     text = export_records(rows, "json" if args.json else args.format)
@@ -78,7 +78,7 @@ def cmd_registry_export(args) -> int:
 def cmd_registry_reindex(args) -> int:
     """PDQ fingerprints for stamps recorded before the registry kept them, from their stamped files."""
     from provenance import ProvenanceError, Registry, load_image
-    from provenance._fingerprint import pdq_hash
+    from provenance import pdq_hash
 
     done = missing = 0
     with Registry() as reg:

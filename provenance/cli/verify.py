@@ -54,8 +54,8 @@ def _print_report(r: dict) -> None:
         print(f"  error ({e['collector']}): {e['error']}")
 
 def cmd_verify(args) -> int:
-    from provenance._trust import trust_anchors
-    from provenance._verify import VerifyOptions, verify_file
+    from provenance import trust_anchors
+    from provenance import VerifyOptions, verify_file
 
     pem, _sources = trust_anchors(args.trust)
     registry, note = (None, "registry lookup disabled") if args.no_registry else existing_registry()

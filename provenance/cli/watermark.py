@@ -11,9 +11,9 @@ from ._base import (EXIT_ERROR, EXIT_OK, UsageError, add_command, add_fast, add_
 
 def cmd_watermark_embed(args) -> int:
     from provenance import load_image, new_content_id
-    from provenance._imageio import atomic_write, check_output_path, format_for_suffix
-    from provenance._metadata import encode_image
-    from provenance._payload import normalize_content_id
+    from provenance import atomic_write, check_output_path, format_for_suffix
+    from provenance import encode_image
+    from provenance import normalize_content_id
     from provenance.watermark import embed_watermark, get_method
 
     fmt = (args.format or format_for_suffix(args.dst) or "").upper().replace("JPG", "JPEG")
@@ -39,8 +39,8 @@ def cmd_watermark_embed(args) -> int:
 def _write_watermark_map(rgb, wmap, path: str, *, overwrite: bool) -> dict:
     """provenanceWM's missing-mark map ``wmap`` of ``rgb``: its summary, and a PNG overlay at
     ``path`` (written atomically, only when the mark was found: without it there is nothing to map)."""
-    from provenance._imageio import atomic_write
-    from provenance._metadata import encode_image
+    from provenance import atomic_write
+    from provenance import encode_image
     from provenance.watermark import render_map
 
     out = wmap.to_dict()
@@ -54,7 +54,7 @@ def _write_watermark_map(rgb, wmap, path: str, *, overwrite: bool) -> dict:
 
 def cmd_watermark_detect(args) -> int:
     from provenance import ProvenanceError, load_image
-    from provenance._imageio import check_output_path
+    from provenance import check_output_path
     from provenance.watermark import detect_watermarks, localize_watermark
 
     if args.map:

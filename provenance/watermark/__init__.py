@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._base import WatermarkMethod, WatermarkResult
+from ._fast_iw import DEFAULT_DWT_DCT_SCALES, dwt_dct_block_scores
 from ._localize import WatermarkMap, render_map
 from ._table import DEFAULT_METHOD, get_method, method_names, register_method
 
@@ -57,11 +58,13 @@ def localize_watermark(image: np.ndarray, *, block: int | None = None) -> Waterm
 
 
 __all__ = [
+    "DEFAULT_DWT_DCT_SCALES",
     "DEFAULT_METHOD",
     "WatermarkMap",
     "WatermarkMethod",
     "WatermarkResult",
     "detect_watermarks",
+    "dwt_dct_block_scores",
     "embed_watermark",
     "get_method",
     "localize_watermark",
