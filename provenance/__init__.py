@@ -45,7 +45,7 @@ _EXPORTS = {
     **dict.fromkeys(("WatermarkResult", "detect_watermarks", "embed_watermark"), ".watermark"),
     # verify
     **dict.fromkeys(("VerifyOptions", "VerifyReport", "verify_bytes", "verify_file"), "._verify"),
-    "Verdict": "._verdict",
+    "Verdict": ".evidence",
     **dict.fromkeys(("CollectContext", "Collector", "register_collector"), ".collectors"),
 }
 
@@ -83,7 +83,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
     from ._registry import Registry, StampRecord, export_records
     from ._stamp import StampResult, stamp_file, stamp_image
     from ._trust import trust_anchors
-    from ._verdict import Verdict
+    from .evidence import Verdict
     from ._verify import VerifyOptions, VerifyReport, verify_bytes, verify_file
     from .collectors import CollectContext, Collector, register_collector
     from .watermark import WatermarkResult, detect_watermarks, embed_watermark

@@ -21,11 +21,10 @@ from ._jumbf import StoreLocation, locate_manifest_store
 from ._keys import SigningIdentity
 from ._metadata import TRAINED_ALGORITHMIC_MEDIA
 from ._record import GenerationRecord
+from .evidence import GENERATION_ASSERTION  # the label of our assertion holding the generation record
 
 log = logging.getLogger(__name__)
 
-#: Label of our custom assertion holding the generation record.
-GENERATION_ASSERTION = "org.provenance.generation"
 #: Soft-binding algorithm name per watermark method (C2PA soft-binding ``alg``).
 SOFT_BINDING_PREFIX = "org.provenance.watermark."
 

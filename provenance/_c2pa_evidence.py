@@ -18,9 +18,8 @@ the ingredient was added).
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-
 from ._c2pa import GENERATION_ASSERTION, ManifestReport, read_manifest
+from .evidence import C2paEvidence
 
 IPTC_SOURCE = "http://cv.iptc.org/newscodes/digitalsourcetype/"
 AI_SOURCE_TYPES = frozenset(IPTC_SOURCE + t for t in (
@@ -47,28 +46,6 @@ def classify(failure_codes: list[str], validation_state: str | None) -> str:
     if failures or validation_state not in ("Trusted", "Valid"):
         return "invalid"
     return "trusted" if validation_state == "Trusted" else "valid"
-
-
-@dataclass
-class C2paEvidence:
-    status: str  # absent | trusted | valid | invalid | tampered
-    codes: list[str] = field(default_factory=list)  # failure codes, raw
-    success_codes: list[str] = field(default_factory=list)
-    signer: dict | None = None
-    claim_generator: str | None = None
-    title: str | None = None
-    digital_source_type: str | None = None
-    ai_generated: bool | None = None  # from digitalSourceType: True AI, False camera, None unknown
-    actions: list[dict] = field(default_factory=list)
-    ingredients: list[dict] = field(default_factory=list)
-    soft_bindings: list[dict] = field(default_factory=list)
-    generation: dict | None = None
-    validation_state: str | None = None  # c2pa-rs's, as it said it
-    store: dict | None = None  # where the bytes hold the store: container, offset, length, problem
-    error: str | None = None
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 def _claim_generator(active: dict) -> str | None:

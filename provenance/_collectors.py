@@ -12,6 +12,7 @@ from ._registry import PDQ_MAX_DISTANCE, PHASH_MAX_DISTANCE, Registry
 
 if TYPE_CHECKING:
     from .collectors import CollectContext
+    from .evidence import C2paEvidence, WatermarkEvidence
 
 
 class C2paCollector:
@@ -23,10 +24,10 @@ class C2paCollector:
     def absent(self, ctx: CollectContext) -> None:
         return None
 
-    def collect(self, ctx: CollectContext) -> dict:
+    def collect(self, ctx: CollectContext) -> C2paEvidence:
         from ._c2pa_evidence import collect_c2pa
 
-        return collect_c2pa(ctx.data, trust_anchors_pem=ctx.options.trust_anchors_pem or None).to_dict()
+        return collect_c2pa(ctx.data, trust_anchors_pem=ctx.options.trust_anchors_pem or None)
 
     def fingerprint(self, options) -> str:
         return hashlib.sha256(options.trust_anchors_pem).hexdigest()
@@ -75,7 +76,7 @@ def _by_sha256(sha256: str, registry: Registry) -> dict | None:
             "identical_file": True, "candidates": [_candidate(r, kind="sha256", distance=0) for r in exact]}
 
 
-def registry_lookup(rgb, sha256: str, watermarks: list[dict], registry: Registry) -> dict:
+def registry_lookup(rgb, sha256: str, watermarks: list[WatermarkEvidence], registry: Registry) -> dict:
     """The registry's answer: by our watermark's id (the file carries the stamp's mark), by the
     file's sha256 (it is the stamped file), else by look (PDQ with flips, pHash): every stamp
     within the thresholds, best first. A look-alike is evidence that the image resembles a stamp,
@@ -83,12 +84,12 @@ def registry_lookup(rgb, sha256: str, watermarks: list[dict], registry: Registry
     from ._fingerprint import DIHEDRAL, pdq_hashes, perceptual_hash
 
     for w in watermarks:
-        if w.get("kind") != "content-id" or not w.get("detected"):
+        if not w.ours:
             continue
-        rows = registry.find_by_prefix(w["payload"]) if w.get("partial") else \
-            [r for r in [registry.get(w["payload"])] if r is not None]
+        rows = registry.find_by_prefix(w.payload) if w.partial else \
+            [r for r in [registry.get(w.payload)] if r is not None]
         if rows:  # a short id prefix can name several stamps
-            found = {"match": "watermark", "scheme": w["scheme"], "record": rows[0].to_dict(),
+            found = {"match": "watermark", "scheme": w.scheme, "record": rows[0].to_dict(),
                      "identical_file": len(rows) == 1 and rows[0].sha256 == sha256,
                      "candidates": [_candidate(r, kind="watermark") for r in rows]}
             if len(rows) > 1:

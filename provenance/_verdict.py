@@ -7,22 +7,18 @@ order; the first that applies sets the label, later applicable rules add to ``ev
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from ._verify import VerifyReport
-
-STRONG_WATERMARK_FPR = 1e-6
+from .evidence import AI_LABELS, Verdict, VerifyReport
 #: A validated classifier's levels when its sidecar records none (older models): fixed p_ai cuts.
 FORENSICS_AI = 0.8
 FORENSICS_CAMERA = 0.2
 
 
-def _levels(forensics: dict) -> dict:
+def _levels(levels: dict | None) -> dict:
     """The validated classifier's decision levels (``forensics.levels``, set at 1% false positives
     and 1% misses in grouped cross-validation), or the fixed cuts when it records none."""
-    lv = forensics.get("levels") or {}
+    lv = levels or {}
     if lv.get("ai") is None or lv.get("camera") is None:
         return {"ai": FORENSICS_AI, "camera": FORENSICS_CAMERA}
     # A camera level at or above the AI level would let one score mean both; the AI level wins.
@@ -59,44 +55,16 @@ def _forensic_camera_sentence(p_ai: float, lv: dict) -> str:
             "photos); an estimate.")
 
 
-@dataclass
-class Verdict:
-    label: str = "unknown"  # ai-generated | likely-ai-generated | likely-camera | camera-signed | unknown
-    confidence: float = 0.0
-    summary: str = "No evidence about this image's origin was found."
-    how: dict = field(default_factory=lambda: {"source": "unknown"})
-    conflicts: list[str] = field(default_factory=list)
-    rules: list[str] = field(default_factory=list)  # the rules that fired, strongest first
-
-
-def _camera_exif(meta: dict) -> str | None:
-    exif = meta.get("exif") or {}
-    make, model = exif.get("make"), exif.get("model")
-    return " ".join(x for x in (make, model) if x) or None
-
-
-def _xmp_ai(meta: dict) -> str | None:
-    xmp = meta.get("xmp") or {}
-    return xmp.get("digital_source_type") if xmp.get("ai_generated") else None
-
-
-def _generation_from_record(record: dict | None) -> dict | None:
-    if not record:
-        return None
-    for a in (record.get("manifest") or {}).get("assertions", []):
-        if a.get("label") == "org.provenance.generation":
-            return a.get("data")
-    return None
-
-
 def _how(report: VerifyReport, family: str | None, *, use_registry: bool) -> dict:
     """How it was made. The file's own evidence first (its signed manifest, then its generator
     metadata); the registry's record only fills what the file does not say, and only when the
     file is that stamp (``use_registry``: its watermark, its bytes, or a look-alike the file's own
     evidence backs), never for a mere look-alike."""
-    own = report.c2pa.get("generation") or {}
-    meta_gen = (report.metadata or {}).get("generator") or {}
-    reg = (_generation_from_record(report.registry.get("record")) if use_registry else None) or {}
+    own = report.c2pa.generation or {}
+    gen = report.metadata.generator
+    meta_gen = {} if gen is None else {"tool": gen.tool, "model": gen.model, "model_hash": gen.model_hash,
+                                       "loras": gen.loras}
+    reg = (report.registry.record_generation if use_registry else None) or {}
 
     def first(*values):
         return next((v for v in values if v not in (None, "", [])), None)
@@ -122,95 +90,87 @@ def _same_hash(a: str, b: str, short: str | None = None) -> bool:
 def _registry_conflicts(report: VerifyReport) -> list[str]:
     """Where the file's own generation evidence (manifest, metadata) and the registry's record of
     the matched stamp disagree: reported, never resolved in the registry's favour."""
-    reg = report.registry or {}
-    record = _generation_from_record(reg.get("record"))
+    record = report.registry.record_generation
     if not record:
         return []
-    cid = (reg.get("record") or {}).get("content_id")
-    sources = [("Content Credentials", report.c2pa.get("generation") or {})]
-    meta_gen = (report.metadata or {}).get("generator") or {}
-    if meta_gen:
-        sources.append((f"{meta_gen.get('tool') or 'generator'} metadata", meta_gen))
+    cid = report.registry.record_id
+    sources = [("Content Credentials", report.c2pa.generation or {})]
+    gen = report.metadata.generator
+    if gen is not None:
+        sources.append((f"{gen.tool or 'generator'} metadata", gen))
     out = []
     for where, own in sources:
-        for field in ("model", "model_hash", "seed", "prompt"):
-            mine, theirs = own.get(field), record.get(field)
+        for name in ("model", "model_hash", "seed", "prompt"):
+            mine, theirs = own.get(name), record.get(name)
             if mine in (None, "") or theirs in (None, ""):
                 continue
-            same = _same_hash(mine, theirs, record.get("model_short_hash")) if field == "model_hash" \
+            same = _same_hash(mine, theirs, record.get("model_short_hash")) if name == "model_hash" \
                 else str(mine).strip() == str(theirs).strip()
             if not same:
-                out.append(f"the file's {where} gives {field} {mine!r}, but the registry's stamp {cid} records {theirs!r}")
+                out.append(f"the file's {where} gives {name} {mine!r}, but the registry's stamp {cid} records {theirs!r}")
     return out
 
 
 def _lookalike(report: VerifyReport) -> tuple[str, list[str]]:
     """For a registry match by look: a phrase naming the stamp and the distance, and what in the
     file itself backs it (an empty list: nothing; the image only resembles the stamp)."""
-    reg = report.registry or {}
-    rec = reg.get("record") or {}
-    c2pa, meta = report.c2pa or {}, report.metadata or {}
-    cid = rec.get("content_id")
-    hash_name = {"pdq": "PDQ", "phash": "pHash"}.get(reg.get("hash"), reg.get("hash"))
-    more = len(reg.get("candidates") or []) - 1
+    reg, c2pa, meta = report.registry, report.c2pa, report.metadata
+    rec = reg.record or {}
+    cid = reg.record_id
+    hash_name = {"pdq": "PDQ", "phash": "pHash"}.get(reg.hash, reg.hash)
+    more = len(reg.candidates) - 1
     phrase = (f"stamp {cid} (stamped {rec.get('created_at')}, {rec.get('output_path')}; {hash_name} distance "
-              f"{reg.get('distance')})" + (f" and {more} other stamp{'s' if more > 1 else ''}" if more > 0 else ""))
+              f"{reg.distance})" + (f" and {more} other stamp{'s' if more > 1 else ''}" if more > 0 else ""))
     backing = []
-    bindings = {b.get("value") for b in c2pa.get("soft_bindings") or []}
-    if c2pa.get("status", "absent") != "absent" and (c2pa.get("ai_generated") or cid in bindings):
+    if c2pa.present and (c2pa.ai_generated or cid in c2pa.binding_values):
         backing.append("its Content Credentials")
-    if (meta.get("generator") or {}).get("tool"):
-        backing.append(f"its {meta['generator']['tool']} metadata")
-    if _xmp_ai(meta):
+    if meta.generator_tool:
+        backing.append(f"its {meta.generator_tool} metadata")
+    if meta.xmp_ai_source:
         backing.append("its XMP AI source type")
     return phrase, backing
 
 
 def fuse(report: VerifyReport) -> Verdict:
-    c2pa, meta = report.c2pa or {}, report.metadata or {}
-    marks = report.watermarks or []
-    ours = [w for w in marks if w.get("kind") == "content-id" and w.get("detected")]
-    strong_ours = [w for w in ours if (w.get("false_positive_rate") or 1.0) <= STRONG_WATERMARK_FPR]
-    public = [w for w in marks if w.get("kind") == "public" and w.get("detected")]
-    generator = meta.get("generator") or None
-    camera = _camera_exif(meta)
-    xmp_ai = _xmp_ai(meta)
-    reg = report.registry or {}
-    forensics = report.forensics or {}
+    c2pa, meta, reg, forensics = report.c2pa, report.metadata, report.registry, report.forensics
+    strong_ours = report.strong_marks
+    public = report.public_marks
+    generator = meta.generator
+    camera = meta.camera
+    xmp_ai = meta.xmp_ai_source
     # An unvalidated classifier (grouped-CV AUC below the bar) is reported but never decides.
-    p_ai = forensics.get("p_ai") if forensics.get("validated") else None
-    status = c2pa.get("status", "absent")
-    intact = status in ("trusted", "valid")
-    signer = (c2pa.get("signer") or {}).get("common_name") or "an unknown signer"
+    p_ai = forensics.decisive_p_ai
+    status = c2pa.status
+    intact = c2pa.intact
+    signer = c2pa.signer_name or "an unknown signer"
 
     fired: list[tuple[str, str | None, float, str]] = []  # (rule, label or None: evidence only, confidence, sentence)
-    if intact and c2pa.get("ai_generated"):
+    if intact and c2pa.ai_generated:
         trust = "a trusted signer" if status == "trusted" else f"{signer}, a signer not in the trust list"
         fired.append(("c2pa-ai", "ai-generated", 0.99 if status == "trusted" else 0.95,
                       f"Content Credentials signed by {trust} declare it AI-generated "
-                      f"({c2pa.get('claim_generator') or 'unknown tool'})."))
+                      f"({c2pa.claim_generator or 'unknown tool'})."))
     if strong_ours:
         w = strong_ours[0]
         fired.append(("watermark-ours", "ai-generated", 0.99,
-                      f"It carries a {w['scheme']} watermark with content id "
-                      f"{w['payload'] + '…' if w.get('partial') else w['payload']} "
-                      f"(false-positive rate {w['false_positive_rate']:.0e})."))
+                      f"It carries a {w.scheme} watermark with content id {w.shown_id} "
+                      f"(false-positive rate {w.false_positive_rate:.0e})."))
     if public:
         fired.append(("watermark-public", "ai-generated", 0.97,
-                      f"It carries the public {public[0]['scheme'].upper()} Stable Diffusion watermark."))
-    if reg.get("match") == "watermark" and not strong_ours:
+                      f"It carries the public {public[0].scheme.upper()} Stable Diffusion watermark."))
+    if reg.match == "watermark" and not strong_ours:
         fired.append(("registry-watermark", "ai-generated", 0.9,
-                      f"Its {reg.get('scheme')} watermark id prefix matches a stamp in the local registry."))
+                      f"Its {reg.scheme} watermark id prefix matches a stamp in the local registry."))
     # A match by look says "near-duplicate of stamp X", not "AI-generated": an unstamped original
     # looks exactly like its stamp. It raises the label only with the file's own backing, or
     # when the file is byte for byte the stamped output.
-    use_registry = reg.get("match") == "watermark"
-    if reg.get("match") == "fingerprint":
-        rec = reg.get("record") or {}
-        if reg.get("identical_file"):
+    use_registry = reg.match == "watermark"
+    if reg.match == "fingerprint":
+        rec = reg.record or {}
+        if reg.identical_file:
             use_registry = True
             fired.append(("registry-fingerprint", "ai-generated", 0.95,
-                          f"It is byte for byte stamp {rec.get('content_id')} of the local registry "
+                          f"It is byte for byte stamp {reg.record_id} of the local registry "
                           f"(stamped {rec.get('created_at')})."))
         else:
             phrase, backing = _lookalike(report)
@@ -225,21 +185,21 @@ def fuse(report: VerifyReport) -> Verdict:
                 fired.append(("registry-lookalike", None, 0.0,
                               f"It looks like {phrase}, but carries no watermark: an original, or a copy whose "
                               f"mark was removed."))
-    if generator and generator.get("tool"):
+    if generator is not None and generator.tool:
         fired.append(("generator-metadata", "ai-generated", 0.9,
-                      f"Its metadata was written by {generator['tool']}"
-                      + (f" (model {generator['model']})." if generator.get("model") else ".")))
+                      f"Its metadata was written by {generator.tool}"
+                      + (f" (model {generator.model})." if generator.model else ".")))
     if xmp_ai:
         fired.append(("iptc-ai", "ai-generated", 0.9,
                       f"Its XMP declares IPTC digital source type {xmp_ai.rsplit('/', 1)[-1]}."))
-    if status == "tampered" and c2pa.get("ai_generated"):
+    if status == "tampered" and c2pa.ai_generated:
         fired.append(("c2pa-ai-tampered", "likely-ai-generated", 0.8,
                       "Its Content Credentials declare it AI-generated, but the file changed after signing."))
-    if intact and c2pa.get("ai_generated") is False:
+    if intact and c2pa.ai_generated is False:
         fired.append(("c2pa-camera", "camera-signed", 0.95 if status == "trusted" else 0.85,
                       f"Content Credentials signed by {signer} declare a camera capture "
-                      f"({(c2pa.get('digital_source_type') or '').rsplit('/', 1)[-1]})."))
-    lv = _levels(forensics)
+                      f"({(c2pa.digital_source_type or '').rsplit('/', 1)[-1]})."))
+    lv = _levels(forensics.levels)
     if p_ai is not None and _is_ai(p_ai, lv):
         fired.append(("forensics-ai", "likely-ai-generated", round(float(p_ai), 3), _forensic_ai_sentence(p_ai, lv)))
     if camera:
@@ -253,11 +213,11 @@ def fuse(report: VerifyReport) -> Verdict:
     # Evidence-only rules (label None: a look-alike) are listed, and said in the summary, but
     # never set the label.
     labelled = [f for f in fired if f[1] is not None]
-    # The classifier's family (named only where its family head was accurate enough, see _verify)
-    # is reported for an image called AI-generated, never for one called a camera photo.
-    called_ai = bool(labelled) and labelled[0][1] in ("ai-generated", "likely-ai-generated")
-    family = (public[0]["scheme"] if public else None) or \
-        (forensics.get("family") if p_ai is not None and called_ai else None)
+    # The classifier's family (named only where its family head was accurate enough, see the
+    # forensics collector) is reported for an image called AI-generated, never for one called a camera photo.
+    called_ai = bool(labelled) and labelled[0][1] in AI_LABELS
+    family = (public[0].scheme if public else None) or \
+        (forensics.family if p_ai is not None and called_ai else None)
     if labelled:
         rule, label, confidence, sentence = labelled[0]
         verdict.label, verdict.confidence, verdict.summary = label, confidence, sentence
@@ -268,32 +228,29 @@ def fuse(report: VerifyReport) -> Verdict:
     verdict.how = _how(report, family, use_registry=use_registry)
     verdict.conflicts = _conflicts(report, labelled, camera) + _registry_conflicts(report)
     if report.errors and not labelled:
-        verdict.summary = "The file could not be fully analysed: " + "; ".join(e["error"] for e in report.errors[:2]) \
+        verdict.summary = "The file could not be fully analysed: " + "; ".join(e.error for e in report.errors[:2]) \
             + (f" {' '.join(notes)}" if notes else "")
     return verdict
 
 
 def _conflicts(report: VerifyReport, fired: list[tuple[str, str, float, str]], camera: str | None) -> list[str]:
-    c2pa = report.c2pa or {}
-    ai_rules = {r for r, label, *_ in fired if label in ("ai-generated", "likely-ai-generated")
-                and r not in ("forensics-ai",)}
+    c2pa = report.c2pa
+    ai_rules = {r for r, label, *_ in fired if label in AI_LABELS and r not in ("forensics-ai",)}
     out = []
-    status = c2pa.get("status")
+    status = c2pa.status
     if status == "tampered":
         out.append("C2PA manifest present but the file changed after signing (hard-binding hash mismatch)")
     elif status == "invalid":
-        out.append("C2PA manifest present but invalid: " + ", ".join(c2pa.get("codes") or [c2pa.get("error") or "?"]))
-    for ing in c2pa.get("ingredients") or []:
-        if ing.get("status") in ("invalid", "tampered"):
-            out.append(f"ingredient {ing.get('title')!r} has a failed manifest ({ing['status']}: "
-                       + ", ".join(ing.get("codes") or []) + ")")
+        out.append("C2PA manifest present but invalid: " + ", ".join(c2pa.codes or [c2pa.error or "?"]))
+    for ing in c2pa.failed_ingredients:
+        out.append(f"ingredient {ing.get('title')!r} has a failed manifest ({ing['status']}: "
+                   + ", ".join(ing.get("codes") or []) + ")")
     if camera and ai_rules:
         out.append(f"camera EXIF present ({camera}) but AI evidence found ({', '.join(sorted(ai_rules))})")
-    if c2pa.get("ai_generated") is False and status in ("trusted", "valid") and ai_rules - {"c2pa-ai"}:
+    if c2pa.ai_generated is False and c2pa.intact and ai_rules - {"c2pa-ai"}:
         out.append("C2PA manifest declares a camera capture but AI evidence found (" + ", ".join(sorted(ai_rules)) + ")")
-    forensics = report.forensics or {}
-    p_ai = forensics.get("p_ai") if forensics.get("validated") else None
-    lv = _levels(forensics)
+    p_ai = report.forensics.decisive_p_ai
+    lv = _levels(report.forensics.levels)
     if p_ai is not None and _is_camera(p_ai, lv) and ai_rules:
         out.append(f"the forensic classifier estimates a camera photo (p_ai={p_ai:.2f}) despite AI evidence")
     if p_ai is not None and _is_ai(p_ai, lv) and any(r == "c2pa-camera" for r, *_ in fired):

@@ -14,20 +14,21 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
 from ._errors import ProvenanceError
 from ._imageio import MAX_FILE_BYTES, MAX_PIXELS, LoadedImage, decode_image, read_bytes, sniff_format
 from ._registry import Registry
-from ._text import file_fields, printable
-from ._verdict import Verdict, fuse
+from ._text import printable
+from ._verdict import fuse
 from .collectors import CollectContext
+from .evidence import MEMBER_TYPES, SCHEMA, EvidenceError, VerifyReport
 
 log = logging.getLogger(__name__)
 
-SCHEMA = "provenance.verify/1"
+__all__ = ["SCHEMA", "VerifyOptions", "VerifyReport", "merge_errors", "verify_bytes", "verify_file", "warm_up"]
 
 
 @dataclass
@@ -44,55 +45,16 @@ class VerifyOptions:
     fast_watermarks: bool = False
 
 
-@dataclass
-class VerifyReport:
-    file: str
-    sha256: str | None = None
-    format: str | None = None
-    width: int | None = None
-    height: int | None = None
-    verdict: Verdict = field(default_factory=Verdict)
-    c2pa: dict = field(default_factory=lambda: {"status": "absent"})
-    watermarks: list[dict] = field(default_factory=list)
-    metadata: dict = field(default_factory=dict)
-    registry: dict = field(default_factory=lambda: {"match": "none"})
-    forensics: dict = field(default_factory=lambda: {"status": "absent"})
-    errors: list[dict] = field(default_factory=list)
-    timing_ms: dict[str, float] = field(default_factory=dict)
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        name = file_fields(d.pop("file"))  # a name that is not UTF-8: escaped, plus its bytes in base64
-        return {"schema": SCHEMA, **name, **d}
-
-    @property
-    def flags(self) -> set[str]:
-        """What ``--fail-on`` can select: ai, tampered, invalid, error, unknown."""
-        out = set()
-        if self.verdict.label in ("ai-generated", "likely-ai-generated"):
-            out.add("ai")
-        if self.c2pa.get("status") in ("tampered", "invalid"):
-            out.add(self.c2pa["status"])
-        if self.errors:
-            out.add("error")
-        if self.verdict.label == "unknown":
-            out.add("unknown")
-        return out
-
-
-def merge_errors(errors: list[dict]) -> list[dict]:
+def merge_errors(errors: list[EvidenceError]) -> list[EvidenceError]:
     """Each distinct (collector, error) once, in first-seen order, with ``count`` when it repeats.
 
     A hostile file can make a parser say the same thing per chunk (100,000 tEXt chunks gave 99,741
     copies of one message: a 9 MB report line); the count keeps the information, not the copies.
     """
-    merged: dict[tuple[str, str], dict] = {}
+    merged: dict[tuple[str, str], EvidenceError] = {}
     for e in errors:
-        key = (e["collector"], e["error"])
-        if key in merged:
-            merged[key]["count"] = merged[key].get("count", 1) + e.get("count", 1)
-        else:
-            merged[key] = dict(e)
+        key = (e.collector, e.error)
+        merged[key] = replace(merged[key], count=merged[key].count + e.count) if key in merged else e
     return list(merged.values())
 
 
@@ -108,15 +70,16 @@ def _run(collector, ctx: CollectContext, report: VerifyReport) -> None:
     try:
         found = collector.collect(ctx)
     except ProvenanceError as e:
-        report.errors.append({"collector": member, "error": str(e)})
+        report.errors.append(EvidenceError(member, str(e)))
     except MemoryError:  # this file is too much for this machine; the next one may not be
-        report.errors.append({"collector": member, "error": "out of memory"})
+        report.errors.append(EvidenceError(member, "out of memory"))
     except Exception as e:  # a collector bug must not take the others down; it is reported loudly
         log.exception("collector %s failed", collector.name)
-        report.errors.append({"collector": member, "error": f"{type(e).__name__}: {e}"})
+        report.errors.append(EvidenceError(member, f"{type(e).__name__}: {e}"))
     else:
         if isinstance(found, dict) and "errors" in found:
-            report.errors += [{"collector": member, "error": str(e)} for e in found.pop("errors")]
+            found = dict(found)
+            report.errors += [EvidenceError(member, str(e)) for e in found.pop("errors")]
         _store(report, member, found)
     finally:
         ms = (time.perf_counter() - t) * 1000.0
@@ -124,10 +87,12 @@ def _run(collector, ctx: CollectContext, report: VerifyReport) -> None:
 
 
 def _store(report: VerifyReport, member: str, value) -> None:
+    """Put a collector's evidence (its evidence type, or that type's JSON) into the report."""
+    kind = MEMBER_TYPES[member]
     if isinstance(getattr(report, member), list):  # a list member: every collector of it adds its part
-        getattr(report, member).extend(value)
+        getattr(report, member).extend(kind.from_dict(v) if isinstance(v, dict) else v for v in value)
     else:
-        setattr(report, member, value)
+        setattr(report, member, kind.from_dict(value) if isinstance(value, dict) else value)
 
 
 def warm_up(options: VerifyOptions) -> None:
@@ -156,7 +121,7 @@ def verify_bytes(data: bytes, *, name: str, options: VerifyOptions | None = None
         # messages quote the name: keep them writable
         loaded = decode_image(data, name=printable(name), max_pixels=options.max_pixels, partial=True)
     except ProvenanceError as e:
-        report.errors.append({"collector": "decode", "error": str(e)})
+        report.errors.append(EvidenceError("decode", str(e)))
     report.timing_ms["decode"] = round((time.perf_counter() - t) * 1000.0, 2)
     fmt = loaded.format if loaded is not None else sniff_format(data[:64])
     if fmt is None:  # not an image at all: there is nothing more to read
@@ -165,7 +130,7 @@ def verify_bytes(data: bytes, *, name: str, options: VerifyOptions | None = None
     report.format = fmt
     if loaded is not None:
         report.width, report.height = loaded.width, loaded.height
-        report.errors += [{"collector": "decode", "error": note} for note in loaded.notes]
+        report.errors += [EvidenceError("decode", note) for note in loaded.notes]
         if on_decoded is not None:
             on_decoded(loaded)
     ctx = CollectContext(data=data, sha256=report.sha256, name=name, format=fmt, image=loaded, options=options,
@@ -193,6 +158,6 @@ def verify_file(path: str | Path, *, options: VerifyOptions | None = None) -> Ve
 
 
 def _failed(path: str | Path, collector: str, message: str) -> VerifyReport:
-    report = VerifyReport(file=str(path), errors=[{"collector": collector, "error": printable(message)}])
+    report = VerifyReport(file=str(path), errors=[EvidenceError(collector, printable(message))])
     report.verdict = fuse(report)
     return report

@@ -8,6 +8,7 @@ import sys
 from typing import Callable
 
 from ._base import EXIT_ERROR, EXIT_OK, add_command, add_group, add_json, existing_registry, print_json
+from provenance.evidence import GENERATION_ASSERTION
 
 
 
@@ -57,7 +58,7 @@ def cmd_registry_show(args) -> int:
               f"watermark:   {r['method']}\nfile:        {r['output_path']} ({r['format']} {r['width']}x{r['height']})\n"
               f"source:      {r['source_path']}\nsha256:      {r['sha256']}\nphash:       {r['phash']}")
         generation = next((a["data"] for a in (r["manifest"] or {}).get("assertions", [])
-                           if a["label"] == "org.provenance.generation"), {})
+                           if a["label"] == GENERATION_ASSERTION), {})
         for k, v in generation.items():
             print(f"  {k}: {v}")
     return EXIT_OK
