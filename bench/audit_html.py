@@ -52,7 +52,7 @@ def _roles(tmp: Path):
 
 def synthetic(n: int, ai_share: float, error_share: float, tmp: Path) -> tuple[Path, dict]:
     from provenance.audit import Totals, summary_row
-    from provenance.audit._html import HtmlStore, write_html
+    from provenance.report import HtmlStore, write_html
 
     roles = _roles(tmp)
     store, totals = HtmlStore(), Totals()

@@ -114,9 +114,9 @@ class C2paEvidence(_Read):
         return signer.get("common_name") or signer.get("issuer") or ""
 
     @property
-    def binding_values(self) -> set[str]:
-        """The soft-binding values (our content ids) the manifest declares."""
-        return {b.get("value") for b in self.soft_bindings if b.get("value")}
+    def binding_values(self) -> list[str]:
+        """The soft-binding values (our content ids) the manifest declares, in its order."""
+        return [b["value"] for b in self.soft_bindings if b.get("value")]
 
     @property
     def failed_ingredients(self) -> list[dict]:

@@ -185,7 +185,7 @@ def test_a_20000_file_report_is_small_and_usable(tmp_path):
     from provenance import GenerationRecord, init_keys, load_identity, stamp_file
     from provenance._verify import VerifyOptions, verify_file
     from provenance.audit import Totals, summary_row
-    from provenance.audit._html import HtmlStore, write_html
+    from provenance.report import HtmlStore, write_html
     from provenance.audit._file import make_thumbnail
 
     with pytest.MonkeyPatch.context() as mp:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from provenance._verdict import fuse
 from provenance._verify import VerifyReport
-from provenance.audit._rows import summary_row
+from provenance.report import summary_row
 
 LOOKALIKE = {"match": "fingerprint", "hash": "pdq", "distance": 6, "identical_file": False,
              "record": {"content_id": "5eed0f00dcafe123", "created_at": "2026-12-01", "output_path": "/out/a.png"},

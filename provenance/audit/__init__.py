@@ -2,16 +2,16 @@
 
 Submodules: ``_walk`` (which files), ``_file`` (``audit_file``: the per-file work, a plain function
 any engine can call), ``_pool`` (the local engine: workers with a time limit and a memory guard),
-``_cache`` (SQLite, keyed by content hash + options fingerprint), ``_rows`` / ``_html`` (reports),
+``_cache`` (SQLite, keyed by content hash + options fingerprint); the rows, totals and HTML page
+are rendered by :mod:`provenance.report`;
 ``_outputs`` (output paths that never destroy an input; reports replaced atomically),
 ``_progress`` (the stderr bar), ``_run`` (the orchestration).
 """
 from __future__ import annotations
 
+from ..report import CSV_COLUMNS, Totals, render_html, summary_row
 from ._cache import AuditCache, CacheError, default_cache_path, options_fingerprint
 from ._file import AuditFileOptions, AuditRow, audit_file
-from ._html import render_html
-from ._rows import CSV_COLUMNS, Totals, summary_row
 from ._run import AuditOptions, AuditSummary, audit_paths
 from ._walk import WalkEntry, classify_file, walk_files
 

@@ -5,7 +5,7 @@ import sys
 import time
 from typing import TextIO
 
-from ._rows import Totals
+from ..report import Totals
 
 
 def _duration(seconds: float) -> str:

@@ -15,13 +15,12 @@ from .._errors import OutputError, ProvenanceError
 from .._imageio import MAX_PIXELS
 from .._text import dumps_json, printable
 from .._version import __version__
+from ..report import CSV_COLUMNS, HtmlStore, Totals, as_report, summary_row, write_html
 from ._cache import AuditCache, options_fingerprint
-from ._html import HtmlStore, write_html
-from ._outputs import ReportFile, check_outputs, make_parent
 from ._file import AuditFileOptions, AuditRow, error_report
+from ._outputs import ReportFile, check_outputs, make_parent
 from ._pool import run_pool
 from ._progress import Progress
-from ._rows import CSV_COLUMNS, Totals, summary_row
 from ._walk import WalkEntry, walk_files
 
 DEFAULT_TIMEOUT = 120.0
@@ -87,8 +86,7 @@ def _check_html_path(path: str | None) -> None:
 
 def _skipped_report(path: str, reason: str, fmt: str | None) -> dict:
     """A schema-valid verify object for a file the audit skipped: no evidence, and it says why."""
-    from .._verdict import Verdict
-    from .._verify import VerifyReport
+    from ..evidence import Verdict, VerifyReport
 
     report = VerifyReport(file=path, format=fmt, verdict=Verdict(summary=f"Not analysed: {printable(reason)}."),
                           registry={"match": "none", "reason": "not analysed"},
@@ -187,9 +185,10 @@ def audit_paths(roots: list[str], options: AuditOptions, *, jsonl: str | None = 
                  cached: bool = False, thumb: bytes | None = None, seconds: float = 0.0, fmt: str | None = None,
                  image: bool = False) -> None:
             nonlocal errors
-            if report is not None and report.get("errors"):
+            typed = as_report(report)  # once per file: the row and the HTML panel read its facts
+            if typed is not None and typed.errors:
                 status = "error"
-            row = summary_row(path, status, report=report, reason=reason, cached=cached, fmt=fmt, image=image)
+            row = summary_row(path, status, report=typed, reason=reason, cached=cached, fmt=fmt, image=image)
             flags = set(row["flags"].split())
             flagged = bool(flags & options.fail_on)
             errors += status == "error"
@@ -206,7 +205,7 @@ def audit_paths(roots: list[str], options: AuditOptions, *, jsonl: str | None = 
             if csv_writer is not None:
                 csv_writer.writerow(row)
             if store is not None:
-                store.add(row, report if status != "skipped" else None, thumb)
+                store.add(row, typed if status != "skipped" else None, thumb)
             progress.update(totals, found=found[0], walk_done=found[1], expected=expected["n"])
 
         def images() -> Iterator[str]:

@@ -7,55 +7,18 @@ from ._base import (EXIT_ERROR, EXIT_FLAGGED, EXIT_OK, SEARCHED, add_command, ad
                     existing_registry, print_json)
 
 
-def _print_report(r: dict) -> None:
-    unread = [e for e in r["errors"] if e["collector"] == "read"]
+def _print_report(report) -> None:
+    from provenance.report import render_text, unread_error
+
+    unread = unread_error(report)
     if unread:  # nothing was analysed, so there is no verdict to show
-        print(f"provenance: error: {unread[0]['error']}", file=sys.stderr)
+        print(f"provenance: error: {unread}", file=sys.stderr)
         return
-    v = r["verdict"]
-    print(f"{r['file']}: {v['label'].upper()} (confidence {v['confidence']:.2f})")
-    print(f"  {v['summary']}")
-    how = {k: val for k, val in v["how"].items() if val not in (None, "unknown", [])}
-    if how:
-        print("  how: " + ", ".join(f"{k}={val}" for k, val in how.items()))
-    c = r["c2pa"]
-    if c.get("status") != "absent":
-        signer = (c.get("signer") or {}).get("common_name")
-        print(f"  c2pa: {c['status']}" + (f", signed by {signer}" if signer else "")
-              + (f", codes {', '.join(c['codes'])}" if c.get("codes") else ""))
-    for w in r["watermarks"]:
-        if w.get("detected"):
-            kind = "id prefix " if w.get("partial") else ""
-            flip = (w.get("extra") or {}).get("flip")
-            print(f"  watermark: {w['scheme']} {kind}{w.get('payload')} "
-                  f"(false-positive rate {w['false_positive_rate']:.1e}{'; the copy is flipped ' + flip if flip else ''})")
-    gen = (r.get("metadata") or {}).get("generator")
-    if gen:
-        print(f"  metadata: written by {gen.get('tool')}" + (f", model {gen['model']}" if gen.get("model") else ""))
-    reg = r["registry"]
-    if reg.get("match") == "watermark":
-        rec = reg.get("record") or {}
-        print(f"  registry: watermark match, stamp {rec.get('content_id')} ({rec.get('output_path')})")
-    elif reg.get("match") == "fingerprint":
-        print("  registry: the stamped file itself" if reg.get("identical_file") else
-              "  registry: looks like (by PDQ / pHash; not itself evidence of AI), best first:")
-    for c in reg.get("candidates") or [] if reg.get("match") == "fingerprint" else []:
-        dist = ", ".join(f"{name} distance {c[key]}" for name, key in
-                         (("PDQ", "pdq_distance"), ("pHash", "phash_distance"), ("sha256", "distance"))
-                         if c.get(key) is not None)
-        print(f"    stamp {c['content_id']} ({dist}{'; ' + c['pdq_transform'] if c.get('pdq_transform') else ''}), "
-              f"stamped {c.get('created_at')}, {c.get('output_path')}")
-    f = r.get("forensics") or {}
-    if f.get("p_ai") is not None:
-        print(f"  forensics: p_ai={f['p_ai']:.2f} (an estimate)")
-    for conflict in v["conflicts"]:
-        print(f"  conflict: {conflict}")
-    for e in r["errors"]:
-        print(f"  error ({e['collector']}): {e['error']}")
+    print(render_text(report))
+
 
 def cmd_verify(args) -> int:
-    from provenance import trust_anchors
-    from provenance import VerifyOptions, verify_file
+    from provenance import VerifyOptions, trust_anchors, verify_file
 
     pem, _sources = trust_anchors(args.trust)
     registry, note = (None, "registry lookup disabled") if args.no_registry else existing_registry()
@@ -71,7 +34,7 @@ def cmd_verify(args) -> int:
             flagged |= bool(report.flags & args.fail_on) if args.fail_on else False
             reports.append(report.to_dict())
             if not args.json:
-                _print_report(reports[-1])
+                _print_report(report)
     finally:
         if registry is not None:
             registry.close()

@@ -6,6 +6,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from .._text import file_fields, printable
+from ..evidence import AI_LABELS, CAMERA_LABELS, VerifyReport
 
 CSV_COLUMNS = [
     "path", "path_bytes_b64", "status", "reason", "cached", "format", "width", "height", "sha256",
@@ -14,26 +15,9 @@ CSV_COLUMNS = [
     "registry_ids", "registry_distance", "p_ai", "conflicts", "errors", "flags",
 ]
 
-AI_LABELS = ("ai-generated", "likely-ai-generated")
-CAMERA_LABELS = ("camera-signed", "likely-camera")
 #: Summary cards, in display order: key, title.
 CARDS = (("ai", "AI-generated"), ("signed", "Signed (C2PA)"), ("tampered", "Tampered / invalid"),
          ("camera", "Camera"), ("unknown", "Unknown"), ("error", "Errors"), ("skipped", "Skipped"))
-
-
-def flags_of(report: dict) -> set[str]:
-    """The ``--fail-on`` flags of a verify object (same rules as ``VerifyReport.flags``)."""
-    out = set()
-    label = report["verdict"]["label"]
-    if label in AI_LABELS:
-        out.add("ai")
-    if report["c2pa"].get("status") in ("tampered", "invalid"):
-        out.add(report["c2pa"]["status"])
-    if report.get("errors"):
-        out.add("error")
-    if label == "unknown":
-        out.add("unknown")
-    return out
 
 
 #: Families named in a model or pipeline name, first match wins (the names the public SD
@@ -60,39 +44,28 @@ def family_hint(*names: str | None) -> str:
     return ""
 
 
-def _error_text(e: dict) -> str:
-    count = e.get("count", 1)
-    return f"{e['collector']}: {e['error']}" + (f" ({count} times)" if count > 1 else "")
-
-
-def _full_id(payload: str, report: dict) -> str:
-    """A watermark's id prefix (provenanceWM carries 48 bits) completed to the full content id
-    when the file's own manifest or the registry's matching record names an id starting with it."""
-    known = [b.get("value") for b in (report.get("c2pa") or {}).get("soft_bindings") or []]
-    known.append((((report.get("registry") or {}).get("record")) or {}).get("content_id"))
-    return next((k for k in known if isinstance(k, str) and k.startswith(payload)), payload)
-
-
-def _registry_cells(report: dict, content_ids: list[str]) -> tuple[str, str, str]:
+def _registry_cells(report: VerifyReport) -> tuple[str, str, str]:
     """The registry's columns: every matched stamp's id, best first (``registry_ids``), how close
     the best one is (``registry_distance``: "pdq 6", "phash 2", "sha256 0"; empty for a watermark
     match), and the content id when the file has none of its own: a match by look fills
     ``content_id`` only when the verdict accepted it (the file is the stamped output, or its own
     evidence backs the match), never for a mere look-alike."""
-    reg = report.get("registry") or {}
-    ids = [c.get("content_id") for c in reg.get("candidates") or [] if c.get("content_id")]
-    record_id = (reg.get("record") or {}).get("content_id")
-    if not ids and record_id and reg.get("match") not in (None, "none"):
-        ids = [record_id]
-    distance = f"{reg['hash']} {reg['distance']}" if reg.get("match") == "fingerprint" and reg.get("hash") else ""
+    reg = report.registry
+    distance = f"{reg.hash} {reg.distance}" if reg.match == "fingerprint" and reg.hash else ""
+    content_ids = report.content_ids
     content_id = content_ids[0] if content_ids else ""
-    if not content_id and record_id and (reg.get("match") == "watermark" or
-                                         "registry-fingerprint" in (report["verdict"].get("rules") or [])):
-        content_id = record_id
-    return " ".join(ids), distance, content_id
+    if not content_id and reg.record_id and (reg.match == "watermark" or
+                                             "registry-fingerprint" in report.verdict.rules):
+        content_id = reg.record_id
+    return " ".join(reg.ids), distance, content_id
 
 
-def summary_row(path: str, status: str, *, report: dict | None = None, reason: str | None = None,
+def as_report(report: VerifyReport | dict | None) -> VerifyReport | None:
+    """A report as its evidence type (the audit holds reports as their JSON)."""
+    return VerifyReport.from_dict(report) if isinstance(report, dict) else report
+
+
+def summary_row(path: str, status: str, *, report: VerifyReport | dict | None = None, reason: str | None = None,
                 cached: bool = False, fmt: str | None = None, image: bool = False) -> dict:
     """The flat row for ``path``: every CSV column, empty where it does not apply.
 
@@ -103,37 +76,32 @@ def summary_row(path: str, status: str, *, report: dict | None = None, reason: s
     row = dict.fromkeys(CSV_COLUMNS, "")
     row.update(file_fields(path, "path"), status=status, reason=printable(reason or ""), cached=cached,
                format=fmt or "")
+    report = as_report(report)
     if report is None:
         if status == "skipped" and image:
             row["flags"] = "skipped"
         return row
-    v, c2pa = report["verdict"], report["c2pa"]
-    meta = report.get("metadata") or {}
-    gen = meta.get("generator") or {}
-    detected = [w for w in report.get("watermarks", []) if w.get("detected")]
-    content_ids = [_full_id(w["payload"], report) for w in detected
-                   if w.get("kind") == "content-id" and w.get("payload")]
-    p_ai = (report.get("forensics") or {}).get("p_ai")
-    errors = [_error_text(e) for e in report.get("errors", [])]
-    registry_ids, registry_distance, content_id = _registry_cells(report, content_ids)
+    v, c2pa, gen = report.verdict, report.c2pa, report.metadata.generator
+    gen_model = gen.model if gen is not None else None
+    errors = [e.text for e in report.errors]
+    registry_ids, registry_distance, content_id = _registry_cells(report)
+    p_ai = report.forensics.p_ai
     row.update(
-        format=report.get("format") or "", width=report.get("width") or "", height=report.get("height") or "",
-        sha256=report.get("sha256") or "", verdict=v["label"], confidence=round(float(v["confidence"]), 3),
-        summary=v["summary"], c2pa_status=c2pa.get("status", "absent"),
-        c2pa_signer=((c2pa.get("signer") or {}).get("common_name") or (c2pa.get("signer") or {}).get("issuer")
-                     or ""),
-        digital_source_type=c2pa.get("digital_source_type") or "",
-        watermarks=" ".join(sorted({w["scheme"] for w in detected})),
+        format=report.format or "", width=report.width or "", height=report.height or "",
+        sha256=report.sha256 or "", verdict=v.label, confidence=round(float(v.confidence), 3),
+        summary=v.summary, c2pa_status=c2pa.status, c2pa_signer=c2pa.signer_label,
+        digital_source_type=c2pa.digital_source_type or "",
+        watermarks=" ".join(sorted({w.scheme for w in report.detected_marks})),
         content_id=content_id,
-        generator_family=v["how"].get("generator_family") or family_hint(
-            v["how"].get("model"), gen.get("model"), (c2pa.get("generation") or {}).get("pipeline")),
-        generator_tool=gen.get("tool") or v["how"].get("tool") or "",
-        model=v["how"].get("model") or gen.get("model") or "",
-        registry_match=(report.get("registry") or {}).get("match", "none"),
+        generator_family=v.how.get("generator_family") or family_hint(
+            v.how.get("model"), gen_model, (c2pa.generation or {}).get("pipeline")),
+        generator_tool=(gen.tool if gen is not None else None) or v.how.get("tool") or "",
+        model=v.how.get("model") or gen_model or "",
+        registry_match=report.registry.match,
         registry_ids=registry_ids, registry_distance=registry_distance,
         p_ai="" if p_ai is None else round(float(p_ai), 4),
-        conflicts="; ".join(v.get("conflicts", [])), errors="; ".join(errors),
-        flags=" ".join(sorted(flags_of(report))),
+        conflicts="; ".join(v.conflicts), errors="; ".join(errors),
+        flags=" ".join(sorted(report.flags)),
     )
     if errors and not row["reason"]:
         row["reason"] = errors[0]

@@ -25,7 +25,8 @@ from typing import IO, Iterable, Iterator
 
 from .._imageio import atomic_output
 from .._text import dumps_json
-from ._rows import CARDS, Totals, categories
+from ..evidence import VerifyReport
+from ._rows import CARDS, Totals, as_report, categories
 
 MAX_TEXT = 2000  # longest metadata string kept in the detail panel (prompts can be huge)
 #: Up to this many files every one keeps its thumbnail and full detail (about 10 KB a file)...
@@ -233,43 +234,40 @@ def _clip(value, limit: int = MAX_TEXT):
     return _clip(json.dumps(value, ensure_ascii=False, default=str), limit)
 
 
-def evidence_of(row: dict, report: dict | None, thumb: bytes | None) -> dict:
+def evidence_of(row: dict, report: VerifyReport | dict | None, thumb: bytes | None) -> dict:
     """What the detail panel shows for one file: the evidence, trimmed to bounded sizes."""
     d: dict = {"path": row["path"], "status": row["status"], "reason": row["reason"], "cached": row["cached"]}
     if thumb:
         d["thumb"] = "data:image/jpeg;base64," + base64.b64encode(thumb).decode("ascii")
+    report = as_report(report)
     if report is None:
         return d
-    v, c = report["verdict"], report["c2pa"]
-    signer = c.get("signer") or {}
-    meta = report.get("metadata") or {}
-    gen = {k: _clip(val) for k, val in (meta.get("generator") or {}).items()
+    v, c, meta, reg, f = report.verdict, report.c2pa, report.metadata, report.registry, report.forensics
+    gen = {k: _clip(val) for k, val in (meta.generator.to_dict() if meta.generator is not None else {}).items()
            if val not in (None, "", [], {}) and k != "raw"}
-    camera = {k: _clip(val) for k, val in (meta.get("exif") or {}).items()  # keys of summarize_exif
+    camera = {k: _clip(val) for k, val in meta.exif.items()  # keys of summarize_exif
               if k in ("make", "model", "lens", "capture_time", "software")}
-    rec = (report.get("registry") or {}).get("record") or {}
-    f = report.get("forensics") or {}
-    fam = f.get("family_scores") or {}
+    rec = reg.record or {}
+    fam = f.family_scores or {}
     d.update(
-        sha256=report.get("sha256"), format=report.get("format"),
-        size=f"{report['width']}x{report['height']}" if report.get("width") else None,
-        verdict={"label": v["label"], "confidence": v["confidence"], "summary": v["summary"],
-                 "rules": v.get("rules", []), "conflicts": v.get("conflicts", []),
-                 "how": {k: _clip(val) for k, val in v.get("how", {}).items() if val not in (None, "", [])}},
-        c2pa={"status": c.get("status"), "signer": signer.get("common_name"), "issuer": signer.get("issuer"),
-              "claim_generator": _clip(c.get("claim_generator")), "digital_source_type": c.get("digital_source_type"),
-              "codes": c.get("codes", [])},
-        watermarks=[{"scheme": w["scheme"], "payload": w.get("payload"),
-                     "false_positive_rate": w.get("false_positive_rate")}
-                    for w in report.get("watermarks", []) if w.get("detected")],
+        sha256=report.sha256, format=report.format,
+        size=f"{report.width}x{report.height}" if report.width else None,
+        verdict={"label": v.label, "confidence": v.confidence, "summary": v.summary,
+                 "rules": v.rules, "conflicts": v.conflicts,
+                 "how": {k: _clip(val) for k, val in v.how.items() if val not in (None, "", [])}},
+        c2pa={"status": c.status, "signer": c.signer_name, "issuer": (c.signer or {}).get("issuer"),
+              "claim_generator": _clip(c.claim_generator), "digital_source_type": c.digital_source_type,
+              "codes": c.codes},
+        watermarks=[{"scheme": w.scheme, "payload": w.payload, "false_positive_rate": w.false_positive_rate}
+                    for w in report.detected_marks],
         metadata={**{f"generator {k}": val for k, val in gen.items()}, **{f"camera {k}": val for k, val in camera.items()}},
-        registry={"match": report["registry"].get("match"), "content_id": rec.get("content_id"),
-                  "output_path": rec.get("output_path"), "created_at": rec.get("created_at"),
-                  "distance": report["registry"].get("distance")},
-        forensics={"p_ai": None if f.get("p_ai") is None else f"{float(f['p_ai']):.2f}", "model": f.get("model"), "status": f.get("status") or f.get("reason"),
+        registry={"match": reg.match, "content_id": reg.record_id, "output_path": rec.get("output_path"),
+                  "created_at": rec.get("created_at"), "distance": reg.distance},
+        forensics={"p_ai": None if f.p_ai is None else f"{float(f.p_ai):.2f}", "model": f.model,
+                   "status": f.status or f.reason,
                    "families": ", ".join(f"{k} {float(s):.2f}" for k, s in list(fam.items())[:3]) if fam else None},
-        errors=[f"{e['collector']}: {_clip(e['error'])}" + (f" ({e['count']} times)" if e.get("count", 1) > 1 else "")
-                for e in report.get("errors", [])],
+        errors=[f"{e.collector}: {_clip(e.error)}" + (f" ({e.count} times)" if e.count > 1 else "")
+                for e in report.errors],
     )
     return d
 
@@ -293,7 +291,7 @@ def bar_chart(title: str, items: list[tuple[str, int]], *, colour: str = "#1d4ed
              f'<svg role="img" aria-label="{_e(title)}" width="{width}" height="{height}" '
              f'viewBox="0 0 {width} {height}" xmlns="http://www.w3.org/2000/svg">']
     if not items:
-        parts.append(f'<text x="0" y="14">none</text>')
+        parts.append('<text x="0" y="14">none</text>')
     for i, (label, n) in enumerate(items):
         y = i * bar_h + 3
         w = max(1.0, (width - label_w - 40) * n / peak)
@@ -360,7 +358,7 @@ class HtmlStore:
         self.files = 0
         self.notable = 0  # notable entries kept in full
 
-    def add(self, row: dict, report: dict | None, thumb: bytes | None) -> None:
+    def add(self, row: dict, report: VerifyReport | dict | None, thumb: bytes | None) -> None:
         self.files += 1
         notable = is_notable(row)
         full = self.files <= HTML_FULL_FILES or (notable and self.notable < HTML_MAX_NOTABLE)
