@@ -5,24 +5,19 @@ from __future__ import annotations
 import logging
 import sys
 
-from provenance.cli import (EXIT_ERROR, EXIT_OK, UsageError, add_command, add_json, print_json)
+from provenance.cli import EXIT_ERROR, EXIT_OK, UsageError, add_command, add_json, each_file, print_json
+
+log = logging.getLogger("provenance.cli")
 
 
 def cmd_detect(args) -> int:
-    from provenance import ProvenanceError, load_image
+    from provenance import load_image
     from detectors.forensics import analyze, load_default_model
 
     model = load_default_model(args.model)  # once for all files; a bad model is exit 1
-    results, failed = [], False
-    for f in args.files:
-        try:
-            r = analyze(load_image(f).rgb, model=model, all_features=args.features)
-            results.append({"file": f, **r.to_dict(with_features=args.features)})
-        except ProvenanceError as e:
-            failed = True
-            results.append({"file": f, "error": str(e)})
-            if not args.json:  # said once, on stderr, as it happens; --json carries it in the output
-                print(f"provenance: error: {e}", file=sys.stderr)
+    results, failed = each_file(
+        args.files, lambda f: analyze(load_image(f).rgb, model=model, all_features=args.features).to_dict(
+            with_features=args.features), quiet=args.json)
     if args.json:
         print_json(results)
     else:
@@ -36,10 +31,12 @@ def cmd_detect(args) -> int:
                 print(f"  {t['effect']:+.2f} {t['direction']}: {t['feature']}")
     return EXIT_ERROR if failed else EXIT_OK
 
+
 def _train_config(args):
     from detectors.forensics import TrainConfig
 
     return TrainConfig(seed=args.seed)
+
 
 def cmd_train(args) -> int:
     from provenance import check_output_path
@@ -68,6 +65,7 @@ def cmd_train(args) -> int:
             print(run.report.to_markdown())
     return EXIT_ERROR if run.errors else EXIT_OK
 
+
 def cmd_evaluate(args) -> int:
     from provenance import atomic_write
     from detectors._evaluate import save_plots
@@ -91,6 +89,7 @@ def cmd_evaluate(args) -> int:
             print(f"note: {note}")
     return EXIT_ERROR if errors else EXIT_OK
 
+
 def _add_data_options(p) -> None:
     p.add_argument("--data", nargs="+", required=True, metavar="DIR_OR_MANIFEST",
                    help="MANIFEST.csv files, or folders holding one (or sub-folders that do)")
@@ -100,9 +99,6 @@ def _add_data_options(p) -> None:
     p.add_argument("--cache-dir", help="folder to cache extracted features in (e.g. /tmp/forensics-cache)")
     p.add_argument("--max-per-source", type=int, metavar="N",
                    help="use at most N images of each source repository (a fixed choice; default all)")
-
-
-log = logging.getLogger("provenance.cli")
 
 
 def register(commands) -> None:

@@ -33,6 +33,7 @@ from ._base import (
     UsageError,
     add_command,
     add_json,
+    each_file,
     print_json,
 )
 
@@ -126,6 +127,7 @@ __all__ = [
     "add_command",
     "add_json",
     "build_parser",
+    "each_file",
     "main",
     "plugin_commands",
     "print_json",

@@ -16,13 +16,16 @@ EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report a command stopped by Ct
 
 PASSPHRASE_ENV = "PROVENANCE_KEY_PASSPHRASE"
 
+
 class UsageError(Exception):
     """A mistake in the command line that argparse cannot see (exit code 2)."""
+
 
 def print_json(obj) -> None:
     from provenance import dumps_json
 
     sys.stdout.write(dumps_json(obj, indent=2, default=str) + "\n")
+
 
 def passphrase(args) -> str | None:
     """The key's passphrase from ``--passphrase-file`` or the environment. A passphrase file that
@@ -42,6 +45,7 @@ def passphrase(args) -> str | None:
             raise UsageError(f"--passphrase-file {path}: cannot read ({e.strerror or e})") from e
     return os.environ.get(PASSPHRASE_ENV) or None
 
+
 def signing_identity(args):
     from provenance import load_identity
 
@@ -49,10 +53,12 @@ def signing_identity(args):
     return load_identity(cert=Path(cert) if cert else None, key=Path(key) if key else None,
                          passphrase=passphrase(args))
 
+
 FAIL_ON = ("ai", "tampered", "invalid", "error", "unknown")
 
 #: audit can also fail on images it did not analyse (hidden ones with --skip-hidden, links not followed).
 AUDIT_FAIL_ON = FAIL_ON + ("skipped",)
+
 
 def fail_on_parser(choices: tuple[str, ...]) -> Callable[[str], set[str]]:
     def parse(text: str) -> set[str]:
@@ -63,8 +69,10 @@ def fail_on_parser(choices: tuple[str, ...]) -> Callable[[str], set[str]]:
         return chosen
     return parse
 
+
 class Formatter(argparse.RawDescriptionHelpFormatter):
     pass
+
 
 def quality(text: str) -> int:
     try:
@@ -74,6 +82,7 @@ def quality(text: str) -> int:
     if not 1 <= q <= 100:
         raise argparse.ArgumentTypeError(f"quality must be an integer from 1 to 100, got {text!r}")
     return q
+
 
 def add_group(subparsers, name: str, help: str, example: str, *, dest: str):
     """A command with actions of its own (``keys init``, ``keys show``): returns their subparsers."""
@@ -89,8 +98,10 @@ def add_command(subparsers, name: str, func: Callable[[argparse.Namespace], int]
     p.set_defaults(func=func)
     return p
 
+
 def add_json(p) -> None:
     p.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
+
 
 def add_verify_options(p, *, fail_on: tuple[str, ...] = FAIL_ON) -> None:
     """Options shared by verify and audit (audit runs verify on every file)."""
@@ -108,14 +119,42 @@ def add_verify_options(p, *, fail_on: tuple[str, ...] = FAIL_ON) -> None:
     p.add_argument("--no-forensics", action="store_true", help="skip the forensic classifier")
     add_max_pixels(p)
 
-def pixels(text: str) -> int:
-    try:
-        n = int(text.replace("_", "").replace(",", ""))
-    except ValueError:
-        n = 0
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive number of pixels, got {text!r}")
-    return n
+
+def positive_int(what: str, *, separators: bool = False) -> Callable[[str], int]:
+    """An argparse type: a whole number of at least 1 (``separators``: "200_000_000" and
+    "200,000,000" too), else a usage error saying it must be ``what``."""
+    def parse(text: str) -> int:
+        try:
+            n = int(text.replace("_", "").replace(",", "") if separators else text)
+        except ValueError:
+            n = 0
+        if n < 1:
+            raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}")
+        return n
+    return parse
+
+
+pixels = positive_int("a positive number of pixels", separators=True)
+
+
+def each_file(files: list[str], analyse: Callable[[str], dict], *, quiet: bool,
+              on_error: dict | None = None) -> tuple[list[dict], bool]:
+    """``{"file": f, **analyse(f)}`` for every file, in order, and whether any failed. A file that
+    fails (ProvenanceError) is a ``{"file", "error", **on_error}`` entry, its error said once on
+    stderr as it happens unless ``quiet`` (--json carries it in the output instead)."""
+    from provenance import ProvenanceError
+
+    results, failed = [], False
+    for f in files:
+        try:
+            results.append({"file": f, **analyse(f)})
+        except ProvenanceError as e:
+            failed = True
+            results.append({"file": f, "error": str(e), **(on_error or {})})
+            if not quiet:
+                print(f"provenance: error: {e}", file=sys.stderr)
+    return results, failed
+
 
 def add_max_pixels(p) -> None:
     from provenance import MAX_PIXELS
@@ -123,6 +162,7 @@ def add_max_pixels(p) -> None:
     p.add_argument("--max-pixels", type=pixels, default=MAX_PIXELS, metavar="N",
                    help=f"largest image decoded, in pixels (default {MAX_PIXELS:,}); larger ones are refused "
                         "as possible decompression bombs")
+
 
 #: What verify and audit look for, for their --help (wrapped: the help keeps line breaks).
 SEARCHED = textwrap.fill(
@@ -134,6 +174,7 @@ SEARCHED = textwrap.fill(
     "(PDQ, flips included, and pHash: a look-alike alone is reported as such and never makes an image "
     "AI-generated); the forensic classifier (an estimate that decides nothing until validated).", 100)
 
+
 def add_fast(p) -> None:
     p.add_argument("--fast", action="store_true",
                    help="our watermarks at the stamped geometry only: untouched, re-encoded, filtered or "
@@ -141,15 +182,16 @@ def add_fast(p) -> None:
                         "full search, which also finds copies scaled 0.3-2x, rotated up to 7°, stretched, "
                         "cropped to a quarter or flipped)")
 
+
 def add_key_options(p) -> None:
     p.add_argument("--cert", help="PEM certificate chain to sign with (leaf first) instead of the keys folder")
     p.add_argument("--key", help="PEM private key matching --cert")
     p.add_argument("--passphrase-file", help=f"file holding the key's passphrase (or set {PASSPHRASE_ENV})")
 
+
 def existing_registry():
     """(the registry, None) when one exists; else (None, why): reading must not create it."""
-    from provenance import Registry
-    from provenance import registry_path
+    from provenance import Registry, registry_path
 
     path = registry_path()
     if not path.exists():

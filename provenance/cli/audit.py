@@ -11,11 +11,9 @@ from ._base import (AUDIT_FAIL_ON, EXIT_ERROR, EXIT_FLAGGED, EXIT_OK, SEARCHED, 
 
 SKIPPED_SHOWN = 20  # skipped images the summary names (the reports list them all)
 
+
 def cmd_audit(args) -> int:
-    from provenance import UnsafeOutputError
-    from provenance import registry_path
-    from provenance import printable
-    from provenance import trust_anchors
+    from provenance import UnsafeOutputError, printable, registry_path, trust_anchors
     from provenance.audit import AuditOptions, audit_paths, default_cache_path
 
     if args.workers is not None and args.workers < 1:

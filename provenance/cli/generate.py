@@ -24,6 +24,7 @@ def _load_for_generation(args):
         hash_model=not args.no_hash,
         task="image-to-image" if getattr(args, "init_image", None) else "text-to-image")
 
+
 def _add_model_options(p) -> None:
     from provenance.generate import DTYPES, OFFLOAD_MODES, QUANTIZATIONS, SCHEDULER_ALIASES
 
@@ -41,6 +42,7 @@ def _add_model_options(p) -> None:
     p.add_argument("--offline", action="store_true", help="never download (also: HF_HUB_OFFLINE=1)")
     p.add_argument("--no-hash", action="store_true", help="do not hash the model files for the record")
     p.add_argument("--workers", type=int, help="stamping worker processes (default: CPUs - 1, at most 4)")
+
 
 def cmd_generate(args) -> int:
     from provenance import Registry
@@ -83,6 +85,7 @@ def cmd_generate(args) -> int:
                   f"{i.record.seconds:.2f} s/image, signed by {i.stamp.signer}{missing}")
     return EXIT_OK
 
+
 def _check_generate_size(args) -> None:
     """--width/--height that no pipeline accepts (not a multiple of 8) or that the watermark cannot
     carry (below the method's minimum) are usage errors, before any model is loaded."""
@@ -96,6 +99,7 @@ def _check_generate_size(args) -> None:
             raise UsageError(f"{flag} {value}: must be a multiple of 8 (the VAE's factor); try {value // 8 * 8 or 8}")
         if value < least:
             raise UsageError(f"{flag} {value}: the {args.method} watermark needs at least {min_w}x{min_h}")
+
 
 def cmd_bench(args) -> int:
     from provenance.generate import bench_generation

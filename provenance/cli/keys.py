@@ -7,7 +7,6 @@ from ._base import (EXIT_OK, PASSPHRASE_ENV, UsageError, add_command, add_group,
                     print_json)
 
 
-
 def cmd_keys_init(args) -> int:
     from provenance import describe_keys, import_keys, init_keys
 
@@ -28,6 +27,7 @@ def cmd_keys_init(args) -> int:
             print(f"verifiers should trust: {info['trust_anchor']}")
     return EXIT_OK
 
+
 def _print_key_info(info: dict) -> None:
     print(f"private key: {info['key_file']} (mode {info['key_mode']}, "
           f"{'encrypted' if info['key_encrypted'] else 'not encrypted'})")
@@ -35,6 +35,7 @@ def _print_key_info(info: dict) -> None:
         role = "signing certificate" if i == 0 else ("root CA" if c["is_ca"] else "certificate")
         print(f"{role}:\n  subject:  {c['subject']}\n  issuer:   {c['issuer']}\n"
               f"  valid:    {c['not_before']} .. {c['not_after']}\n  sha256:   {c['sha256_fingerprint']}")
+
 
 def cmd_keys_show(args) -> int:
     from provenance import describe_keys

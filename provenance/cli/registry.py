@@ -1,15 +1,15 @@
 """``provenance registry list|show|export|reindex``: the local registry of stamped images."""
 from __future__ import annotations
 
-import argparse
 import logging
 import os
 import sys
 from typing import Callable
 
-from ._base import EXIT_ERROR, EXIT_OK, add_command, add_group, add_json, existing_registry, print_json
 from provenance.evidence import GENERATION_ASSERTION
 
+from ._base import (EXIT_ERROR, EXIT_OK, add_command, add_group, add_json, existing_registry, positive_int,
+                    print_json)
 
 
 log = logging.getLogger("provenance.cli")
@@ -25,14 +25,9 @@ def _registry_rows(query: Callable) -> tuple[list, str]:
     with registry:
         return query(registry), str(registry.path)
 
-def _limit(text: str) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        n = 0
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, got {text!r}")
-    return n
+
+_limit = positive_int("a whole number of at least 1")
+
 
 def cmd_registry_list(args) -> int:
     rows, path = _registry_rows(lambda reg: reg.list(limit=args.limit))
@@ -43,6 +38,7 @@ def cmd_registry_list(args) -> int:
             print(f"{r.content_id}  {r.created_at}  {r.method:<9} {r.format:<4} {r.width}x{r.height}  {r.output_path}")
         print(f"{len(rows)} stamp(s) in {path}", file=sys.stderr)
     return EXIT_OK
+
 
 def cmd_registry_show(args) -> int:
     rows, _path = _registry_rows(lambda reg: reg.find_by_prefix(args.content_id))
@@ -63,9 +59,9 @@ def cmd_registry_show(args) -> int:
             print(f"  {k}: {v}")
     return EXIT_OK
 
+
 def cmd_registry_export(args) -> int:
-    from provenance import atomic_write
-    from provenance import export_records
+    from provenance import atomic_write, export_records
 
     rows, _path = _registry_rows(lambda reg: list(reg.iter_all()))
     text = export_records(rows, "json" if args.json else args.format)
@@ -76,10 +72,10 @@ def cmd_registry_export(args) -> int:
         print(f"exported to {args.output}", file=sys.stderr)
     return EXIT_OK
 
+
 def cmd_registry_reindex(args) -> int:
     """PDQ fingerprints for stamps recorded before the registry kept them, from their stamped files."""
-    from provenance import ProvenanceError, Registry, load_image
-    from provenance import pdq_hash
+    from provenance import ProvenanceError, Registry, load_image, pdq_hash
 
     done = missing = 0
     with Registry() as reg:

@@ -16,6 +16,7 @@ def _record_from_args(args):
         loras=[_parse_lora(s) for s in args.lora] if args.lora else None,
     )
 
+
 def _parse_lora(text: str) -> dict:
     name, sep, weight = text.rpartition(":")
     if not sep:
@@ -24,6 +25,7 @@ def _parse_lora(text: str) -> dict:
         return {"name": name, "weight": float(weight)}
     except ValueError:
         return {"name": text}
+
 
 def cmd_stamp(args) -> int:
     from provenance import ProvenanceError
@@ -34,6 +36,7 @@ def cmd_stamp(args) -> int:
         if args.json:  # a script reading stdout gets an answer either way
             print_json({"file": args.src, "output": args.output, "error": str(e), "error_type": type(e).__name__})
         raise
+
 
 def _stamp(args) -> int:
     from provenance import Registry, stamp_file

@@ -2,18 +2,16 @@
 from __future__ import annotations
 
 import logging
-import sys
 
-from ._base import (EXIT_ERROR, EXIT_OK, UsageError, add_command, add_fast, add_group, add_json, print_json,
-                    quality)
+from ._base import (EXIT_ERROR, EXIT_OK, UsageError, add_command, add_fast, add_group, add_json, each_file,
+                    print_json, quality)
 
+log = logging.getLogger("provenance.cli")
 
 
 def cmd_watermark_embed(args) -> int:
-    from provenance import load_image, new_content_id
-    from provenance import atomic_write, check_output_path, format_for_suffix
-    from provenance import encode_image
-    from provenance import normalize_content_id
+    from provenance import (atomic_write, check_output_path, encode_image, format_for_suffix, load_image,
+                            new_content_id, normalize_content_id)
     from provenance.watermark import embed_watermark, get_method
 
     fmt = (args.format or format_for_suffix(args.dst) or "").upper().replace("JPG", "JPEG")
@@ -36,11 +34,11 @@ def cmd_watermark_embed(args) -> int:
     print_json(out) if args.json else print(f"{args.dst}: watermark {args.method}, content id {content_id}{carried}")
     return EXIT_OK
 
+
 def _write_watermark_map(rgb, wmap, path: str, *, overwrite: bool) -> dict:
     """provenanceWM's missing-mark map ``wmap`` of ``rgb``: its summary, and a PNG overlay at
     ``path`` (written atomically, only when the mark was found: without it there is nothing to map)."""
-    from provenance import atomic_write
-    from provenance import encode_image
+    from provenance import atomic_write, encode_image
     from provenance.watermark import render_map
 
     out = wmap.to_dict()
@@ -52,32 +50,29 @@ def _write_watermark_map(rgb, wmap, path: str, *, overwrite: bool) -> dict:
         log.warning("%s: no provenanceWM mark found, so no map written", path)
     return out
 
+
 def cmd_watermark_detect(args) -> int:
-    from provenance import ProvenanceError, load_image
-    from provenance import check_output_path
+    from provenance import check_output_path, load_image
     from provenance.watermark import detect_watermarks, localize_watermark
 
     if args.map:
         if len(args.files) != 1:
             raise UsageError("--map needs exactly one FILE")
         check_output_path(args.map, overwrite=args.overwrite)
-    results, failed = [], False
-    for f in args.files:
-        try:
-            image = load_image(f)
-            # The map detects provenanceWM (geometric search included) on its way: reported as
-            # that method's result rather than detected a second time.
-            wmap = localize_watermark(image.rgb) if args.map else None
-            marks = detect_watermarks(image.rgb, methods=args.method or None, fast=args.fast,
-                                      known={wmap.detection.scheme: wmap.detection} if wmap else None)
-            results.append({"file": f, "watermarks": [m.to_dict() for m in marks]})
-            if wmap is not None:
-                results[-1]["map"] = _write_watermark_map(image.rgb, wmap, args.map, overwrite=args.overwrite)
-        except ProvenanceError as e:
-            failed = True
-            results.append({"file": f, "error": str(e), "watermarks": []})
-            if not args.json:  # said once, on stderr, as it happens; --json carries it in the output
-                print(f"provenance: error: {e}", file=sys.stderr)
+
+    def analyse(f: str) -> dict:
+        image = load_image(f)
+        # The map detects provenanceWM (geometric search included) on its way: reported as
+        # that method's result rather than detected a second time.
+        wmap = localize_watermark(image.rgb) if args.map else None
+        marks = detect_watermarks(image.rgb, methods=args.method or None, fast=args.fast,
+                                  known={wmap.detection.scheme: wmap.detection} if wmap else None)
+        out = {"watermarks": [m.to_dict() for m in marks]}
+        if wmap is not None:
+            out["map"] = _write_watermark_map(image.rgb, wmap, args.map, overwrite=args.overwrite)
+        return out
+
+    results, failed = each_file(args.files, analyse, quiet=args.json, on_error={"watermarks": []})
     if args.json:
         print_json(results)
     else:
@@ -100,6 +95,7 @@ def cmd_watermark_detect(args) -> int:
                 print(f"{r['file']}: no provenanceWM mark, no map written")
     return EXIT_ERROR if failed else EXIT_OK
 
+
 def cmd_watermark_methods(args) -> int:
     from provenance.watermark import DEFAULT_METHOD, get_method, method_names
 
@@ -121,9 +117,6 @@ def cmd_watermark_methods(args) -> int:
             print(f"{r['name']}{flag}: {r['summary']}; {r['code']}, false-positive rate "
                   f"{r['false_positive_rate']:.1e}, min {r['min_size'][0]}x{r['min_size'][1]}{avail}")
     return EXIT_OK
-
-
-log = logging.getLogger("provenance.cli")
 
 
 def register(commands) -> None:
