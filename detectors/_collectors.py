@@ -8,6 +8,7 @@ each collector imports its parsers, detectors or model when it first runs or war
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -58,10 +59,10 @@ class PublicWatermarkCollector:
     def absent(self, ctx: CollectContext) -> list | None:
         return [] if ctx.image is None else None
 
-    def collect(self, ctx: CollectContext) -> list[dict]:
+    def collect(self, ctx: CollectContext) -> list:
         from .sd_watermarks import detect_public_marks
 
-        return [dict(m.to_dict(), kind="public") for m in detect_public_marks(ctx.image.rgb)]
+        return [replace(m, kind="public") for m in detect_public_marks(ctx.image.rgb)]
 
     def fingerprint(self, options) -> str:
         from .sd_watermarks import PUBLIC_MARKS

@@ -6,13 +6,14 @@ detectors package adds metadata, the public SD watermarks and forensics through 
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from ._registry import PDQ_MAX_DISTANCE, PHASH_MAX_DISTANCE, Registry
 
 if TYPE_CHECKING:
     from .collectors import CollectContext
-    from .evidence import C2paEvidence, WatermarkEvidence
+    from .evidence import C2paEvidence, WatermarkResult
 
 
 class C2paCollector:
@@ -46,12 +47,12 @@ class WatermarkCollector:
     def absent(self, ctx: CollectContext) -> list | None:
         return [] if ctx.image is None else None
 
-    def collect(self, ctx: CollectContext) -> list[dict]:
+    def collect(self, ctx: CollectContext) -> list[WatermarkResult]:
         from .watermark import detect_watermarks
 
         marks = detect_watermarks(ctx.image.rgb, methods=ctx.options.watermark_methods,
                                   fast=ctx.options.fast_watermarks)
-        return [dict(m.to_dict(), kind="content-id") for m in marks]
+        return [replace(m, kind="content-id") for m in marks]
 
     def fingerprint(self, options) -> dict:
         from .watermark import method_names
@@ -76,7 +77,7 @@ def _by_sha256(sha256: str, registry: Registry) -> dict | None:
             "identical_file": True, "candidates": [_candidate(r, kind="sha256", distance=0) for r in exact]}
 
 
-def registry_lookup(rgb, sha256: str, watermarks: list[WatermarkEvidence], registry: Registry) -> dict:
+def registry_lookup(rgb, sha256: str, watermarks: list[WatermarkResult], registry: Registry) -> dict:
     """The registry's answer: by our watermark's id (the file carries the stamp's mark), by the
     file's sha256 (it is the stamped file), else by look (PDQ with flips, pHash): every stamp
     within the thresholds, best first. A look-alike is evidence that the image resembles a stamp,

@@ -128,9 +128,16 @@ class C2paEvidence(_Read):
         return {k: v for k, v in asdict(self).items() if k != "as_read"}
 
 
-@dataclass(frozen=True)
-class WatermarkEvidence(_Read):
-    """One watermark method's verdict on the image: ours (``kind`` content-id) or a public SD mark."""
+@dataclass
+class WatermarkResult(_Read):
+    """One watermark method's verdict on one image (``watermarks``): ours (``kind`` content-id) or a
+    public SD mark (``kind`` public); ``kind`` is None for a method's own result before verify
+    files it.
+
+    ``payload`` is the content id as lowercase hex (an id *prefix* when ``partial``), present only
+    when ``detected``. ``false_positive_rate`` is the probability that an unmarked image yields a
+    detection this strong; it comes from the payload code, not from a guess.
+    """
 
     scheme: str
     detected: bool
@@ -169,6 +176,8 @@ class WatermarkEvidence(_Read):
         d = {k: v for k, v in asdict(self).items() if k != "as_read"}
         if not d["extra"]:
             d.pop("extra")
+        if d["kind"] is None:
+            d.pop("kind")
         return d
 
 
@@ -360,7 +369,7 @@ class Verdict:
 
 
 #: Report member -> its evidence type (list members: the type of one item).
-MEMBER_TYPES = {"c2pa": C2paEvidence, "watermarks": WatermarkEvidence, "metadata": MetadataEvidence,
+MEMBER_TYPES = {"c2pa": C2paEvidence, "watermarks": WatermarkResult, "metadata": MetadataEvidence,
                 "registry": RegistryEvidence, "forensics": ForensicsEvidence}
 
 
@@ -375,7 +384,7 @@ class VerifyReport:
     height: int | None = None
     verdict: Verdict = field(default_factory=Verdict)
     c2pa: C2paEvidence = field(default_factory=lambda: C2paEvidence.from_dict({"status": "absent"}))
-    watermarks: list[WatermarkEvidence] = field(default_factory=list)
+    watermarks: list[WatermarkResult] = field(default_factory=list)
     metadata: MetadataEvidence = field(default_factory=lambda: MetadataEvidence.from_dict({}))
     registry: RegistryEvidence = field(default_factory=lambda: RegistryEvidence.from_dict({"match": "none"}))
     forensics: ForensicsEvidence = field(default_factory=lambda: ForensicsEvidence.from_dict({"status": "absent"}))
@@ -399,19 +408,19 @@ class VerifyReport:
     # --- facts, each computed once, that fusion and every rendering read ---
 
     @property
-    def our_marks(self) -> list[WatermarkEvidence]:
+    def our_marks(self) -> list[WatermarkResult]:
         return [w for w in self.watermarks if w.ours]
 
     @property
-    def strong_marks(self) -> list[WatermarkEvidence]:
+    def strong_marks(self) -> list[WatermarkResult]:
         return [w for w in self.watermarks if w.strong]
 
     @property
-    def public_marks(self) -> list[WatermarkEvidence]:
+    def public_marks(self) -> list[WatermarkResult]:
         return [w for w in self.watermarks if w.public]
 
     @property
-    def detected_marks(self) -> list[WatermarkEvidence]:
+    def detected_marks(self) -> list[WatermarkResult]:
         return [w for w in self.watermarks if w.detected]
 
     @property
@@ -461,7 +470,7 @@ class VerifyReport:
             file=d.get("file", ""), sha256=d.get("sha256"), format=d.get("format"), width=d.get("width"),
             height=d.get("height"), verdict=Verdict.from_dict(d.get("verdict") or {}),
             c2pa=C2paEvidence.from_dict(d.get("c2pa") or {"status": "absent"}),
-            watermarks=[WatermarkEvidence.from_dict(w) for w in d.get("watermarks") or []],
+            watermarks=[WatermarkResult.from_dict(w) for w in d.get("watermarks") or []],
             metadata=MetadataEvidence.from_dict(d.get("metadata") or {}),
             registry=RegistryEvidence.from_dict(d.get("registry") or {"match": "none"}),
             forensics=ForensicsEvidence.from_dict(d.get("forensics") or {"status": "absent"}),
@@ -486,5 +495,5 @@ __all__ = [
     "STRONG_WATERMARK_FPR",
     "Verdict",
     "VerifyReport",
-    "WatermarkEvidence",
+    "WatermarkResult",
 ]

@@ -9,7 +9,7 @@ from PIL import Image
 from conftest import REPO, natural_image
 from provenance import VerifyOptions, verify_file
 from provenance.evidence import (C2paEvidence, EvidenceError, ForensicsEvidence, RegistryEvidence, Verdict,
-                                 VerifyReport, WatermarkEvidence)
+                                 VerifyReport, WatermarkResult)
 
 SAMPLES = sorted(p for p in (REPO / "samples").iterdir() if p.is_file())
 
@@ -54,7 +54,7 @@ def test_a_report_given_as_json_members_is_typed():
                                   "false_positive_rate": 1e-9}],
                      errors=[{"collector": "c", "error": "e"}], verdict={"label": "ai-generated"})
     assert isinstance(r.c2pa, C2paEvidence) and r.c2pa.intact and r.c2pa.signer_name == "Cam"
-    assert isinstance(r.watermarks[0], WatermarkEvidence) and r.strong_marks == r.watermarks
+    assert isinstance(r.watermarks[0], WatermarkResult) and r.strong_marks == r.watermarks
     assert isinstance(r.verdict, Verdict) and r.errors == [EvidenceError("c", "e")]
 
 
@@ -76,7 +76,7 @@ def test_fail_on_flags(label, c2pa, errors, flags):
                                              (None, "content-id", False), (0.0, "public", False)])
 def test_which_marks_are_strong(fpr, kind, strong):
     """Ours at a false-positive rate of at most 1e-6 decides alone; a public mark is not ours."""
-    w = WatermarkEvidence(scheme="s", detected=True, payload="ab", false_positive_rate=fpr, kind=kind)
+    w = WatermarkResult(scheme="s", detected=True, payload="ab", false_positive_rate=fpr, kind=kind)
     assert w.strong is strong and w.ours is (kind == "content-id")
 
 

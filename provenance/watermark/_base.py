@@ -2,37 +2,12 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
 from .._errors import ImageTooSmallError
 from .._payload import DecodedPayload, PayloadCodec
-
-
-@dataclass
-class WatermarkResult:
-    """One method's verdict on one image.
-
-    ``payload`` is the content id as lowercase hex (an id *prefix* when ``partial``), present only
-    when ``detected``. ``false_positive_rate`` is the probability that an unmarked image yields a
-    detection this strong; it comes from the payload code, not from a guess.
-    """
-
-    scheme: str
-    detected: bool
-    payload: str | None = None
-    bit_errors: int | None = None
-    false_positive_rate: float | None = None
-    partial: bool = False
-    raw_bits: str | None = None
-    extra: dict = field(default_factory=dict)
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        if not d["extra"]:
-            d.pop("extra")
-        return d
+from ..evidence import WatermarkResult
 
 
 class WatermarkMethod(ABC):
