@@ -81,7 +81,7 @@ _scenes: dict[tuple[int, int], np.ndarray] = {}
 
 def _scene(side: int, seed: int) -> np.ndarray:
     """A natural-looking scene drawn at 512² and scaled to ``side``, with grain at full size."""
-    from conftest import natural_image
+    from support import natural_image
     from PIL import Image
 
     key = (side, seed)

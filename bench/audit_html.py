@@ -31,7 +31,7 @@ sys.path.insert(0, str(REPO / "tests"))
 def _roles(tmp: Path):
     from PIL import Image
 
-    from conftest import natural_image
+    from support import natural_image
     from provenance import GenerationRecord, init_keys, load_identity, stamp_file
     from provenance._verify import VerifyOptions, verify_file
     from provenance.audit._file import make_thumbnail
@@ -78,7 +78,7 @@ def synthetic(n: int, ai_share: float, error_share: float, tmp: Path) -> tuple[P
 def real_audit(n: int, tmp: Path) -> Path:
     from PIL import Image
 
-    from conftest import natural_image
+    from support import natural_image
     from provenance import GenerationRecord, init_keys, load_identity, stamp_file
 
     os.environ["PROVENANCE_HOME"] = str(tmp / "home")

@@ -21,7 +21,7 @@ import numpy as np  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from conftest import jpeg_roundtrip, natural_image  # noqa: E402
+from support import jpeg_roundtrip, natural_image  # noqa: E402
 from detectors.features import analysis_crops, extract_features, extractor_names, get_extractor, reduce  # noqa: E402
 
 

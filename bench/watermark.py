@@ -220,7 +220,7 @@ def load_images(data: Path, n: int, min_side: int = 320) -> tuple[list[np.ndarra
     from images whose shorter side is at least ``min_side``."""
     manifests = [data / "real" / "MANIFEST.csv", data / "generated" / "MANIFEST.csv"]
     if not manifests[0].exists():
-        from conftest import natural_image
+        from support import natural_image
 
         return [natural_image(512, 512, seed=s) for s in range(n)], "synthetic (tests/conftest.py natural_image)"
     per = {manifests[0]: n - n // 2, manifests[1]: n // 2}
@@ -292,7 +292,7 @@ def _timings(method, repeat: int) -> dict[str, float]:
     unmarked one both the default detector and the fast scan (``--fast``; the same as detect for
     methods without a geometric search). An unmarked image is the common case of a bulk audit
     and the costliest: the detector gives up only after its whole search."""
-    from conftest import natural_image
+    from support import natural_image
 
     out = {}
     for n in (512, 1024):

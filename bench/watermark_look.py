@@ -23,7 +23,7 @@ from provenance.watermark import embed_watermark  # noqa: E402
 
 
 def scenes() -> dict[str, np.ndarray]:
-    from conftest import natural_image
+    from support import natural_image
 
     yy, xx = np.mgrid[0:512, 0:512] / 512.0
     gradient = np.stack([60 + 120 * xx, 90 + 100 * yy, 170 - 60 * xx], -1).astype(np.uint8)
