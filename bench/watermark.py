@@ -222,7 +222,7 @@ def load_images(data: Path, n: int, min_side: int = 320) -> tuple[list[np.ndarra
     if not manifests[0].exists():
         from support import natural_image
 
-        return [natural_image(512, 512, seed=s) for s in range(n)], "synthetic (tests/conftest.py natural_image)"
+        return [natural_image(512, 512, seed=s) for s in range(n)], "synthetic (tests/support natural_image)"
     per = {manifests[0]: n - n // 2, manifests[1]: n // 2}
     picked: dict[Path, list[np.ndarray]] = {}
     for manifest, want in per.items():
