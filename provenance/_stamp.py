@@ -23,6 +23,7 @@ from ._imageio import (
     atomic_write,
     check_output_path,
     format_for_suffix,
+    decode_image,
     load_image,
     mime_type,
 )
@@ -184,19 +185,54 @@ def stamp_file(src: str | os.PathLike[str], dst: str | os.PathLike[str] | None =
         bak = src_p.with_name(src_p.name + ".bak")
         if backup and (bak.exists() or bak.is_symlink()):
             raise OutputExistsError(f"{bak}: a backup already exists; not replacing it")
+    return _stamp_loaded(image, t0, src_p=src_p, dst_p=dst_p, fmt=fmt, identity=identity, record=record,
+                         method=method, quality=quality, overwrite=overwrite, parent=parent,
+                         parent_action=parent_action, thumbnail=thumbnail, registry=registry,
+                         content_id=content_id, from_metadata=from_metadata, in_place=in_place, backup=backup)
+
+
+def stamp_bytes(data: bytes, dst: str | os.PathLike[str], *, identity: SigningIdentity,
+                record: GenerationRecord | None = None, method: str = DEFAULT_METHOD, fmt: str | None = None,
+                quality: int = DEFAULT_QUALITY, overwrite: bool = False, registry: Registry | None = None,
+                from_metadata: bool = False, name: str = "<image>", max_pixels: int = MAX_PIXELS) -> StampResult:
+    """Stamp an encoded image held in memory (a generator's output before it is ever written, as
+    the ComfyUI node does) into ``dst``, as :func:`stamp_file` would stamp it from a file: only
+    the stamped file ever exists. ``name`` labels it in messages; the registry row has no source path."""
+    dst_p = Path(dst)
+    check_output_path(dst_p, overwrite=overwrite)
+    fmt = (fmt or format_for_suffix(dst_p) or "").upper()
+    fmt = "JPEG" if fmt == "JPG" else fmt
+    if fmt not in ("PNG", "JPEG", "WEBP"):
+        raise OutputError(f"{dst_p}: cannot tell the output format from the name; use .png, .jpg or .webp")
+    t0 = time.perf_counter()
+    image = decode_image(data, name=name, max_pixels=max_pixels)
+    return _stamp_loaded(image, t0, src_p=None, dst_p=dst_p, fmt=fmt, identity=identity, record=record,
+                         method=method, quality=quality, overwrite=overwrite, parent=None,
+                         parent_action="c2pa.edited", thumbnail=False, registry=registry, content_id=None,
+                         from_metadata=from_metadata, in_place=False, backup=False, name=name)
+
+
+def _stamp_loaded(image: LoadedImage, t0: float, *, src_p: Path | None, dst_p: Path, fmt: str,
+                  identity: SigningIdentity, record: GenerationRecord | None, method: str, quality: int,
+                  overwrite: bool, parent, parent_action: str, thumbnail: bool, registry: Registry | None,
+                  content_id: str | None, from_metadata: bool, in_place: bool, backup: bool,
+                  name: str | None = None) -> StampResult:
+    """The part of stamping after the source is decoded, shared by :func:`stamp_file` and :func:`stamp_bytes`."""
+    label = name or str(src_p)
+    bak = src_p.with_name(src_p.name + ".bak") if src_p is not None else None
     for note in image.notes:  # e.g. text chunks the decoder refused: the stamp will not carry them over
-        log.warning("%s: %s", src_p, note)
+        log.warning("%s: %s", label, note)
     if parent is None and _has_c2pa(image.data):
         log.warning("%s carries a C2PA manifest of its own; pass --parent %s to keep it as an ingredient",
-                    src_p, src_p)
+                    label, label)
     source_sha256 = hashlib.sha256(image.data).hexdigest()
     record = record or GenerationRecord()
     if from_metadata:
         from ._record_from_metadata import overlay, record_from_metadata
 
-        found = record_from_metadata(image, name=str(src_p))
+        found = record_from_metadata(image, name=label)
         if found is None:
-            log.warning("%s: no generator metadata found; stamped with the given settings only", src_p)
+            log.warning("%s: no generator metadata found; stamped with the given settings only", label)
         record = overlay(found or GenerationRecord(), record)
     decode_ms = round((time.perf_counter() - t0) * 1000.0, 2)
     signed, result, manifest = stamp_image(
@@ -222,7 +258,7 @@ def stamp_file(src: str | os.PathLike[str], dst: str | os.PathLike[str] | None =
                 content_id=result.content_id, sha256=result.sha256, phash=result.phash, method=method, format=fmt,
                 width=result.width, height=result.height, signer=result.signer,
                 created_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds"),
-                output_path=str(dst_p.resolve()), source_path=str(src_p.resolve()),
+                output_path=str(dst_p.resolve()), source_path=str(src_p.resolve()) if src_p is not None else None,
                 manifest_json=json.dumps(manifest, ensure_ascii=False), pdq=result.pdq,
                 pdq_quality=result.pdq_quality,
             )
