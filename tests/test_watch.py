@@ -370,3 +370,17 @@ def test_in_place_leaves_a_file_that_changed_meanwhile(tmp_path, identity, regis
         stamp_file(target, identity=identity, registry=registry, from_metadata=True, in_place=True)
     assert target.read_bytes() == png_with_text(TOOL_FILES["fooocus"].text, seed=9)
     assert [p.name for p in target.parent.iterdir()] == ["x.png"] and registry.count() == 0
+
+
+def test_excluded_folders_are_left_alone(tmp_path, identity, registry):
+    """--exclude thumbnails: InvokeAI's gallery thumbnails (outputs/images/thumbnails/*.webp) are not stamped."""
+    watched = tmp_path / "images"
+    (watched / "thumbnails").mkdir(parents=True)
+    write_tool_png(watched / "a.png", "invokeai-3")
+    Image.fromarray(natural_image(256, 256)).save(watched / "thumbnails" / "a.webp")
+    events: list = []
+    watcher = Watcher(WatchOptions([watched], out_dir=tmp_path / "out", once=True, exclude=("thumbnails",), **FAST),
+                      identity=identity, registry=registry, on_event=events.append)
+    assert watcher.run() == {"stamped": 1, "skipped": 0, "error": 0}
+    watcher.close()
+    assert [Path(e.file).name for e in events] == ["a.png"]

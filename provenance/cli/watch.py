@@ -53,7 +53,7 @@ def cmd_watch(args) -> int:
     options = WatchOptions(dirs=args.dirs, out_dir=args.out_dir, in_place=args.in_place, backup=args.backup,
                            once=args.once, settle=args.settle, poll_interval=args.poll_interval,
                            backend="poll" if args.poll else "auto", record=_record(args), method=args.method,
-                           quality=args.quality, max_pixels=args.max_pixels)
+                           quality=args.quality, max_pixels=args.max_pixels, exclude=tuple(args.exclude or ()))
     identity = signing_identity(args)  # before watching: a missing key is an error now, not per file
     with Registry() as registry:
         watcher = Watcher(options, identity=identity, registry=registry, on_event=_printer(args))
@@ -87,6 +87,9 @@ def register(commands) -> None:
     p.add_argument("--backup", action="store_true", help="with --in-place: keep each original as NAME.bak")
     p.add_argument("--once", action="store_true",
                    help="stamp what is there now, then exit (1 if any file failed)")
+    p.add_argument("--exclude", action="append", metavar="GLOB",
+                   help="leave alone files or folders matching this (repeatable; matched against the path under "
+                        "the watched folder and each of its parts), e.g. thumbnails, '*-grids'")
     p.add_argument("--params", help="JSON file of record fields put over each file's own metadata")
     p.add_argument("--generator", help="the tool, for files that do not say (Fooocus saves no metadata by default)")
     p.add_argument("--settle", type=_seconds, default=0.5, metavar="S",

@@ -9,6 +9,7 @@ is cheap and catches that before the decoder is asked; the decoder catches the r
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 
 from .._errors import ProvenanceError
@@ -53,7 +54,10 @@ def observe(candidate: Candidate, now: float) -> bool:
     except OSError:
         return False  # unreadable for now (a permission being set): look again next time
     if (st.st_size, st.st_mtime_ns) != (candidate.size, candidate.mtime_ns):
-        candidate.size, candidate.mtime_ns, candidate.changed_at = st.st_size, st.st_mtime_ns, now
+        # The file's own modification time says how long it has been unchanged already (a file
+        # found at start-up was written long ago); a clock ahead of ours counts as "just now".
+        age = max(0.0, time.time() - st.st_mtime_ns / 1e9)
+        candidate.size, candidate.mtime_ns, candidate.changed_at = st.st_size, st.st_mtime_ns, now - age
     return False
 
 

@@ -7,6 +7,7 @@ one place; the source (inotify or polling) only queues paths. A file that fails 
 """
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import logging
 import os
@@ -51,6 +52,9 @@ class WatchOptions:
     method: str = DEFAULT_METHOD
     quality: int = DEFAULT_QUALITY
     max_pixels: int = MAX_PIXELS
+    #: glob patterns of files and folders left alone, matched against the path under the watched
+    #: folder and each of its parts (``thumbnails``: InvokeAI's gallery thumbnails; ``*-grids``)
+    exclude: tuple[str, ...] = ()
 
 
 @dataclass
@@ -136,7 +140,7 @@ class Watcher:
     def run(self, stop: threading.Event | None = None) -> dict[str, int]:
         """Watch until ``stop`` is set (or, with ``once``, until nothing is pending); the counts."""
         stop = stop or threading.Event()
-        tick = min(0.25, max(0.02, self.options.settle / 4))
+        tick = min(0.1, max(0.02, self.options.settle / 10))
         if self.source is None:
             self.start()
         while not stop.is_set():
@@ -154,7 +158,7 @@ class Watcher:
                 path = self.paths.get_nowait()
             except queue.Empty:
                 break
-            if path not in self.pending:
+            if path not in self.pending and not self._excluded(path):
                 self.pending[path] = Candidate(path=path, changed_at=now, first_seen=now)
         for path in list(self.pending):
             candidate = self.pending[path]
@@ -231,6 +235,18 @@ class Watcher:
         self.index.add(result.source_sha256, result.content_id, result.output)
         return WatchEvent("stamped", path, output=result.output, content_id=result.content_id,
                           generator=result.generator)
+
+    def _excluded(self, path: str) -> bool:
+        if not self.options.exclude:
+            return False
+        real = os.path.realpath(path)
+        for root, _prefix in self.prefixes:
+            if real.startswith(str(root) + os.sep):
+                rel = Path(os.path.relpath(real, root))
+                return any(fnmatch.fnmatch(rel.as_posix(), pattern) or
+                           any(fnmatch.fnmatch(part, pattern) for part in rel.parts)
+                           for pattern in self.options.exclude)
+        return False
 
     def _output_for(self, path: str) -> Path:
         """The stamped copy's path: the file's place under its watched folder, mirrored under
