@@ -232,21 +232,25 @@ def test_polling_fallback_when_inotify_is_unavailable(tmp_path, identity, regist
 
 
 def test_a_file_that_fails_is_an_error_and_the_watch_goes_on(tmp_path, identity, registry):
-    """A file that cannot be stamped (too small for the watermark) and one that never becomes an
-    image are error events; the good file beside them is stamped."""
+    """A file that cannot be stamped (too small for the watermark), one that never becomes an image
+    and one whose container is whole but whose pixels do not decode are error events; the good
+    file beside them is stamped."""
     watched = tmp_path / "output"
     watched.mkdir()
     Image.fromarray(natural_image(64, 64)).save(watched / "tiny.png")
     (watched / "junk.png").write_bytes(b"not an image at all" * 10)
+    whole = png_with_text({"parameters": TOOL_FILES["a1111"].text["parameters"]}, seed=3)
+    (watched / "broken.png").write_bytes(whole[:2000] + whole[-3000:])  # ends with IEND, pixels cut out
     write_tool_png(watched / "good.png", "a1111")
     events: list = []
     watcher = Watcher(WatchOptions([watched], out_dir=tmp_path / "out", once=True, **FAST), identity=identity,
                       registry=registry, on_event=events.append)
     counts = watcher.run()
     watcher.close()
-    assert counts == {"stamped": 1, "skipped": 0, "error": 2}
+    assert counts == {"stamped": 1, "skipped": 0, "error": 3}
     errors = {Path(e.file).name: e.error for e in events if e.event == "error"}
     assert "at least 256x256" in errors["tiny.png"] and "not a recognised image" in errors["junk.png"]
+    assert "not complete after" in errors["broken.png"] and "corrupt or truncated" in errors["broken.png"]
 
 
 def test_a_file_with_its_own_content_credentials_is_left_alone(tmp_path, identity, registry):

@@ -67,9 +67,10 @@ def settled(candidate: Candidate, now: float, settle: float) -> bool:
             and candidate.checked != (candidate.size, candidate.mtime_ns))
 
 
-def read_if_complete(candidate: Candidate, *, max_pixels: int = MAX_PIXELS) -> bytes | None:
-    """The file's bytes when it is complete (whole container, decodes), else None with
-    ``candidate.problem`` saying why; it is not checked again until it changes."""
+def read_whole(candidate: Candidate) -> bytes | None:
+    """The file's bytes when its container is whole, else None with ``candidate.problem`` saying
+    why (it is not checked again until it changes). Cheap: no decoding, so files already stamped
+    (most of a folder, at a restart) are told apart by their digest without being decoded."""
     try:
         data = read_bytes(candidate.path)
     except ProvenanceError as e:
@@ -84,12 +85,17 @@ def read_if_complete(candidate: Candidate, *, max_pixels: int = MAX_PIXELS) -> b
         problem = "not a recognised image (yet)"
     elif not container_complete(data, fmt):
         problem = f"the {fmt} file ends before its last chunk (still being written?)"
-    else:
-        try:
-            decode_image(data, name=candidate.path, max_pixels=max_pixels)
-        except ProvenanceError as e:
-            problem = str(e)
     if problem is not None:
         candidate.checked, candidate.problem = (candidate.size, candidate.mtime_ns), problem
         return None
     return data
+
+
+def decodes(candidate: Candidate, data: bytes, *, max_pixels: int = MAX_PIXELS) -> bool:
+    """Whether the whole file decodes; if not, ``candidate.problem`` says why (checked again once it changes)."""
+    try:
+        decode_image(data, name=candidate.path, max_pixels=max_pixels)
+    except ProvenanceError as e:
+        candidate.checked, candidate.problem = (candidate.size, candidate.mtime_ns), str(e)
+        return False
+    return True

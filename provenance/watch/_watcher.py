@@ -27,7 +27,7 @@ from .._record import GenerationRecord
 from .._registry import Registry
 from .._stamp import stamp_file
 from ..watermark import DEFAULT_METHOD
-from ._complete import Candidate, observe, read_if_complete, settled
+from ._complete import Candidate, decodes, observe, read_whole, settled
 from ._sources import open_source
 from ._stamped import StampedIndex
 
@@ -177,12 +177,11 @@ class Watcher:
                                                            f"{candidate.problem}"))
 
     def _try(self, candidate: Candidate, now: float) -> None:
-        data = read_if_complete(candidate, max_pixels=self.options.max_pixels)
+        data = read_whole(candidate)
         if data is None:
             if candidate.size >= 0:
                 log.debug("%s: not complete yet: %s", candidate.path, candidate.problem)
             return
-        del self.pending[candidate.path]
         try:
             event = self._handle(candidate, data)
         except ProvenanceError as e:
@@ -192,6 +191,10 @@ class Watcher:
         except Exception as e:  # a bug must not end the watch: reported loudly, the watch goes on
             log.exception("stamping %s failed", candidate.path)
             event = WatchEvent("error", candidate.path, error=f"internal error: {type(e).__name__}: {e}")
+        if event is None:  # a whole container that does not decode (yet): wait for it to change
+            log.debug("%s: not complete yet: %s", candidate.path, candidate.problem)
+            return
+        del self.pending[candidate.path]
         if event.event == "stamped":
             event.seconds = round(time.monotonic() - candidate.first_seen, 3)
         self._remember(candidate.path)
@@ -216,7 +219,9 @@ class Watcher:
 
     # --- one file ---------------------------------------------------------------------------
 
-    def _handle(self, candidate: Candidate, data: bytes) -> WatchEvent:
+    def _handle(self, candidate: Candidate, data: bytes) -> WatchEvent | None:
+        """Skip it, or stamp it; None when the whole file does not decode (yet). The digest comes
+        first: at a restart most of a folder is stamped already, and is not decoded again."""
         path = candidate.path
         sha256 = hashlib.sha256(data).hexdigest()
         done = self.index.done(sha256, path)
@@ -225,6 +230,8 @@ class Watcher:
             return WatchEvent("skipped", path, output=done.output, content_id=done.content_id, reason=why)
         if locate_manifest_store(data, sniff_format(data[:64])) is not None:
             return WatchEvent("skipped", path, reason="carries Content Credentials of its own; left as it is")
+        if not decodes(candidate, data, max_pixels=self.options.max_pixels):
+            return None
         dst = None if self.options.in_place else self._output_for(path)
         if dst is not None:
             dst.parent.mkdir(parents=True, exist_ok=True)
