@@ -40,7 +40,7 @@ _EXPORTS = {
     "version_text": "._about",
     **dict.fromkeys(("GenerationRecord", "Lora"), "._record"),
     **dict.fromkeys(("Registry", "StampRecord"), "._registry"),
-    **dict.fromkeys(("StampResult", "stamp_file", "stamp_image"), "._stamp"),
+    **dict.fromkeys(("StampResult", "stamp_bytes", "stamp_file", "stamp_image"), "._stamp"),
     **dict.fromkeys(("ManifestReport", "read_manifest"), "._c2pa"),
     **dict.fromkeys(("WatermarkResult", "detect_watermarks", "embed_watermark"), ".watermark"),
     # verify
@@ -81,7 +81,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
     from ._payload import new_content_id, normalize_content_id
     from ._record import GenerationRecord, Lora
     from ._registry import Registry, StampRecord, export_records
-    from ._stamp import StampResult, stamp_file, stamp_image
+    from ._stamp import StampResult, stamp_bytes, stamp_file, stamp_image
     from ._trust import trust_anchors
     from .evidence import Verdict
     from ._verify import VerifyOptions, VerifyReport, verify_bytes, verify_file

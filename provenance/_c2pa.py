@@ -48,6 +48,9 @@ class ManifestSpec:
     parent: Path | None = None  # an earlier image this one was made from (upscale, edit)
     parent_action: str = "c2pa.edited"  # or c2pa.resized for an upscale
     thumbnail: bool = False
+    #: sha256 of the file that was stamped (None for pixels stamped in memory, e.g. by generate):
+    #: the registry row's manifest keeps it, so ``watch`` knows a source it has stamped before.
+    source_sha256: str | None = None
 
 
 def build_manifest(spec: ManifestSpec, *, parent_label: str | None = None) -> dict:
@@ -78,7 +81,9 @@ def build_manifest(spec: ManifestSpec, *, parent_label: str | None = None) -> di
                 "blocks": [{"scope": {}, "value": spec.content_id}],
             }},
             {"label": GENERATION_ASSERTION, "data": {
-                "content_id": spec.content_id, "watermark": spec.method, **spec.record.to_dict()}},
+                "content_id": spec.content_id, "watermark": spec.method,
+                **({"source_sha256": spec.source_sha256} if spec.source_sha256 else {}),
+                **spec.record.to_dict()}},
         ],
     }
 

@@ -34,7 +34,49 @@ WEBP_METHOD = 0
 OUR_PNG_KEYS = ("parameters", XMP_PNG_KEY, "provenance:content_id")
 
 
-def build_exif(record: GenerationRecord, *, software: str, content_id: str, when: dt.datetime) -> bytes:
+#: EXIF tags in which generators write their settings to JPEG and WebP files (A1111 and Forge:
+#: UserComment = their ``parameters`` text; Fooocus: UserComment = its JSON, MakerNote = the scheme).
+GENERATOR_EXIF_TAGS = (piexif.ExifIFD.UserComment, piexif.ExifIFD.MakerNote)
+
+
+def generator_exif_tags(data: bytes) -> dict[int, bytes]:
+    """The generator's own EXIF tags of a JPEG or WebP file, as Exif-IFD values to carry into its
+    stamped copy. A1111 and Forge write them in the Exif IFD (kept byte for byte); Fooocus'
+    Pillow writer puts them in IFD0, where piexif cannot write them: they move to the Exif IFD,
+    where EXIF defines them (our reader, exiftool and A1111 read them there; Fooocus' own
+    reader looks in IFD0 only). Our own stamp's UserComment (re-stamping a stamped file) is not
+    carried: the new stamp writes its own."""
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            exif = img.getexif()
+            exif_ifd = dict(exif.get_ifd(0x8769))
+            ifd0 = dict(exif)
+    except Exception:  # no EXIF, or EXIF Pillow cannot read: nothing to carry
+        return {}
+    out = {}
+    for tag in GENERATOR_EXIF_TAGS:
+        value = exif_ifd.get(tag, ifd0.get(tag))
+        if isinstance(value, str) and value:
+            value = piexif.helper.UserComment.dump(value, encoding="unicode") if tag == piexif.ExifIFD.UserComment \
+                else value.encode("utf-8")
+        if isinstance(value, bytes) and value:
+            out[tag] = value
+    comment = out.get(piexif.ExifIFD.UserComment)
+    if comment is not None:
+        try:
+            ours = json.loads(piexif.helper.UserComment.load(comment))
+        except (ValueError, UnicodeDecodeError):
+            ours = None
+        if isinstance(ours, dict) and "content_id" in ours and "generation" in ours:
+            del out[piexif.ExifIFD.UserComment]
+    return out
+
+
+def build_exif(record: GenerationRecord, *, software: str, content_id: str, when: dt.datetime,
+               carry: dict[int, bytes] | None = None) -> bytes:
+    """Our EXIF. ``carry``: the source generator's own Exif-IFD tags (:func:`generator_exif_tags`),
+    kept as they were; a carried UserComment takes the place of ours (the record is then in XMP and
+    the C2PA manifest), so the tool that wrote it still reads its settings back."""
     description = (record.prompt or "AI-generated image")[:2000]
     zeroth = {
         piexif.ImageIFD.Software: software.encode(),
@@ -45,6 +87,7 @@ def build_exif(record: GenerationRecord, *, software: str, content_id: str, when
     exif = {
         piexif.ExifIFD.UserComment: piexif.helper.UserComment.dump(comment, encoding="unicode"),
         piexif.ExifIFD.DateTimeOriginal: when.strftime("%Y:%m:%d %H:%M:%S").encode(),
+        **(carry or {}),
     }
     return piexif.dump({"0th": zeroth, "Exif": exif})
 
@@ -63,6 +106,7 @@ def build_xmp(record: GenerationRecord, *, software: str, content_id: str, when:
         fields.append(f"<Iptc4xmpExt:AISystemVersionUsed>{escape(version)}</Iptc4xmpExt:AISystemVersionUsed>")
     if record.prompt:
         fields.append(f"<Iptc4xmpExt:AIPromptInformation>{escape(record.prompt)}</Iptc4xmpExt:AIPromptInformation>")
+    fields += _generation_fields(record)
     body = "\n    ".join(fields)
     return (
         '<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>\n'
@@ -78,6 +122,33 @@ def build_xmp(record: GenerationRecord, *, software: str, content_id: str, when:
         "</x:xmpmeta>\n"
         '<?xpacket end="w"?>'
     )
+
+
+#: Settings of the record that XMP carries in our namespace beside the IPTC AI fields (record
+#: attribute, XMP property), so a reader of XMP alone sees what the C2PA record says.
+XMP_SETTINGS = (
+    ("generator", "Generator"), ("negative_prompt", "NegativePrompt"), ("model_hash", "ModelHash"),
+    ("sampler", "Sampler"), ("scheduler", "Scheduler"), ("steps", "Steps"), ("guidance", "Guidance"),
+    ("seed", "Seed"), ("upscaler", "Upscaler"),
+)
+#: Lists of the record written as rdf:Seq, one compact JSON object per item (the record's own form).
+XMP_LISTS = (("checkpoints", "Checkpoints"), ("loras", "Loras"), ("controlnets", "ControlNets"))
+
+
+def _generation_fields(record: GenerationRecord) -> list[str]:
+    out = []
+    for attr, name in XMP_SETTINGS:
+        value = getattr(record, attr)
+        if value is not None:
+            text = f"{value:g}" if isinstance(value, float) else str(value)
+            out.append(f"<provenance:{name}>{escape(text)}</provenance:{name}>")
+    d = record.to_dict()
+    for attr, name in XMP_LISTS:
+        if d.get(attr):
+            items = "".join(f"<rdf:li>{escape(json.dumps(item, ensure_ascii=False, sort_keys=True))}</rdf:li>"
+                            for item in d[attr])
+            out.append(f"<provenance:{name}><rdf:Seq>{items}</rdf:Seq></provenance:{name}>")
+    return out
 
 
 def encode_image(rgb: np.ndarray, fmt: str, *, alpha: np.ndarray | None = None, exif: bytes | None = None,
@@ -108,11 +179,11 @@ def encode_image(rgb: np.ndarray, fmt: str, *, alpha: np.ndarray | None = None, 
 
 
 def stamp_metadata(record: GenerationRecord, *, software: str, content_id: str, fmt: str,
-                   when: dt.datetime | None = None) -> dict:
+                   when: dt.datetime | None = None, carry_exif: dict[int, bytes] | None = None) -> dict:
     """The keyword arguments for :func:`encode_image` that carry our metadata."""
     when = when or dt.datetime.now(dt.timezone.utc)
     meta = {
-        "exif": build_exif(record, software=software, content_id=content_id, when=when),
+        "exif": build_exif(record, software=software, content_id=content_id, when=when, carry=carry_exif),
         "xmp": build_xmp(record, software=software, content_id=content_id, when=when),
         "text": {},
     }

@@ -21,6 +21,43 @@ class Lora:
     short_hash: str | None = None
 
 
+#: Roles a checkpoint can play, in the order an image goes through them: ``base`` made it from
+#: noise, ``refiner`` (an SDXL refiner) and ``hires`` (A1111's hires-fix checkpoint) worked on it after.
+CHECKPOINT_ROLES = ("base", "refiner", "hires")
+
+
+@dataclass
+class Checkpoint:
+    """One model checkpoint that took part in the generation (a record may list several: SDXL
+    base + refiner). ``hash``: the sha256 of the file, or ``algorithm:hex`` as the tool wrote it
+    (InvokeAI's ``blake3:...``); ``short_hash``: A1111's 10-hex-digit short hash (the sha256's start)."""
+
+    name: str
+    role: str = "base"
+    hash: str | None = None
+    short_hash: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+
+@dataclass
+class ControlNet:
+    """A ControlNet (or T2I adapter) applied during the generation: its model, the preprocessor
+    that made its control image (``canny``, ``depth_midas``, ...), its weight and the part of the
+    sampling it acted on (``start``/``end``, fractions of the steps)."""
+
+    name: str
+    weight: float | None = None
+    hash: str | None = None
+    preprocessor: str | None = None
+    start: float | None = None
+    end: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+
 @dataclass
 class GenerationRecord:
     """Settings and environment of one generation. Serialised without the fields that are None."""
@@ -34,7 +71,10 @@ class GenerationRecord:
     model_short_hash: str | None = None  # A1111's 10-hex-digit short hash
     loras: list[Lora] = field(default_factory=list)
     pipeline: str | None = None
-    scheduler: str | None = None
+    #: the sampling method (A1111 "Sampler", ComfyUI sampler_name: "DPM++ 2M", "euler"); records
+    #: made before this field existed, and diffusers', name only the scheduler
+    sampler: str | None = None
+    scheduler: str | None = None  # diffusers scheduler class, or the noise schedule (Karras, normal)
     scheduler_config: dict | None = None
     steps: int | None = None
     guidance: float | None = None
@@ -51,6 +91,9 @@ class GenerationRecord:
     peak_vram_mb: float | None = None
     source: str | None = None  # local | api
     upscaler: str | None = None
+    #: every checkpoint, in the order the image went through them (base first); ``model`` is the base
+    checkpoints: list[Checkpoint] = field(default_factory=list)
+    controlnets: list[ControlNet] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -59,6 +102,10 @@ class GenerationRecord:
         for lora in out.get("loras", []):
             if lora.get("short_hash") is None:  # only LoRA files we hashed have one; no null in every manifest
                 lora.pop("short_hash", None)
+        if self.checkpoints:
+            out["checkpoints"] = [c.to_dict() for c in self.checkpoints]
+        if self.controlnets:
+            out["controlnets"] = [c.to_dict() for c in self.controlnets]
         return out
 
     def merged(self, **overrides: Any) -> GenerationRecord:
@@ -114,6 +161,10 @@ def _coerce(key: str, value: Any) -> Any:
         raise ParamsError(f"{key}: expected a number, got {value!r}") from None
     if key == "loras":
         return [_lora(item) for item in (value if isinstance(value, list) else [value])]
+    if key == "checkpoints":
+        return [_checkpoint(item) for item in (value if isinstance(value, list) else [value])]
+    if key == "controlnets":
+        return [_controlnet(item) for item in (value if isinstance(value, list) else [value])]
     if key == "source" and value not in SOURCES:
         raise ParamsError(f"source: expected one of {', '.join(SOURCES)}, got {value!r}")
     if key == "scheduler_config":
@@ -139,6 +190,60 @@ def _lora(item: Any) -> Lora:
     raise ParamsError(f"loras: each entry needs a name (\"name\" or \"name:weight\"), got {item!r}")
 
 
+def _optional_text(item: dict, key: str, where: str) -> str | None:
+    value = item.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+        raise ParamsError(f"{where}: {key} of {item.get('name')!r} is not a string")
+    return str(value)
+
+
+def _optional_float(item: dict, key: str, where: str) -> float | None:
+    value = item.get(key)
+    if value is None:
+        return None
+    try:
+        if isinstance(value, bool):
+            raise ValueError
+        return float(value)
+    except (TypeError, ValueError):
+        raise ParamsError(f"{where}: {key} of {item.get('name')!r} is not a number") from None
+
+
+def _checkpoint(item: Any) -> Checkpoint:
+    if isinstance(item, str):
+        return Checkpoint(name=item)
+    if isinstance(item, dict) and isinstance(item.get("name"), str) and item["name"]:
+        role = _optional_text(item, "role", "checkpoints") or "base"
+        return Checkpoint(name=item["name"], role=role, hash=_optional_text(item, "hash", "checkpoints"),
+                          short_hash=_optional_text(item, "short_hash", "checkpoints"))
+    raise ParamsError(f"checkpoints: each entry needs a name (\"name\", optional \"role\", \"hash\"), got {item!r}")
+
+
+def _controlnet(item: Any) -> ControlNet:
+    if isinstance(item, str):
+        return ControlNet(name=item)
+    if isinstance(item, dict) and isinstance(item.get("name"), str) and item["name"]:
+        return ControlNet(name=item["name"], weight=_optional_float(item, "weight", "controlnets"),
+                          hash=_optional_text(item, "hash", "controlnets"),
+                          preprocessor=_optional_text(item, "preprocessor", "controlnets"),
+                          start=_optional_float(item, "start", "controlnets"),
+                          end=_optional_float(item, "end", "controlnets"))
+    raise ParamsError(f"controlnets: each entry needs a name, got {item!r}")
+
+
+def _is_hex(text: str | None, lengths: tuple[int, ...]) -> bool:
+    return bool(text) and len(text) in lengths and all(c in "0123456789abcdefABCDEF" for c in text)
+
+
+def _short(hash_: str | None, short: str | None, n: int) -> str | None:
+    """A1111's short form of a hash: the short hash itself, else the start of a plain sha256."""
+    if short:
+        return short
+    return hash_[:n] if _is_hex(hash_, (64,)) else None
+
+
 def a1111_parameters(record: GenerationRecord) -> str:
     """Render the record as AUTOMATIC1111's ``parameters`` text, which most SD tools read."""
     lines = [record.prompt or ""]
@@ -146,25 +251,41 @@ def a1111_parameters(record: GenerationRecord) -> str:
         lines.append(f"Negative prompt: {record.negative_prompt}")
     pairs: list[tuple[str, Any]] = [
         ("Steps", record.steps),
-        ("Sampler", record.scheduler),
+        # A1111 1.9+ writes the sampler and the schedule apart; a record with no sampler (diffusers')
+        # names its scheduler as the sampler, as before
+        ("Sampler", record.sampler or record.scheduler),
+        ("Schedule type", record.scheduler if record.sampler else None),
         ("CFG scale", record.guidance),
         ("Seed", record.seed),
         ("Size", f"{record.width}x{record.height}" if record.width and record.height else None),
-        ("Model hash", record.model_short_hash or (record.model_hash[:10] if record.model_hash else None)),
+        ("Model hash", record.model_short_hash or _short(record.model_hash, None, 10)),
         ("Model", record.model),
         ("Denoising strength", (record.extra or {}).get("strength")),  # image-to-image
     ]
+    for role, key in (("refiner", "Refiner"), ("hires", "Hires checkpoint")):
+        ckpt = next((c for c in record.checkpoints if c.role == role), None)
+        if ckpt is not None:  # A1111 writes these as its checkpoint titles, "name [short hash]"
+            short = _short(ckpt.hash, ckpt.short_hash, 10)
+            pairs.append((key, _quoted(f"{ckpt.name} [{short}]" if short else ckpt.name)))
     if record.loras:
         # A1111 strips ":" and "," from the names so that the quoted list parses back
-        hashes = ", ".join(f"{lo.name.replace(':', '').replace(',', '')}: {lo.short_hash or lo.hash[:12]}"
-                           for lo in record.loras if lo.short_hash or lo.hash)
+        hashes = ", ".join(f"{lo.name.replace(':', '').replace(',', '')}: {_short(lo.hash, lo.short_hash, 12)}"
+                           for lo in record.loras if _short(lo.hash, lo.short_hash, 12))
         if hashes:
             pairs.append(("Lora hashes", f'"{hashes}"'))
+    for i, cn in enumerate(record.controlnets):  # sd-webui-controlnet's infotext, one quoted unit each
+        short = _short(cn.hash, None, 8) or (cn.hash if _is_hex(cn.hash, (8, 10, 12)) else None)
+        unit = [("Module", cn.preprocessor or "none"), ("Model", f"{cn.name} [{short}]" if short else cn.name),
+                ("Weight", cn.weight), ("Guidance Start", cn.start), ("Guidance End", cn.end)]
+        pairs.append((f"ControlNet {i}", _quoted(", ".join(f"{k}: {_a1111_value(v)}" for k, v in unit
+                                                            if v is not None))))
     pairs += [("Hires upscaler", record.upscaler), ("Version", record.generator_version)]
     settings = ", ".join(f"{k}: {_a1111_value(v)}" for k, v in pairs if v is not None)
     prompt = lines[0]
     if record.loras:
-        tags = " ".join(f"<lora:{lo.name}:{lo.weight if lo.weight is not None else 1}>" for lo in record.loras)
+        # a prompt read from A1111's own text already holds its tags: not twice
+        tags = " ".join(f"<lora:{lo.name}:{lo.weight if lo.weight is not None else 1}>" for lo in record.loras
+                        if f"<lora:{lo.name}:".lower() not in prompt.lower())
         prompt = f"{prompt} {tags}".strip()
     lines[0] = prompt
     if settings:
@@ -174,3 +295,8 @@ def a1111_parameters(record: GenerationRecord) -> str:
 
 def _a1111_value(v: Any) -> str:
     return f"{v:g}" if isinstance(v, float) else str(v)
+
+
+def _quoted(text: str) -> str:
+    """A value as A1111 quotes one that holds a comma or colon (JSON string syntax)."""
+    return json.dumps(text, ensure_ascii=False) if any(c in text for c in ',:"') else text

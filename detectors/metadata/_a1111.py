@@ -116,7 +116,58 @@ def _tool_for_version(version: str | None) -> str:
 
 
 _MAPPED = {"Steps", "Sampler", "Schedule type", "CFG scale", "Seed", "Size", "Model hash", "Model",
-           "Hires upscaler", "Version", "Lora hashes"}
+           "Hires upscaler", "Version", "Lora hashes", "Refiner", "Hires checkpoint"}
+#: A checkpoint title as A1111 writes it (``sd_models.CheckpointInfo.title``): "name [short hash]".
+_TITLE = re.compile(r"(.*?)\s*\[([0-9a-fA-F]{8,12})\]")
+#: sd-webui-controlnet's infotext: ``ControlNet 0: "Module: canny, Model: name [hash], Weight: 1, ..."``
+#: (one quoted unit per ControlNet), or the flat keys of its first versions
+#: (``ControlNet-0 Model: ...``, ``ControlNet Model: ...``).
+_CONTROLNET_UNIT = re.compile(r"ControlNet (\d{1,2})")
+_CONTROLNET_FLAT = re.compile(r"ControlNet(?:-(\d{1,2}))? (Module|Model|Weight|Guidance Start|Guidance End|Enabled)")
+
+
+def split_title(title: str | None) -> tuple[str | None, str | None]:
+    """(name, short hash) of an A1111 checkpoint title; the hash is None when the title has none."""
+    text = clean_text(title, limit=600)
+    if text is None:
+        return None, None
+    match = _TITLE.fullmatch(text)
+    return (match.group(1).strip() or None, match.group(2).lower()) if match else (text[:500], None)
+
+
+def _controlnet(unit: dict[str, str]) -> dict | None:
+    name, digest = split_title(unit.get("Model"))
+    if not name or name == "None":
+        return None
+    out: dict = {"name": name}
+    for key, field_name in (("Weight", "weight"), ("Guidance Start", "start"), ("Guidance End", "end")):
+        number = to_float(unit.get(key))
+        if number is not None:
+            out[field_name] = number
+    if digest:
+        out["hash"] = digest
+    module = clean_text(unit.get("Module"), limit=200)
+    if module and module != "none":
+        out["preprocessor"] = module
+    return out
+
+
+def controlnets_from_settings(settings: dict[str, str]) -> tuple[list[dict], set[str]]:
+    """The ControlNet units of A1111 settings, in unit order, and the settings keys they used."""
+    units: dict[int, dict[str, str]] = {}
+    used = set()
+    for key, value in settings.items():
+        if match := _CONTROLNET_UNIT.fullmatch(key):
+            units.setdefault(int(match.group(1)), {}).update(split_settings(value))
+            used.add(key)
+        elif match := _CONTROLNET_FLAT.fullmatch(key):
+            units.setdefault(int(match.group(1) or 0), {})[match.group(2)] = value
+            used.add(key)
+    found = []
+    for _index, unit in sorted(units.items())[:16]:
+        if unit.get("Enabled", "True") != "False" and (cn := _controlnet(unit)) is not None:
+            found.append(cn)
+    return found, used
 
 
 def a1111_info(text: str, *, where: str) -> GeneratorInfo | None:
@@ -132,12 +183,22 @@ def a1111_info(text: str, *, where: str) -> GeneratorInfo | None:
             lora_hashes[name.strip()] = digest.strip()
     size = parse_size(settings.get("Size"))
     version = clean_text(settings.get("Version"), limit=200)
+    model = clean_text(settings.get("Model"), limit=500)
+    model_hash = clean_text(settings.get("Model hash"), limit=128)
+    checkpoints = []
+    for role, key in (("refiner", "Refiner"), ("hires", "Hires checkpoint")):
+        name, digest = split_title(settings.get(key))
+        if name and name != "Use same checkpoint":
+            checkpoints.append({"name": name, "role": role, **({"hash": digest} if digest else {})})
+    if checkpoints and model:  # several models: the base first, as the other formats list them
+        checkpoints.insert(0, {"name": model, "role": "base", **({"hash": model_hash} if model_hash else {})})
+    controlnets, controlnet_keys = controlnets_from_settings(settings)
     return GeneratorInfo(
         tool=_tool_for_version(version),
         prompt=clean_text(prompt),
         negative_prompt=clean_text(negative),
-        model=clean_text(settings.get("Model"), limit=500),
-        model_hash=clean_text(settings.get("Model hash"), limit=128),
+        model=model,
+        model_hash=model_hash,
         loras=loras_from_prompt(prompt, lora_hashes),
         sampler=clean_text(settings.get("Sampler"), limit=200),
         scheduler=clean_text(settings.get("Schedule type"), limit=200),
@@ -149,7 +210,10 @@ def a1111_info(text: str, *, where: str) -> GeneratorInfo | None:
         upscaler=clean_text(settings.get("Hires upscaler"), limit=200),
         version=version,
         source="local",
-        extra={k: scalar(v) for k, v in settings.items() if k not in _MAPPED and scalar(v) is not None},
+        checkpoints=checkpoints,
+        controlnets=controlnets,
+        extra={k: scalar(v) for k, v in settings.items()
+               if k not in _MAPPED and k not in controlnet_keys and scalar(v) is not None},
         raw={where: text},
     )
 

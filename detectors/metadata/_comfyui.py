@@ -159,37 +159,55 @@ def _find_scalar(graph: Graph, start: str, keys: tuple[str, ...]) -> Any:
     return None
 
 
-def _find_link(graph: Graph, start: str, keys: tuple[str, ...]) -> str | None:
+#: Inputs the prompt walk never follows: they do not carry the prompt's text.
+_NOT_TEXT = frozenset({"clip", "model", "vae", "image", "images", "latent_image", "control_net"})
+
+
+def _texts(graph: Graph, start: str | None, slot: int = 0) -> str | None:
+    """Prompt text reachable from a conditioning input (stopping at each node that has text).
+
+    ``slot`` is the output of ``start`` the input is linked to: a node that takes both a
+    ``positive`` and a ``negative`` conditioning and passes both on (ControlNetApplyAdvanced,
+    output 0 positive, output 1 negative) is followed only on the side that slot carries, so
+    the negative prompt does not leak into the positive one."""
+    if start is None:
+        return None
+    found: list[str] = []
+    seen, queue = {(start, slot)}, deque([(start, slot)])
+    while queue and len(seen) <= MAX_VISITS and len(found) < 16:
+        node_id, out_slot = queue.popleft()
+        node = graph.get(node_id)
+        if node is None:
+            continue
+        inputs = node["inputs"]
+        texts = [clean_text(inputs.get(k)) for k in TEXT_KEYS if isinstance(inputs.get(k), str)]
+        texts = [t for t in texts if t]
+        for text in texts:
+            if text not in found:
+                found.append(text)
+        if texts:
+            continue
+        paired = _is_link(inputs.get("positive")) and _is_link(inputs.get("negative"))
+        for name, value in inputs.items():
+            if not _is_link(value) or name in _NOT_TEXT:
+                continue
+            if paired and name in ("positive", "negative") and name != ("negative" if out_slot == 1 else "positive"):
+                continue
+            target = (str(value[0]), value[1])
+            if target not in seen:
+                seen.add(target)
+                queue.append(target)
+    return clean_text("\n".join(found))
+
+
+def _find_input(graph: Graph, start: str, keys: tuple[str, ...]) -> tuple[str, int] | None:
+    """The (node, output slot) linked to the first of ``keys`` found walking back from ``start``."""
     for _node_id, node in _walk(graph, start, skip=NOT_SETTINGS):
         for key in keys:
             value = node["inputs"].get(key)
             if _is_link(value):
-                return str(value[0])
+                return str(value[0]), value[1]
     return None
-
-
-def _texts(graph: Graph, start: str | None) -> str | None:
-    """Prompt text reachable from a conditioning input (stopping at each node that has text)."""
-    if start is None:
-        return None
-    found: list[str] = []
-    walker = _walk(graph, start, skip=frozenset({"clip", "model", "vae", "image", "images", "latent_image"}))
-    expand = None
-    try:
-        while True:
-            _node_id, node = walker.send(expand)
-            texts = [clean_text(node["inputs"].get(k)) for k in TEXT_KEYS
-                     if isinstance(node["inputs"].get(k), str)]
-            texts = [t for t in texts if t]
-            for text in texts:
-                if text not in found:
-                    found.append(text)
-            expand = not texts
-            if len(found) >= 16:
-                break
-    except StopIteration:
-        pass
-    return clean_text("\n".join(found))
 
 
 def _model_and_loras(graph: Graph, start: str) -> tuple[str | None, list[Lora]]:
@@ -211,6 +229,45 @@ def _model_and_loras(graph: Graph, start: str) -> tuple[str | None, list[Lora]]:
         if len(loras) >= 64:
             break
     return model, loras
+
+
+#: Inputs through which conditioning reaches a sampler (ControlNet-apply nodes sit on this path).
+CONDITIONING_KEYS = ("positive", "negative", "conditioning", "conditioning_to", "conditioning_from")
+#: Nodes that load the images a ControlNet reads: not a preprocessor.
+IMAGE_LOADERS = frozenset({"LoadImage", "LoadImageMask", "ImageScale", "ImageScaleBy", "LoadImageFromUrl"})
+
+
+def _controlnets(graph: Graph, sampler: str, model_hashes: dict[str, str]) -> list[dict[str, Any]]:
+    """ControlNets applied to the conditioning that reaches ``sampler``: each ControlNetApply /
+    ControlNetApplyAdvanced (or any node with a ``control_net`` link and a strength) with its
+    loader's model name, its strength and step range, and the node that made its control image
+    when that is a preprocessor (Canny, a depth estimator) rather than an image loader."""
+    found: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for _node_id, node in _walk(graph, sampler, only=CONDITIONING_KEYS):
+        link = node["inputs"].get("control_net")
+        if not _is_link(link) or str(link[0]) in seen:
+            continue
+        loader = graph.get(str(link[0]))
+        name = loader["inputs"].get("control_net_name") if loader else None
+        if not isinstance(name, str) or not name:
+            continue
+        seen.add(str(link[0]))
+        unit: dict[str, Any] = {"name": name[:500]}
+        for key, field_name in (("strength", "weight"), ("start_percent", "start"), ("end_percent", "end")):
+            number = to_float(node["inputs"].get(key))
+            if number is not None:
+                unit[field_name] = number
+        if name in model_hashes:
+            unit["hash"] = model_hashes[name]
+        image = node["inputs"].get("image")
+        source = graph.get(str(image[0])) if _is_link(image) else None
+        if source is not None and source["class_type"] not in IMAGE_LOADERS:
+            unit["preprocessor"] = source["class_type"][:200]
+        found.append(unit)
+        if len(found) >= 16:
+            break
+    return found
 
 
 def is_sampler(node: dict[str, Any]) -> bool:
@@ -278,10 +335,11 @@ def comfyui_info(graph: Graph, *, raw: dict[str, str], model_hashes: dict[str, s
     denoise = to_float(_find_scalar(graph, sampler, ("denoise",)))
     if denoise is not None:
         info.extra["denoise"] = denoise
-    positive = _find_link(graph, sampler, ("positive",)) or _find_link(graph, sampler, ("conditioning",))
-    negative = _find_link(graph, sampler, ("negative",))
-    info.prompt = _texts(graph, positive)
-    info.negative_prompt = _texts(graph, negative)
+    positive_input = _find_input(graph, sampler, ("positive",)) or _find_input(graph, sampler, ("conditioning",))
+    negative_input = _find_input(graph, sampler, ("negative",))
+    positive = positive_input[0] if positive_input else None
+    info.prompt = _texts(graph, *positive_input) if positive_input else None
+    info.negative_prompt = _texts(graph, *negative_input) if negative_input else None
     guidance = to_float(_find_scalar(graph, positive, ("guidance",))) if positive else None
     if guidance is not None:
         info.extra["guidance"] = guidance
@@ -293,6 +351,11 @@ def comfyui_info(graph: Graph, *, raw: dict[str, str], model_hashes: dict[str, s
         if model and model not in checkpoints:
             checkpoints.append(model)
         info.loras += [lo for lo in loras if lo.name not in {known.name for known in info.loras}]
+    for lora in info.loras:  # the UI graph's models list names LoRAs too
+        lora.hash = lora.hash or model_hashes.get(lora.name)
+    for step in chain:
+        info.controlnets += [cn for cn in _controlnets(graph, step, model_hashes)
+                             if cn["name"] not in {known["name"] for known in info.controlnets}]
     info.model = checkpoints[0] if checkpoints else None
     if info.model:
         info.model_hash = model_hashes.get(info.model)

@@ -49,11 +49,19 @@ def read_fooocus(loaded: LoadedImage, src: ImageSources) -> GeneratorInfo | None
             prompt = clean_text(", ".join(p for p in data["full_prompt"][:64] if isinstance(p, str)))
         mapped = {"prompt", "negative_prompt", "base_model", "base_model_hash", "loras", "sampler", "scheduler",
                   "steps", "guidance_scale", "seed", "resolution", "version", "full_prompt", "full_negative_prompt"}
+        model = clean_text(data.get("base_model"), limit=500)
+        model_hash = clean_text(data.get("base_model_hash"), limit=128)
+        checkpoints = []
+        refiner = clean_text(data.get("refiner_model"), limit=500)
+        if model and refiner and refiner != "None":  # set_data() writes it only when a refiner ran
+            refiner_hash = clean_text(data.get("refiner_model_hash"), limit=128)
+            checkpoints = [{"name": model, "role": "base", **({"hash": model_hash} if model_hash else {})},
+                           {"name": refiner, "role": "refiner", **({"hash": refiner_hash} if refiner_hash else {})}]
+            mapped |= {"refiner_model", "refiner_model_hash"}
         return GeneratorInfo(
             tool="Fooocus",
             prompt=prompt, negative_prompt=clean_text(data.get("negative_prompt")),
-            model=clean_text(data.get("base_model"), limit=500),
-            model_hash=clean_text(data.get("base_model_hash"), limit=128), loras=loras,
+            model=model, model_hash=model_hash, loras=loras, checkpoints=checkpoints,
             sampler=clean_text(data.get("sampler"), limit=200), scheduler=clean_text(data.get("scheduler"), limit=200),
             steps=to_int(data.get("steps")), cfg=to_float(data.get("guidance_scale")), seed=to_int(data.get("seed")),
             width=size[0] if size else None, height=size[1] if size else None,

@@ -51,8 +51,30 @@ def _invokeai_metadata(text: str, src: ImageSources) -> GeneratorInfo | None:
             if name:
                 loras.append(Lora(name=name, weight=to_float(item.get("weight")), hash=digest))
     mapped = {"positive_prompt", "negative_prompt", "model", "loras", "scheduler", "steps", "cfg_scale", "seed",
-              "width", "height", "app_version"}
+              "width", "height", "app_version", "controlnets", "t2iAdapters"}
     extra = extra_fields(data, mapped)
+    checkpoints = []
+    refiner, refiner_hash = _invoke_model(data.get("refiner_model"))
+    if model and refiner:  # CoreMetadata's SDXL refiner fields
+        checkpoints = [{"name": model, "role": "base", **({"hash": model_hash} if model_hash else {})},
+                       {"name": refiner, "role": "refiner", **({"hash": refiner_hash} if refiner_hash else {})}]
+    controlnets = []
+    for key, model_key, weight_key in (("controlnets", "control_model", "control_weight"),
+                                       ("t2iAdapters", "t2i_adapter_model", "weight")):
+        for item in data.get(key) if isinstance(data.get(key), list) else []:
+            if not isinstance(item, dict) or len(controlnets) >= 16:
+                continue
+            name, digest = _invoke_model(item.get(model_key))
+            if not name:
+                continue
+            unit: dict = {"name": name}
+            for field_name, value in (("weight", to_float(item.get(weight_key))),
+                                      ("hash", digest),
+                                      ("start", to_float(item.get("begin_step_percent"))),
+                                      ("end", to_float(item.get("end_step_percent")))):
+                if value is not None:
+                    unit[field_name] = value
+            controlnets.append(unit)
     vae, _ = _invoke_model(data.get("vae"))
     if vae:
         extra["vae"] = vae
@@ -60,7 +82,7 @@ def _invokeai_metadata(text: str, src: ImageSources) -> GeneratorInfo | None:
         tool="InvokeAI",
         prompt=clean_text(data.get("positive_prompt")),
         negative_prompt=clean_text(data.get("negative_prompt")),
-        model=model, model_hash=model_hash, loras=loras,
+        model=model, model_hash=model_hash, loras=loras, checkpoints=checkpoints, controlnets=controlnets,
         scheduler=clean_text(data.get("scheduler"), limit=200),
         steps=to_int(data.get("steps")), cfg=to_float(data.get("cfg_scale")), seed=to_int(data.get("seed")),
         width=to_int(data.get("width")), height=to_int(data.get("height")),

@@ -36,6 +36,9 @@ class GeneratorInfo:
     #: ``{"name", "role"}`` (role ``base``, then ``refiner``) and ``hash`` when known; ``model`` is
     #: the base. Set by parsers of formats that can use several (ComfyUI).
     checkpoints: list[dict[str, str]] = field(default_factory=list)
+    #: ControlNets (and T2I adapters) applied, each ``{"name"}`` with ``weight``, ``hash``,
+    #: ``preprocessor``, ``start``, ``end`` (fractions of the steps) when the tool wrote them.
+    controlnets: list[dict[str, Any]] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)  # other settings, scalars only
     raw: dict[str, str] = field(default_factory=dict)
 
@@ -62,6 +65,8 @@ class GeneratorInfo:
                 out[key] = value
         if self.checkpoints:
             out["checkpoints"] = [dict(c) for c in self.checkpoints]
+        if self.controlnets:
+            out["controlnets"] = [dict(c) for c in self.controlnets]
         if self.extra:
             out["extra"] = dict(self.extra)
         out["found_in"] = sorted(self.raw)

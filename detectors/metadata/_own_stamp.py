@@ -21,9 +21,33 @@ def read_provenance(loaded: LoadedImage, src: ImageSources) -> GeneratorInfo | N
         for item in record_loras[:64] if isinstance(record_loras, list) else []:
             if isinstance(item, dict) and isinstance(item.get("name"), str):
                 loras.append(Lora(name=item["name"][:500], weight=to_float(item.get("weight")),
-                                  hash=clean_text(item.get("hash"), limit=128)))
+                                  hash=clean_text(item.get("hash") or item.get("short_hash"), limit=128)))
         mapped = {"prompt", "negative_prompt", "model", "model_hash", "model_short_hash", "loras", "scheduler",
-                  "steps", "guidance", "seed", "width", "height", "upscaler", "generator_version", "source"}
+                  "steps", "guidance", "seed", "width", "height", "upscaler", "generator_version", "source",
+                  "sampler", "checkpoints", "controlnets"}
+        # Records with a sampler name it apart from the schedule; older ones (and diffusers')
+        # name only the scheduler, which is what they sampled with.
+        sampler = clean_text(record.get("sampler"), limit=200)
+        scheduler = clean_text(record.get("scheduler"), limit=200)
+        if sampler is None:
+            sampler, scheduler = scheduler, None
+        checkpoints = []
+        for item in record.get("checkpoints")[:16] if isinstance(record.get("checkpoints"), list) else []:
+            if isinstance(item, dict) and isinstance(item.get("name"), str):
+                digest = clean_text(item.get("hash") or item.get("short_hash"), limit=128)
+                checkpoints.append({"name": item["name"][:500], "role": clean_text(item.get("role"), limit=40) or "base",
+                                    **({"hash": digest} if digest else {})})
+        controlnets = []
+        for item in record.get("controlnets")[:16] if isinstance(record.get("controlnets"), list) else []:
+            if isinstance(item, dict) and isinstance(item.get("name"), str):
+                unit = {"name": item["name"][:500]}
+                for key in ("weight", "start", "end"):
+                    if to_float(item.get(key)) is not None:
+                        unit[key] = to_float(item.get(key))
+                for key in ("hash", "preprocessor"):
+                    if clean_text(item.get(key), limit=200):
+                        unit[key] = clean_text(item.get(key), limit=200)
+                controlnets.append(unit)
         extra = extra_fields(record, mapped)
         extra["content_id"] = comment["content_id"][:64]
         return GeneratorInfo(
@@ -33,7 +57,7 @@ def read_provenance(loaded: LoadedImage, src: ImageSources) -> GeneratorInfo | N
             model=clean_text(record.get("model"), limit=500),
             model_hash=clean_text(record.get("model_hash") or record.get("model_short_hash"), limit=128),
             loras=loras,
-            sampler=clean_text(record.get("scheduler"), limit=200),
+            sampler=sampler, scheduler=scheduler, checkpoints=checkpoints, controlnets=controlnets,
             steps=to_int(record.get("steps")),
             cfg=to_float(record.get("guidance")),
             seed=to_int(record.get("seed")),

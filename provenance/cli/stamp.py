@@ -49,7 +49,7 @@ def _stamp(args) -> int:
         result = stamp_file(args.src, args.output, identity=identity, record=record, method=args.method,
                             fmt=args.format, quality=args.quality, overwrite=args.overwrite,
                             parent=args.parent, parent_action=action, thumbnail=args.thumbnail,
-                            registry=registry, max_pixels=args.max_pixels)
+                            registry=registry, max_pixels=args.max_pixels, from_metadata=args.from_metadata)
     finally:
         if registry is not None:
             registry.close()
@@ -69,6 +69,11 @@ def register(commands) -> None:
                     'provenance stamp out.png -o out.stamped.png --model "sdxl-base-1.0" --params params.json')
     p.add_argument("src", help="image to stamp (PNG, JPEG, WebP, ...); never modified")
     p.add_argument("-o", "--output", required=True, help="stamped image to write (.png, .jpg or .webp)")
+    p.add_argument("--from-metadata", action="store_true",
+                   help="start the generation record from the image's own generator metadata (AUTOMATIC1111/Forge "
+                        "parameters, ComfyUI prompt/workflow, InvokeAI, Fooocus, ...): tool, prompts, every "
+                        "checkpoint with its role and hash, LoRAs, ControlNets, sampler, steps, CFG, seed, size, "
+                        "upscaler; --params and the flags below override it; the source's metadata is kept")
     p.add_argument("--params", help="JSON file with the generation record (prompt, seed, steps, loras, ...)")
     p.add_argument("--model", help="model name or id")
     p.add_argument("--prompt")

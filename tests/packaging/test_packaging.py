@@ -28,8 +28,8 @@ pytestmark = pytest.mark.slow
 
 #: Distributions of the extras that a base install must not pull (torch and its CUDA wheels above all).
 NOT_IN_BASE = ("torch", "invisible-watermark", "diffusers", "transformers", "accelerate", "peft",
-               "scikit-learn", "matplotlib", "pillow-heif")
-EXTRAS = ("iw", "rivagan", "heif", "generate", "train", "dev")
+               "scikit-learn", "matplotlib", "pillow-heif", "watchdog")
+EXTRAS = ("iw", "rivagan", "heif", "generate", "train", "watch", "dev")
 IGNORED = (".git", ".venv", "__pycache__", "build", "dist", "*.egg-info", "out", ".pytest_cache", ".hypothesis",
            ".demo", ".whl")
 
