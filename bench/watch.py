@@ -4,7 +4,7 @@
                                     [--backend watchdog|poll] [--burst] [--json out.json]
 
 A generator's output is simulated: ``--files`` PNGs carrying ComfyUI's SDXL base + refiner
-``prompt``/``workflow`` chunks (tests/_generator_files.py) are written, one every ``--interval``
+``prompt``/``workflow`` chunks (tests/support/generator_files.py) are written, one every ``--interval``
 seconds (``--burst``: all at once, as a batch lands), straight into the watched folder as the
 tools write them. A file's latency is the time from the end of its write (close) to the watcher's
 "stamped" event, which comes after the stamped copy is written and registered. Reported: p50,
@@ -59,7 +59,7 @@ def main() -> int:
 
     home = Path(tempfile.mkdtemp(prefix="bench-watch-"))
     os.environ["PROVENANCE_HOME"] = str(home / "home")
-    from _generator_files import TOOL_FILES, png_with_text
+    from support.generator_files import TOOL_FILES, png_with_text
 
     from provenance import Registry, init_keys, load_identity, stamp_file
     from provenance.watch import Watcher, WatchOptions

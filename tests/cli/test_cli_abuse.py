@@ -188,7 +188,7 @@ def test_default_limit_is_above_pillows_and_quoted_alike():
     """The default limit is at least 200 MP and Pillow's own check (89.5 MP) does not refuse first:
     an image over Pillow's limit decodes; one over ours is refused naming our limit."""
     from provenance import ImageError
-    from provenance._imageio import MAX_PIXELS, decode_image
+    from provenance import MAX_PIXELS, decode_image
 
     assert MAX_PIXELS >= 200_000_000
     # 9500 x 9500 = 90.25 MP of zeros: over Pillow's 89.5 MP, a small file
@@ -222,7 +222,7 @@ def test_102_mp_medium_format_jpeg_decodes():
     """A 102 MP (11648 x 8736) JPEG, refused before as a decompression bomb, decodes."""
     import io
 
-    from provenance._imageio import decode_image
+    from provenance import decode_image
 
     buf = io.BytesIO()
     Image.new("RGB", (11648, 8736), (90, 120, 150)).save(buf, "JPEG", quality=80)
@@ -234,12 +234,11 @@ def test_102_mp_medium_format_jpeg_decodes():
 def test_16_bit_greyscale_is_scaled_without_float64_copies():
     """A 16-bit greyscale PNG becomes 8-bit RGB with a peak of a few bytes per pixel of numpy
     memory (the float64 version peaked at over 16 bytes a pixel: 2.3 GB for a 9400² image)."""
-    import io
     import tracemalloc
 
     import cv2
 
-    from provenance._imageio import decode_image
+    from provenance import decode_image
 
     side = 2000
     yy, xx = np.mgrid[0:side, 0:side]

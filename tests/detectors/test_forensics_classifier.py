@@ -304,7 +304,7 @@ def test_condition_too_small_skips_only_that_condition(tmp_path):
     under resize50); an image too small as stored is an error."""
     from support import natural_image as nat
     from detectors._dataset import sample_features
-    from provenance._errors import ImageTooSmallError
+    from provenance import ImageTooSmallError
 
     Image.fromarray(nat(200, 200, seed=3)).save(tmp_path / "small.png")
     feats = sample_features(tmp_path / "small.png", ["stored", "jpeg65", "resize50"])

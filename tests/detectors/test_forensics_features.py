@@ -12,7 +12,7 @@ from detectors.features import (CROP, FEATURE_VERSION, MIN_SIDE, analysis_crops,
                                 extract_features, extractor_names, feature_names, get_extractor, min_side, reduce)
 from detectors.features._jpeg import estimate_step
 from detectors.features._common import block_dct, luma
-from provenance._errors import ImageTooSmallError
+from provenance import ImageTooSmallError
 
 
 def _named(extractor: str, rgb: np.ndarray) -> dict[str, float]:

@@ -9,24 +9,14 @@ from detectors.sd_watermarks import (
     DOMAINS,
     MIN_AGREEMENT,
     PUBLIC_MARKS,
-    SDXL_MESSAGE,
     _decoded_bits,
     _readings,
     block_scores,
     detect_public_marks,
 )
+from support.sd_marks import sd_mark
 
 
-def sd_mark(rgb: np.ndarray, scheme: str) -> np.ndarray:
-    """Mark like the reference code: CompVis/Stability scripts (uint8 BGR) or diffusers' SDXL (float RGB)."""
-    from imwatermark import WatermarkEncoder
-
-    enc = WatermarkEncoder()
-    if scheme == "sdxl":
-        enc.set_watermark("bits", [int(b) for b in bin(SDXL_MESSAGE)[2:]])
-        return np.clip(np.round(enc.encode(rgb.astype(np.float32), "dwtDct")), 0, 255).astype(np.uint8)
-    enc.set_watermark("bytes", b"StableDiffusionV1" if scheme == "sd1" else b"SDV2")
-    return np.ascontiguousarray(enc.encode(np.ascontiguousarray(rgb[:, :, ::-1]), "dwtDct")[:, :, ::-1])
 
 
 def _by_scheme(rgb):

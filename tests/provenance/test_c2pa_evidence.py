@@ -13,7 +13,7 @@ from provenance import GenerationRecord, stamp_file
 from provenance._c2pa_evidence import classify, collect_c2pa
 from provenance._jumbf import locate_manifest_store
 from provenance._png import chunk
-from provenance._trust import trust_anchors
+from provenance import trust_anchors
 
 RECORD = GenerationRecord.from_dict({"generator": "diffusers", "model": "sdxl-base-1.0"})
 PARENT_RECORD = GenerationRecord.from_dict({"model": "parent-model", "extra": {"marker": "PARENTMARKER"}})

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from provenance import ImageError, OutputError, OutputExistsError
-from provenance._imageio import atomic_write, decode_image, load_image, sniff_format
+from provenance import atomic_write, decode_image, load_image, sniff_format
 
 
 def _png(w=64, h=48, mode="RGB") -> bytes:

@@ -10,8 +10,8 @@ import sqlite3
 import pytest
 
 from provenance import Registry, StampRecord
-from provenance._payload import new_content_id
-from provenance._registry import export_records
+from provenance import new_content_id
+from provenance import export_records
 
 
 def _row(content_id: str | None = None, phash: str = "ffff0000ffff0000", **kw) -> StampRecord:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from provenance._verdict import fuse
-from provenance._verify import VerifyReport
+from provenance import VerifyReport
 
 AI = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
 CAPTURE = "http://cv.iptc.org/newscodes/digitalsourcetype/digitalCapture"

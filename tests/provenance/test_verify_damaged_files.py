@@ -17,8 +17,8 @@ from support import REPO
 from support import run_cli as run
 from provenance import GenerationRecord, Registry, stamp_file
 from provenance._png import chunk
-from provenance._trust import trust_anchors
-from provenance._verify import VerifyOptions, verify_bytes, verify_file
+from provenance import trust_anchors
+from provenance import VerifyOptions, verify_bytes, verify_file
 
 RECORD = GenerationRecord.from_dict({"generator": "diffusers", "model": "sdxl-base-1.0", "seed": 7})
 CONTENT_ID = "5eed0f00dcafe123"  # the PNG's; the JPEG's ends in 4
@@ -116,7 +116,7 @@ def test_truncated_jpeg_is_analysed_as_far_as_it_goes(stamped, options):
 def test_truncated_jpeg_is_still_refused_outside_verify(stamped):
     """Stamping or detecting needs the whole image: there a cut-off JPEG is still an error."""
     from provenance import ImageError
-    from provenance._imageio import decode_image
+    from provenance import decode_image
 
     data = stamped["jpg"].read_bytes()
     with pytest.raises(ImageError, match="corrupt or truncated"):

@@ -11,7 +11,7 @@ from PIL import Image, PngImagePlugin
 
 from detectors.metadata import read_image_metadata
 from provenance import GenerationRecord, Lora, load_image, stamp_file
-from provenance._imageio import decode_image
+from provenance import decode_image
 
 LATITUDE = ((52, 1), (31, 1), (1234, 100))
 

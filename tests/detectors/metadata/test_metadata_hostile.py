@@ -19,7 +19,7 @@ from PIL import Image, PngImagePlugin
 
 from detectors.metadata import read_image_metadata
 from provenance import ImageError
-from provenance._imageio import LoadedImage, decode_image, sniff_format
+from provenance import LoadedImage, decode_image, sniff_format
 
 PARAMS = "a cat\nNegative prompt: dog\nSteps: 20, Sampler: Euler a, CFG scale: 7, Seed: 1, Size: 64x64"
 

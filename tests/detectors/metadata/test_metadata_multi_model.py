@@ -6,77 +6,13 @@ from __future__ import annotations
 import copy
 import json
 
-from test_metadata_parsers import generator, png_bytes
-
-# ComfyUI_examples' SDXL refiner workflow (sdxl/sdxl_refiner_prompt_example): the base
-# KSamplerAdvanced adds the noise and stops at step 20 with leftover noise; the refiner's
-# KSamplerAdvanced takes its latent from step 20 to the end and feeds the VAE decode.
-BASE, REFINER = "sd_xl_base_1.0.safetensors", "sd_xl_refiner_1.0.safetensors"
-POSITIVE = "evening sunset scenery blue sky nature, glass bottle with a galaxy in it"
-NEGATIVE = "text, watermark"
-SDXL_REFINER_PROMPT = {
-    "4": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": BASE}},
-    "5": {"class_type": "EmptyLatentImage", "inputs": {"width": 1024, "height": 1024, "batch_size": 1}},
-    "6": {"class_type": "CLIPTextEncode", "inputs": {"text": POSITIVE, "clip": ["4", 1]}},
-    "7": {"class_type": "CLIPTextEncode", "inputs": {"text": NEGATIVE, "clip": ["4", 1]}},
-    "10": {"class_type": "KSamplerAdvanced", "inputs": {
-        "add_noise": "enable", "noise_seed": 721897303308196, "steps": 25, "cfg": 8, "sampler_name": "euler",
-        "scheduler": "normal", "start_at_step": 0, "end_at_step": 20, "return_with_leftover_noise": "enable",
-        "model": ["4", 0], "positive": ["6", 0], "negative": ["7", 0], "latent_image": ["5", 0]}},
-    "11": {"class_type": "KSamplerAdvanced", "inputs": {
-        "add_noise": "disable", "noise_seed": 0, "steps": 25, "cfg": 8, "sampler_name": "euler",
-        "scheduler": "normal", "start_at_step": 20, "end_at_step": 10000, "return_with_leftover_noise": "disable",
-        "model": ["12", 0], "positive": ["15", 0], "negative": ["16", 0], "latent_image": ["10", 0]}},
-    "12": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": REFINER}},
-    "15": {"class_type": "CLIPTextEncode", "inputs": {"text": POSITIVE, "clip": ["12", 1]}},
-    "16": {"class_type": "CLIPTextEncode", "inputs": {"text": NEGATIVE, "clip": ["12", 1]}},
-    "17": {"class_type": "VAEDecode", "inputs": {"samples": ["11", 0], "vae": ["12", 2]}},
-    "19": {"class_type": "SaveImage", "inputs": {"filename_prefix": "ComfyUI", "images": ["17", 0]}},
-}
+from support.metadata_samples import generator, png_bytes
+from support.metadata_samples import BASE, NEGATIVE, POSITIVE, REFINER, SDXL_REFINER_PROMPT, SDXL_REFINER_WORKFLOW
 
 
-def _ui_node(node_id, kind, widgets, inputs=(), outputs=()):
-    return {"id": node_id, "type": kind, "mode": 0, "properties": {}, "widgets_values": list(widgets),
-            "inputs": [{"name": n, "type": t, "link": link} for n, t, link in inputs],
-            "outputs": [{"name": n, "type": t, "links": links} for n, t, links in outputs]}
 
 
-# The same graph in the UI form (nodes with widgets_values, a links table), as in the workflow chunk.
-SDXL_REFINER_WORKFLOW = {
-    "last_node_id": 19, "last_link_id": 20, "version": 0.4,
-    "nodes": [
-        _ui_node(4, "CheckpointLoaderSimple", [BASE],
-                 outputs=[("MODEL", "MODEL", [1]), ("CLIP", "CLIP", [2, 3]), ("VAE", "VAE", [])]),
-        _ui_node(5, "EmptyLatentImage", [1024, 1024, 1], outputs=[("LATENT", "LATENT", [4])]),
-        _ui_node(6, "CLIPTextEncode", [POSITIVE], inputs=[("clip", "CLIP", 2)],
-                 outputs=[("CONDITIONING", "CONDITIONING", [5])]),
-        _ui_node(7, "CLIPTextEncode", [NEGATIVE], inputs=[("clip", "CLIP", 3)],
-                 outputs=[("CONDITIONING", "CONDITIONING", [6])]),
-        _ui_node(10, "KSamplerAdvanced", ["enable", 721897303308196, "fixed", 25, 8, "euler", "normal", 0, 20,
-                                          "enable"],
-                 inputs=[("model", "MODEL", 1), ("positive", "CONDITIONING", 5), ("negative", "CONDITIONING", 6),
-                         ("latent_image", "LATENT", 4)], outputs=[("LATENT", "LATENT", [7])]),
-        _ui_node(11, "KSamplerAdvanced", ["disable", 0, "fixed", 25, 8, "euler", "normal", 20, 10000, "disable"],
-                 inputs=[("model", "MODEL", 8), ("positive", "CONDITIONING", 9), ("negative", "CONDITIONING", 10),
-                         ("latent_image", "LATENT", 7)], outputs=[("LATENT", "LATENT", [11])]),
-        _ui_node(12, "CheckpointLoaderSimple", [REFINER],
-                 outputs=[("MODEL", "MODEL", [8]), ("CLIP", "CLIP", [12, 13]), ("VAE", "VAE", [14])]),
-        _ui_node(15, "CLIPTextEncode", [POSITIVE], inputs=[("clip", "CLIP", 12)],
-                 outputs=[("CONDITIONING", "CONDITIONING", [9])]),
-        _ui_node(16, "CLIPTextEncode", [NEGATIVE], inputs=[("clip", "CLIP", 13)],
-                 outputs=[("CONDITIONING", "CONDITIONING", [10])]),
-        _ui_node(17, "VAEDecode", [], inputs=[("samples", "LATENT", 11), ("vae", "VAE", 14)],
-                 outputs=[("IMAGE", "IMAGE", [15])]),
-        _ui_node(19, "SaveImage", ["ComfyUI"], inputs=[("images", "IMAGE", 15)]),
-    ],
-    "links": [[1, 4, 0, 10, 0, "MODEL"], [2, 4, 1, 6, 0, "CLIP"], [3, 4, 1, 7, 0, "CLIP"],
-              [4, 5, 0, 10, 3, "LATENT"], [5, 6, 0, 10, 1, "CONDITIONING"], [6, 7, 0, 10, 2, "CONDITIONING"],
-              [7, 10, 0, 11, 3, "LATENT"], [8, 12, 0, 11, 0, "MODEL"], [9, 15, 0, 11, 1, "CONDITIONING"],
-              [10, 16, 0, 11, 2, "CONDITIONING"], [11, 11, 0, 17, 0, "LATENT"], [12, 12, 1, 15, 0, "CLIP"],
-              [13, 12, 1, 16, 0, "CLIP"], [14, 12, 2, 17, 1, "VAE"], [15, 17, 0, 19, 0, "IMAGE"]],
-    "models": [{"name": BASE, "hash": "31e35c80fc4829d14f90153f4c74cd59c90b779f6afe05a74cd6120b893f7e5b",
-                "hash_type": "SHA256", "directory": "checkpoints"}],
-}
+
 
 
 def _check_base_and_refiner(info):
@@ -133,7 +69,7 @@ def test_comfyui_hires_fix_second_pass_is_one_checkpoint():
 
 def test_comfyui_single_sampler_lists_its_checkpoint():
     """The basic one-sampler graph keeps its reading, with the one checkpoint as the base."""
-    from test_metadata_parsers import COMFY_PROMPT
+    from support.metadata_samples import COMFY_PROMPT
 
     info = generator(png_bytes({"prompt": json.dumps(copy.deepcopy(COMFY_PROMPT))}))
     assert info.checkpoints == [{"name": "v1-5-pruned-emaonly.safetensors", "role": "base"}]

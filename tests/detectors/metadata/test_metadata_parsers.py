@@ -17,30 +17,17 @@ import numpy as np
 import piexif
 import piexif.helper
 import pytest
-from PIL import Image, PngImagePlugin
+from PIL import Image
 
 from detectors.metadata import PARSERS, GeneratorInfo, read_image_metadata, register_parser
-from provenance._imageio import decode_image
+from provenance import decode_image
+from support.metadata_samples import A1111_TEXT, COMFY_PROMPT, COMFY_WORKFLOW, FOOOCUS, fooocus_exif, INVOKE_V3, INVOKE_V5, random_pixels, generator, png_bytes
 
 # --- writers -----------------------------------------------------------------------------------
 
 
-def _pixels(width: int = 64, height: int = 64, seed: int = 0) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    return rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
 
 
-def png_bytes(text: dict[str, str] | None = None, *, itxt: dict[str, str] | None = None,
-              image: Image.Image | None = None) -> bytes:
-    """A PNG with tEXt (latin-1) and iTXt (UTF-8) chunks, as Pillow's PngInfo writes them."""
-    info = PngImagePlugin.PngInfo()
-    for key, value in (text or {}).items():
-        info.add_text(key, value)
-    for key, value in (itxt or {}).items():
-        info.add_itxt(key, value)
-    buf = io.BytesIO()
-    (image or Image.fromarray(_pixels())).save(buf, "PNG", pnginfo=info)
-    return buf.getvalue()
 
 
 def jpeg_bytes(*, exif: bytes | Image.Exif | None = None, xmp: str | None = None, fmt: str = "JPEG") -> bytes:
@@ -50,7 +37,7 @@ def jpeg_bytes(*, exif: bytes | Image.Exif | None = None, xmp: str | None = None
         kwargs["exif"] = exif
     if xmp is not None:
         kwargs["xmp"] = xmp.encode()
-    Image.fromarray(_pixels()).save(buf, fmt, quality=90, **kwargs)
+    Image.fromarray(random_pixels()).save(buf, fmt, quality=90, **kwargs)
     return buf.getvalue()
 
 
@@ -59,25 +46,12 @@ def a1111_exif(text: str) -> bytes:
     return piexif.dump({"Exif": {piexif.ExifIFD.UserComment: piexif.helper.UserComment.dump(text, encoding="unicode")}})
 
 
-def generator(data: bytes) -> GeneratorInfo:
-    evidence = read_image_metadata(decode_image(data))
-    assert evidence.generator is not None, evidence.errors
-    assert not [e for e in evidence.errors if "internal error" in e]
-    return evidence.generator
 
 
 # --- AUTOMATIC1111 / Forge ---------------------------------------------------------------------
 # Infotext as modules/processing.py create_infotext writes it (and parse_generation_parameters'
 # docstring shows): prompt, "Negative prompt: ...", then the "Key: value" settings line.
 
-A1111_TEXT = (
-    "masterpiece, best quality, a lighthouse at dusk <lora:detailTweaker:0.8>\n"
-    "Negative prompt: lowres, bad anatomy\n"
-    "Steps: 28, Sampler: DPM++ 2M, Schedule type: Karras, CFG scale: 6.5, Seed: 965400086, "
-    "Size: 512x768, Model hash: 6ce0161689, Model: v1-5-pruned-emaonly, Denoising strength: 0.45, "
-    "Hires upscale: 2, Hires upscaler: R-ESRGAN 4x+, Lora hashes: \"detailTweaker: 5b0e4a9b4d29\", "
-    "Version: v1.10.1"
-)
 
 
 def _check_a1111(info: GeneratorInfo, tool: str = "AUTOMATIC1111") -> None:
@@ -134,7 +108,7 @@ def stealth_png(text: str, *, mode: str, compressed: bool) -> bytes:
     param = gzip.compress(text.encode("utf-8")) if compressed else text.encode("utf-8")
     binary_param = "".join(format(byte, "08b") for byte in param)
     binary_data = binary_signature + format(len(binary_param), "032b") + binary_param
-    image = Image.fromarray(_pixels(96, 96, seed=5))
+    image = Image.fromarray(random_pixels(96, 96, seed=5))
     if mode == "alpha":
         image.putalpha(255)
     width, height = image.size
@@ -179,7 +153,7 @@ def test_a1111_stealth_pnginfo(mode, compressed):
 
 def test_plain_image_has_no_stealth_metadata():
     """An RGBA image whose alpha is all 255 (LSBs all 1) yields no generator."""
-    image = Image.fromarray(_pixels(96, 96))
+    image = Image.fromarray(random_pixels(96, 96))
     image.putalpha(255)
     assert read_image_metadata(decode_image(png_bytes(image=image))).generator is None
 
@@ -232,7 +206,7 @@ def nai_inject(image: Image.Image, data: dict[str, str]) -> Image.Image:
 
 def test_novelai_stealth_alpha():
     """NovelAI's gzipped JSON in the alpha LSBs is read when its text chunks were stripped."""
-    image = nai_inject(Image.fromarray(_pixels(128, 128, seed=9)), NOVELAI_CHUNKS)
+    image = nai_inject(Image.fromarray(random_pixels(128, 128, seed=9)), NOVELAI_CHUNKS)
     info = generator(png_bytes(image=image))
     _check_novelai(info)
     assert list(info.raw) == ["alpha-lsb:stealth_pngcomp"]
@@ -242,58 +216,6 @@ def test_novelai_stealth_alpha():
 # ComfyUI SaveImage: PngInfo text "prompt" = json.dumps(API graph) and "workflow" = json.dumps(UI
 # graph). The API graph is the default workflow of script_examples/basic_api_example.py; the UI
 # graph is Comfy-Org/ComfyUI_frontend src/scripts/defaultGraph.ts.
-
-COMFY_PROMPT = {
-    "3": {"class_type": "KSampler", "inputs": {
-        "cfg": 8, "denoise": 1, "latent_image": ["5", 0], "model": ["4", 0], "negative": ["7", 0],
-        "positive": ["6", 0], "sampler_name": "euler", "scheduler": "normal", "seed": 8566257, "steps": 20}},
-    "4": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": "v1-5-pruned-emaonly.safetensors"}},
-    "5": {"class_type": "EmptyLatentImage", "inputs": {"batch_size": 1, "height": 512, "width": 512}},
-    "6": {"class_type": "CLIPTextEncode", "inputs": {"clip": ["4", 1], "text": "masterpiece best quality girl"}},
-    "7": {"class_type": "CLIPTextEncode", "inputs": {"clip": ["4", 1], "text": "bad hands"}},
-    "8": {"class_type": "VAEDecode", "inputs": {"samples": ["3", 0], "vae": ["4", 2]}},
-    "9": {"class_type": "SaveImage", "inputs": {"filename_prefix": "ComfyUI", "images": ["8", 0]}},
-}
-
-COMFY_WORKFLOW = {
-    "last_node_id": 9, "last_link_id": 9,
-    "nodes": [
-        {"id": 7, "type": "CLIPTextEncode", "mode": 0, "inputs": [{"name": "clip", "type": "CLIP", "link": 5}],
-         "outputs": [{"name": "CONDITIONING", "type": "CONDITIONING", "links": [6], "slot_index": 0}],
-         "properties": {}, "widgets_values": ["text, watermark"]},
-        {"id": 6, "type": "CLIPTextEncode", "mode": 0, "inputs": [{"name": "clip", "type": "CLIP", "link": 3}],
-         "outputs": [{"name": "CONDITIONING", "type": "CONDITIONING", "links": [4], "slot_index": 0}],
-         "properties": {},
-         "widgets_values": ["beautiful scenery nature glass bottle landscape, , purple galaxy bottle,"]},
-        {"id": 5, "type": "EmptyLatentImage", "mode": 0,
-         "outputs": [{"name": "LATENT", "type": "LATENT", "links": [2], "slot_index": 0}],
-         "properties": {}, "widgets_values": [512, 512, 1]},
-        {"id": 3, "type": "KSampler", "mode": 0,
-         "inputs": [{"name": "model", "type": "MODEL", "link": 1},
-                    {"name": "positive", "type": "CONDITIONING", "link": 4},
-                    {"name": "negative", "type": "CONDITIONING", "link": 6},
-                    {"name": "latent_image", "type": "LATENT", "link": 2}],
-         "outputs": [{"name": "LATENT", "type": "LATENT", "links": [7], "slot_index": 0}],
-         "properties": {}, "widgets_values": [156680208700286, True, 20, 8, "euler", "normal", 1]},
-        {"id": 8, "type": "VAEDecode", "mode": 0,
-         "inputs": [{"name": "samples", "type": "LATENT", "link": 7}, {"name": "vae", "type": "VAE", "link": 8}],
-         "outputs": [{"name": "IMAGE", "type": "IMAGE", "links": [9], "slot_index": 0}], "properties": {}},
-        {"id": 9, "type": "SaveImage", "mode": 0, "inputs": [{"name": "images", "type": "IMAGE", "link": 9}],
-         "properties": {}},
-        {"id": 4, "type": "CheckpointLoaderSimple", "mode": 0,
-         "outputs": [{"name": "MODEL", "type": "MODEL", "links": [1], "slot_index": 0},
-                     {"name": "CLIP", "type": "CLIP", "links": [3, 5], "slot_index": 1},
-                     {"name": "VAE", "type": "VAE", "links": [8], "slot_index": 2}],
-         "properties": {}, "widgets_values": ["v1-5-pruned-emaonly.ckpt"]},
-    ],
-    "links": [[1, 4, 0, 3, 0, "MODEL"], [2, 5, 0, 3, 3, "LATENT"], [3, 4, 1, 6, 0, "CLIP"],
-              [4, 6, 0, 3, 1, "CONDITIONING"], [5, 4, 1, 7, 0, "CLIP"], [6, 7, 0, 3, 2, "CONDITIONING"],
-              [7, 3, 0, 8, 0, "LATENT"], [8, 4, 2, 8, 1, "VAE"], [9, 8, 0, 9, 0, "IMAGE"]],
-    "groups": [], "config": {}, "extra": {}, "version": 0.4,
-    "models": [{"name": "v1-5-pruned-emaonly.ckpt",
-                "hash": "cc6cb27103417325ff94f52b7a5d2dde45a7515b25c255d8e396c90014281516",
-                "hash_type": "SHA256", "directory": "checkpoints"}],
-}
 
 
 def test_comfyui_prompt_graph():
@@ -368,22 +290,6 @@ def test_comfyui_sampler_custom_advanced():
 # loras [{lora, weight}]; 4.x+: ModelIdentifierField {key, hash, name, base, type}, loras [{model,
 # weight}]); 2.x "sd-metadata"; 1.x/2.x "Dream". Values from sd-parsers' InvokeAI test images.
 
-INVOKE_V3 = {
-    "generation_mode": "sdxl_txt2img",
-    "positive_prompt": "digital artwork, oil painting. painterly brushstrokes, holidays,",
-    "negative_prompt": "grainy+, photo, oversaturated", "width": 1024, "height": 1024, "seed": 3293022630,
-    "rand_device": "cpu", "cfg_scale": 8.0, "cfg_rescale_multiplier": 0.0, "steps": 35, "scheduler": "euler",
-    "model": {"model_name": "juggernautXL", "base_model": "sdxl", "model_type": "main"},
-    "loras": [{"lora": {"model_name": "pixel-art-xl", "base_model": "sdxl"}, "weight": 0.75}],
-    "vae": {"model_name": "VAEFix", "base_model": "sdxl"}, "app_version": "3.4.0",
-}
-INVOKE_V5 = {
-    "generation_mode": "txt2img", "positive_prompt": "a castle", "negative_prompt": "", "width": 512, "height": 512,
-    "seed": 7, "cfg_scale": 7.5, "steps": 30, "scheduler": "dpmpp_2m_k", "app_version": "5.6.0",
-    "model": {"key": "0a1b", "hash": "blake3:abcdef0123", "name": "Deliberate v2", "base": "sd-1", "type": "main"},
-    "loras": [{"model": {"key": "77", "hash": "blake3:1234", "name": "film-grain", "base": "sd-1", "type": "lora"},
-               "weight": 0.5}],
-}
 INVOKE_SD_METADATA = {
     "model": "stable diffusion", "model_weights": "deliberateForInvoke_v08",
     "model_hash": "56d1442a0feefd64836a19ac8e3527ec71c884fc962e246ddf67b03e42921272",
@@ -440,25 +346,6 @@ def test_invokeai_dream():
 # in PNG "parameters" + "fooocus_scheme"; get_exif(): 0x9286 = the JSON, 0x0131 = "Fooocus v...",
 # 0x927C = the scheme name.
 
-FOOOCUS = {
-    "adm_guidance": "(1.5, 0.8, 0.3)", "base_model": "juggernautXL_v8Rundiffusion.safetensors",
-    "base_model_hash": "aeb7e9e689", "full_negative_prompt": ["(worst quality, low quality:1.4)"],
-    "full_prompt": ["a red fox in the snow", "cinematic still"], "guidance_scale": 4, "loras": [
-        ["sd_xl_offset_example-lora_1.0.safetensors", 0.1, "4852686128"]],
-    "metadata_scheme": "fooocus", "negative_prompt": "", "performance": "Speed", "prompt": "a red fox in the snow",
-    "prompt_expansion": "a red fox in the snow, cinematic", "refiner_model": "None", "refiner_switch": 0.5,
-    "resolution": "(1152, 896)", "sampler": "dpmpp_2m_sde_gpu", "scheduler": "karras", "seed": "1234567890",
-    "sharpness": 2, "steps": 30, "styles": "['Fooocus V2', 'Fooocus Enhance']", "vae": "Default (model)",
-    "version": "Fooocus v2.5.5",
-}
-
-
-def _fooocus_exif() -> Image.Exif:
-    exif = Image.Exif()
-    exif[0x9286] = json.dumps(FOOOCUS)
-    exif[0x0131] = "Fooocus v2.5.5"
-    exif[0x927C] = "fooocus"
-    return exif
 
 
 @pytest.mark.parametrize("container", [pytest.param("png", id="png"), pytest.param("jpeg", id="jpeg-exif")])
@@ -467,7 +354,7 @@ def test_fooocus(container):
     if container == "png":
         data = png_bytes({"parameters": json.dumps(FOOOCUS, sort_keys=True), "fooocus_scheme": "fooocus"})
     else:
-        data = jpeg_bytes(exif=_fooocus_exif())
+        data = jpeg_bytes(exif=fooocus_exif())
     info = generator(data)
     assert (info.tool, info.prompt, info.model, info.model_hash) == ("Fooocus", "a red fox in the snow",
                                                                      "juggernautXL_v8Rundiffusion.safetensors",

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import csv
-import json
 from pathlib import Path
 
 import jsonschema
@@ -10,9 +9,7 @@ import pytest
 
 import cli
 from provenance._data_files import VERIFY_SCHEMA, load_json
-
 from support.audit_data import FAST, read_jsonl, save_png
-from support import REPO
 
 SCHEMA = load_json(VERIFY_SCHEMA)
 EVERYTHING = "ai,tampered,invalid,error,unknown"

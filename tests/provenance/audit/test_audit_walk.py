@@ -107,7 +107,7 @@ def test_heif_and_avif_are_images(tmp_path, fmt, name):
     """HEIC (via pillow-heif) and AVIF are sniffed from their ftyp box and decoded like any image."""
     pillow_heif = pytest.importorskip("pillow_heif")
     pillow_heif.register_heif_opener()
-    from provenance._imageio import decode_image
+    from provenance import decode_image
 
     buf = io.BytesIO()
     Image.open(save_png(tmp_path / "src.png", 5, 64)).save(buf, fmt)

@@ -563,7 +563,7 @@ SIZES = [(256, 256), (256, 264), (264, 256), (256, 320), (320, 256), (256, 512),
 def test_every_size_is_marked_and_found_by_verify(sd, identity, tmp_path, width, height):
     """At every size generate accepts, the written file has the size asked for, its mark is found by
     verify's default scan with the written id, and the generate-time check says so."""
-    from provenance._verify import VerifyOptions, verify_file
+    from provenance import VerifyOptions, verify_file
 
     with StampedPipeline(sd.pipe, identity=identity, out_dir=tmp_path, executor="thread") as sp:
         sp(**dict(CALL, width=width, height=height), seed=40)

@@ -117,7 +117,7 @@ def generators_report(tmp_path_factory) -> Path:
 
     import piexif
 
-    from test_metadata_parsers import COMFY_PROMPT, COMFY_WORKFLOW
+    from support.metadata_samples import COMFY_PROMPT, COMFY_WORKFLOW
 
     base = tmp_path_factory.mktemp("generators")
     folder = base / "folder"
@@ -183,7 +183,7 @@ def test_a_20000_file_report_is_small_and_usable(tmp_path):
     import time
 
     from provenance import GenerationRecord, init_keys, load_identity, stamp_file
-    from provenance._verify import VerifyOptions, verify_file
+    from provenance import VerifyOptions, verify_file
     from provenance.audit import Totals, summary_row
     from provenance.report import HtmlStore, write_html
     from provenance.audit._file import make_thumbnail

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from provenance._verdict import fuse
-from provenance._verify import VerifyReport
+from provenance import VerifyReport
 from provenance.report import summary_row
 
 LOOKALIKE = {"match": "fingerprint", "hash": "pdq", "distance": 6, "identical_file": False,

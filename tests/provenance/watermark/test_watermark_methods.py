@@ -6,7 +6,7 @@ import pytest
 
 from support import jpeg_roundtrip, natural_image
 from provenance import ImageTooSmallError, UnknownMethodError
-from provenance._payload import new_content_id
+from provenance import new_content_id
 from provenance.watermark import DEFAULT_METHOD, detect_watermarks, embed_watermark, get_method, method_names
 
 METHODS = [pytest.param(name, id=name, marks=[pytest.mark.slow] if name == "rivaGan" else [])

@@ -11,9 +11,9 @@ import piexif.helper
 import pytest
 from PIL import Image
 
-from _generator_files import TOOL_FILES, png_with_text, write_tool_png
-from _read_back import read_metadata
-from conftest import natural_image, run_cli
+from support.generator_files import TOOL_FILES, png_with_text, write_tool_png
+from support.read_back import read_metadata
+from support import natural_image, run_cli
 from detectors.metadata._xmp import parse_xmp
 from provenance import GenerationRecord, decode_image, read_manifest
 from provenance._c2pa import GENERATION_ASSERTION
@@ -175,10 +175,10 @@ def test_jpeg_keeps_the_tools_user_comment(tmp_path, capsys, identity):
 def test_fooocus_jpeg_keeps_user_comment_and_maker_note(tmp_path, capsys, identity):
     """Fooocus' JPEG (Pillow Exif in IFD0: UserComment = its JSON, MakerNote = its scheme) keeps
     both, in the Exif IFD (piexif writes no IFD0 UserComment), where our reader finds them."""
-    from test_metadata_parsers import _fooocus_exif
+    from support.metadata_samples import fooocus_exif
 
     src = tmp_path / "fooocus.jpg"
-    src.write_bytes(_jpeg(_fooocus_exif()))
+    src.write_bytes(_jpeg(fooocus_exif()))
     out, _result, _err = _stamp(capsys, tmp_path, src, out_name="out.jpg")
     exif = piexif.load(out.read_bytes())["Exif"]
     assert json.loads(piexif.helper.UserComment.load(exif[piexif.ExifIFD.UserComment]))["seed"] == "1234567890"

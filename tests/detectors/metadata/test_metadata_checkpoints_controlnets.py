@@ -11,24 +11,10 @@ import piexif
 import piexif.helper
 import pytest
 
-from test_metadata_multi_model import SDXL_REFINER_PROMPT, SDXL_REFINER_WORKFLOW
-from test_metadata_parsers import FOOOCUS, INVOKE_V5, generator, png_bytes
+from support.metadata_samples import SDXL_REFINER_PROMPT, SDXL_REFINER_WORKFLOW
+from support.metadata_samples import FOOOCUS, INVOKE_V5, generator, png_bytes
+from support.metadata_samples import A1111_REFINER_CONTROLNET
 
-# sd-webui-controlnet (scripts/infotext.py): one quoted "ControlNet N" entry per unit, its fields
-# "Key: value" joined by ", "; A1111 1.6+ writes the refiner as its checkpoint title.
-A1111_REFINER_CONTROLNET = (
-    "a knight in a misty forest\n"
-    "Negative prompt: blurry\n"
-    "Steps: 30, Sampler: DPM++ 2M, Schedule type: Karras, CFG scale: 7, Seed: 1234, Size: 1024x1024, "
-    "Model hash: 31e35c80fc, Model: sd_xl_base_1.0, Refiner: sd_xl_refiner_1.0 [7440042bbd], "
-    "Refiner switch at: 0.8, "
-    'ControlNet 0: "Module: canny, Model: diffusers_xl_canny_full [2b69fca4], Weight: 0.9, '
-    'Resize Mode: Crop and Resize, Processor Res: 512, Threshold A: 100, Threshold B: 200, '
-    'Guidance Start: 0.0, Guidance End: 0.8, Pixel Perfect: True, Control Mode: Balanced", '
-    'ControlNet 1: "Module: none, Model: t2i-adapter_diffusers_xl_depth_midas [9c183166], Weight: 0.5, '
-    'Guidance Start: 0.1, Guidance End: 1.0", '
-    "Version: v1.10.1"
-)
 
 
 def test_a1111_refiner_and_controlnet_units():
@@ -61,7 +47,7 @@ def test_a1111_flat_controlnet_keys_of_early_versions():
 
 def test_a1111_single_model_lists_no_checkpoints():
     """Without a refiner or hires checkpoint the A1111 reading is unchanged (no checkpoints list)."""
-    from test_metadata_parsers import A1111_TEXT
+    from support.metadata_samples import A1111_TEXT
 
     info = generator(png_bytes({"parameters": A1111_TEXT}))
     assert info.checkpoints == [] and info.controlnets == []
@@ -157,10 +143,10 @@ def test_own_stamp_reads_sampler_checkpoints_and_controlnets(record, expected):
                                                                                             encoding="unicode")}})
     from PIL import Image
     import io
-    from test_metadata_parsers import _pixels
+    from support.metadata_samples import random_pixels
 
     buf = io.BytesIO()
-    Image.fromarray(_pixels()).save(buf, "PNG", exif=exif)
+    Image.fromarray(random_pixels()).save(buf, "PNG", exif=exif)
     info = generator(buf.getvalue())
     assert info.tool == "provenance" and (info.sampler, info.scheduler) == expected
     assert info.checkpoints == [{"name": "base.safetensors", "role": "base", "hash": "ef" * 32},

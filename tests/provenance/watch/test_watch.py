@@ -1,6 +1,6 @@
 """``provenance watch``: real folders, real files, a real watcher thread (inotify through watchdog,
 and the polling fallback), short intervals. Files are written as the tools write them
-(tests/_generator_files.py) and read back with verify: the C2PA generation assertion must name
+(tests/support/generator_files.py) and read back with verify: the C2PA generation assertion must name
 the tool, every checkpoint with its role, the seed and the prompt."""
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from _generator_files import TOOL_FILES, png_with_text, write_tool_png
-from conftest import REPO, natural_image, run_cli
+from support.generator_files import TOOL_FILES, png_with_text, write_tool_png
+from support import REPO, natural_image, run_cli
 from provenance import Registry, VerifyOptions, stamp_file, verify_file
 from provenance.watch import Watcher, WatchOptions, container_complete
 from provenance.watch._sources import WatchdogSource
@@ -92,8 +92,8 @@ def stamped(events) -> list:
 
 def generation_of(path: Path, identity) -> dict:
     report = verify_file(path, options=VerifyOptions(trust_anchors_pem=identity.anchors_pem, forensics=False))
-    assert report.c2pa["status"] == "trusted", report.c2pa
-    return report.c2pa["generation"]
+    assert report.c2pa.status == "trusted", report.c2pa
+    return report.c2pa.generation
 
 
 @pytest.mark.parametrize("backend", ["watchdog", "poll"])

@@ -14,10 +14,10 @@ import sys
 import numpy as np
 import pytest
 
-from _read_back import read_metadata
-from conftest import REPO, natural_image
+from support.read_back import read_metadata
+from support import REPO, natural_image
 from provenance import Registry, VerifyOptions, verify_file
-from test_metadata_multi_model import BASE, POSITIVE, REFINER, SDXL_REFINER_PROMPT, SDXL_REFINER_WORKFLOW
+from support.metadata_samples import BASE, POSITIVE, REFINER, SDXL_REFINER_PROMPT, SDXL_REFINER_WORKFLOW
 
 torch = pytest.importorskip("torch")
 
@@ -91,9 +91,9 @@ def test_node_writes_verified_images_holding_the_workflows_checkpoints_and_seed(
         text = read_metadata(data)["text"]
         assert text["prompt"] == json.dumps(prompt) and text["workflow"] == json.dumps(workflow)
         report = verify_file(path, options=VerifyOptions(trust_anchors_pem=identity.anchors_pem, forensics=False))
-        assert report.c2pa["status"] == "trusted", report.c2pa
-        assert any(w["detected"] and w.get("kind") == "content-id" for w in report.watermarks)
-        generation = report.c2pa["generation"]
+        assert report.c2pa.status == "trusted", report.c2pa
+        assert any(w.detected and w.kind == "content-id" for w in report.watermarks)
+        generation = report.c2pa.generation
         assert generation["generator"] == "ComfyUI" and generation["seed"] == 721897303308196
         assert [(c["name"], c["role"]) for c in generation["checkpoints"]] == [(BASE, "base"), (REFINER, "refiner")]
         assert generation["prompt"] == POSITIVE
@@ -130,7 +130,7 @@ def test_node_with_a_real_comfyui_workflow(node_module, tmp_path, identity, shar
                               extra_pnginfo={"workflow": workflow})
     out = tmp_path / result["ui"]["images"][0]["filename"]
     report = verify_file(out, options=VerifyOptions(trust_anchors_pem=identity.anchors_pem, forensics=False))
-    generation = report.c2pa["generation"]
-    assert report.c2pa["status"] == "trusted"
+    generation = report.c2pa.generation
+    assert report.c2pa.status == "trusted"
     assert generation["model"] == "sd_xl_turbo_1.0_fp16.safetensors" and generation["seed"] == 0
     assert generation["sampler"] == "euler_ancestral" and generation["steps"] == 1

@@ -12,10 +12,10 @@ from pathlib import Path
 
 from PIL import Image, PngImagePlugin
 
-from conftest import natural_image
-from test_metadata_checkpoints_controlnets import A1111_REFINER_CONTROLNET
-from test_metadata_multi_model import BASE, POSITIVE, REFINER, SDXL_REFINER_PROMPT, SDXL_REFINER_WORKFLOW
-from test_metadata_parsers import A1111_TEXT, FOOOCUS, INVOKE_V3, INVOKE_V5
+from support import natural_image
+from support.metadata_samples import A1111_REFINER_CONTROLNET
+from support.metadata_samples import BASE, POSITIVE, REFINER, SDXL_REFINER_PROMPT, SDXL_REFINER_WORKFLOW
+from support.metadata_samples import A1111_TEXT, FOOOCUS, INVOKE_V3, INVOKE_V5
 
 
 @dataclass
