@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import stat
 import tempfile
 import warnings
@@ -65,6 +66,9 @@ WRITABLE_FORMATS: dict[str, tuple[str, tuple[str, ...]]] = {
 #: ISO-BMFF brands (the ``ftyp`` box) of HEIF/HEIC and AVIF still images.
 _HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"hevm", b"hevs", b"mif1", b"msf1"}
 _AVIF_BRANDS = {b"avif", b"avis"}
+
+
+_BUFFER_REPR = re.compile(r" ?<_io\.BytesIO object at 0x[0-9a-f]+>")
 
 
 def _sniff_isobmff(head: bytes) -> str | None:
@@ -293,7 +297,10 @@ def _decode(data: bytes, *, name: str, max_pixels: int, partial: bool) -> Loaded
     except ImageError:
         raise
     except (OSError, SyntaxError, ValueError, EOFError) as e:
-        raise ImageError(f"{name}: corrupt or truncated {fmt} ({e})") from e
+        # Pillow names the buffer it read ("cannot identify image file <_io.BytesIO object at 0x...>"):
+        # an address differs each run and tells the reader nothing.
+        why = _BUFFER_REPR.sub("", str(e)).rstrip()
+        raise ImageError(f"{name}: corrupt or truncated {fmt} ({why})") from e
 
     notes += [f"{w.category.__name__}: {w.message}" for w in caught]
     try:

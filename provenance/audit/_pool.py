@@ -114,81 +114,116 @@ class _Worker:
         self.conn.close()
 
 
-def run_pool(paths: Iterator[str], options: AuditFileOptions, *, workers: int, timeout: float | None,
-             memory_mb: int | None = None, on_tick: Callable[[], None] | None = None,
-             tick: float = 0.25) -> Iterator[AuditRow]:
-    """:func:`audit_file` on every path from ``paths`` (pulled lazily) in ``workers`` processes,
-    each with ``memory_mb`` of head-room (None: no guard); yield the rows as they finish."""
-    from .._errors import ProvenanceError
+class LocalPool:
+    """``workers`` worker processes kept between batches: :meth:`run` audits one batch of paths,
+    :meth:`close` stops them. The Ray engine keeps one per actor, so a worker node holds the same
+    time limit and memory guard as the local pool."""
 
-    ctx = get_context("spawn")
-    pool = [_Worker(ctx, options, memory_mb) for _ in range(max(1, workers))]
-    source_done = False
-    start_failures = 0
-    try:
-        while True:
-            for w in pool:
-                if w.ready and w.task is None and not source_done:
-                    try:
-                        w.task = next(paths)
-                    except StopIteration:
-                        source_done = True
-                        break
-                    w.conn.send(w.task)
-                    w.deadline = time.monotonic() + timeout if timeout else float("inf")
-            if source_done and all(w.task is None for w in pool):
-                return
-            now = time.monotonic()
-            wait_for = min([tick] + [w.deadline - now for w in pool if w.task is not None])
-            ready = connection.wait([w.conn for w in pool] + [w.proc.sentinel for w in pool], max(0.0, wait_for))
-            replace: list[_Worker] = []
-            for w in pool:
-                if w.conn in ready:
-                    try:
-                        kind, payload = w.conn.recv()
-                    except (EOFError, OSError):
-                        kind, payload = "dead", None
-                    if kind == "ready":
-                        w.ready, start_failures = True, 0
-                        continue
-                    if kind in ("done", "retire"):
+    def __init__(self, options: AuditFileOptions, *, workers: int, timeout: float | None,
+                 memory_mb: int | None = None) -> None:
+        self.options, self.timeout, self.memory_mb = options, timeout, memory_mb
+        self._ctx = get_context("spawn")
+        self._pool = [_Worker(self._ctx, options, memory_mb) for _ in range(max(1, workers))]
+        self._start_failures = 0
+
+    def _replace(self, w: _Worker) -> None:
+        w.kill()
+        self._pool[self._pool.index(w)] = _Worker(self._ctx, self.options, self.memory_mb)
+
+    def run(self, paths: Iterator[str], *, on_tick: Callable[[], None] | None = None,
+            tick: float = 0.25) -> Iterator[AuditRow]:
+        """:func:`audit_file` on every path from ``paths`` (pulled lazily); the rows as they finish."""
+        from .._errors import ProvenanceError
+
+        pool, timeout = self._pool, self.timeout
+        source_done = False
+        try:
+            while True:
+                for w in pool:
+                    if w.ready and w.task is None and not source_done:
+                        try:
+                            w.task = next(paths)
+                        except StopIteration:
+                            source_done = True
+                            break
+                        w.conn.send(w.task)
+                        w.deadline = time.monotonic() + timeout if timeout else float("inf")
+                if source_done and all(w.task is None for w in pool):
+                    return
+                now = time.monotonic()
+                wait_for = min([tick] + [w.deadline - now for w in pool if w.task is not None])
+                ready = connection.wait([w.conn for w in pool] + [w.proc.sentinel for w in pool],
+                                        max(0.0, wait_for))
+                replace: list[_Worker] = []
+                for w in pool:
+                    if w.conn in ready:
+                        try:
+                            kind, payload = w.conn.recv()
+                        except (EOFError, OSError):
+                            kind, payload = "dead", None
+                        if kind == "ready":
+                            w.ready, self._start_failures = True, 0
+                            continue
+                        if kind in ("done", "retire"):
+                            w.task = None
+                            if kind == "retire":  # replaced below, before it can be given another file
+                                w.ready = False
+                                replace.append(w)
+                            yield payload
+                            continue
+                    if not w.proc.is_alive() and not w.conn.poll():
+                        replace.append(w)
+                        if w.task is not None:
+                            code = w.proc.exitcode
+                            why = f"killed by signal {-code}" if code is not None and code < 0 else f"exit code {code}"
+                            yield AuditRow(w.task, error_report(w.task, None, "audit", f"the worker analysing this "
+                                                                  f"file died ({why}; out of memory?)"), None, False,
+                                           False)
+                            w.task = None
+                        elif not w.ready:
+                            self._start_failures += 1
+                            if self._start_failures >= MAX_START_FAILURES:
+                                raise ProvenanceError(f"audit workers fail to start (exit code {w.proc.exitcode}); "
+                                                      "run with -v for details")
+                    elif w.task is not None and time.monotonic() > w.deadline:
+                        replace.append(w)
+                        yield AuditRow(w.task, error_report(w.task, None, "audit", f"timed out after {timeout:g} s "
+                                                              "(the limit per file; see --timeout)"), None, False, False)
                         w.task = None
-                        if kind == "retire":  # replaced below, before it can be given another file
-                            w.ready = False
-                            replace.append(w)
-                        yield payload
-                        continue
-                if not w.proc.is_alive() and not w.conn.poll():
-                    replace.append(w)
-                    if w.task is not None:
-                        code = w.proc.exitcode
-                        why = f"killed by signal {-code}" if code is not None and code < 0 else f"exit code {code}"
-                        yield AuditRow(w.task, error_report(w.task, None, "audit", f"the worker analysing this "
-                                                              f"file died ({why}; out of memory?)"), None, False, False)
-                    elif not w.ready:
-                        start_failures += 1
-                        if start_failures >= MAX_START_FAILURES:
-                            raise ProvenanceError(f"audit workers fail to start (exit code {w.proc.exitcode}); "
-                                                  "run with -v for details")
-                elif w.task is not None and time.monotonic() > w.deadline:
-                    replace.append(w)
-                    yield AuditRow(w.task, error_report(w.task, None, "audit", f"timed out after {timeout:g} s "
-                                                          "(the limit per file; see --timeout)"), None, False, False)
-            for w in replace:
-                w.kill()
-                pool[pool.index(w)] = _Worker(ctx, options, memory_mb)
-            if on_tick is not None:
-                on_tick()
-    finally:
+                for w in replace:
+                    self._replace(w)
+                if on_tick is not None:
+                    on_tick()
+        finally:
+            for w in list(pool):  # interrupted: a worker still busy with a file of this batch is not reused
+                if w.task is not None:
+                    self._replace(w)
+
+    def close(self) -> None:
         stopping = []
-        for w in pool:
+        for w in self._pool:
             if w.proc.is_alive() and w.task is None and w.ready:
                 try:
                     w.conn.send(None)
                     stopping.append(w)
                 except OSError:
                     pass
-        for w in pool:
+        for w in self._pool:
             if w in stopping:
                 w.proc.join(2)
             w.kill()  # busy (interrupted) or still starting: no need to wait
+
+    def __enter__(self) -> "LocalPool":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def run_pool(paths: Iterator[str], options: AuditFileOptions, *, workers: int, timeout: float | None,
+             memory_mb: int | None = None, on_tick: Callable[[], None] | None = None,
+             tick: float = 0.25) -> Iterator[AuditRow]:
+    """:func:`audit_file` on every path from ``paths`` (pulled lazily) in ``workers`` processes,
+    each with ``memory_mb`` of head-room (None: no guard); yield the rows as they finish."""
+    with LocalPool(options, workers=workers, timeout=timeout, memory_mb=memory_mb) as pool:
+        yield from pool.run(paths, on_tick=on_tick, tick=tick)

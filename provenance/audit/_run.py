@@ -9,7 +9,7 @@ import threading
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO, Iterable, Iterator
 
 from .._errors import OutputError, ProvenanceError
 from .._imageio import MAX_PIXELS
@@ -50,6 +50,9 @@ class AuditOptions:
     fail_on: frozenset[str] = frozenset()
     progress: bool | None = None  # None: only when stderr is a terminal
     max_pixels: int = MAX_PIXELS  # larger images are not decoded (verify's limit)
+    engine: str = "local"  # local: this machine's process pool; ray: a Ray cluster (audit/_ray.py)
+    ray_address: str | None = None  # None: Ray starts a local instance
+    shard_size: int = 16  # files per Ray task
 
 
 @dataclass
@@ -94,7 +97,13 @@ def _skipped_report(path: str, reason: str, fmt: str | None) -> dict:
     return report.to_dict()
 
 
-def _start_count(roots: list[str], options: AuditOptions, exclude: list[str]) -> tuple[dict, threading.Event]:
+def _chain(roots: list[str], input_list: str | None) -> Iterator[str]:
+    yield from roots
+    if input_list is not None:
+        yield from read_input_list(input_list)
+
+
+def _start_count(roots: Iterable[str], options: AuditOptions, exclude: list[str]) -> tuple[dict, threading.Event]:
     """Count the walk's entries in a background thread (names only, no file read), so the
     progress bar can show an ETA long before the lazy walk that feeds the workers reaches the end."""
     result: dict[str, int | None] = {"n": None}
@@ -116,8 +125,42 @@ def _start_count(roots: list[str], options: AuditOptions, exclude: list[str]) ->
     return result, stop
 
 
+def read_input_list(path: str) -> Iterator[str]:
+    """The paths of an ``--input-list`` file, one per line (blank lines skipped), read lazily. Bytes
+    that are not UTF-8 stay as they are (surrogate escapes), so any file name can be listed."""
+    try:
+        fh = open(path, encoding="utf-8", errors="surrogateescape", newline="\n")
+    except OSError as e:
+        raise ProvenanceError(f"--input-list {printable(path)}: {e.strerror or e}") from e
+    with fh:
+        for line in fh:
+            line = line.rstrip("\n").rstrip("\r")
+            if line:
+                yield line
+
+
+def _listed_outputs(input_list: str, outputs: list[str | None]) -> list[str]:
+    """The listed paths that could be one of the outputs (same base name): what check_outputs must see."""
+    names = {os.path.basename(p) for p in outputs if p and p != "-"}
+    return [p for p in read_input_list(input_list) if os.path.basename(p) in names]
+
+
+def _runner(options: AuditOptions):
+    if options.engine == "ray":
+        from ._ray import run_ray
+
+        return lambda paths, file_options, on_tick: run_ray(
+            paths, file_options, address=options.ray_address, workers=options.workers, timeout=options.timeout,
+            memory_mb=options.memory_mb, shard_size=options.shard_size, on_tick=on_tick)
+    if options.engine != "local":
+        raise ProvenanceError(f"unknown engine {options.engine!r} (local, ray)")
+    return lambda paths, file_options, on_tick: run_pool(
+        paths, file_options, workers=options.workers, timeout=options.timeout, memory_mb=options.memory_mb,
+        on_tick=on_tick)
+
+
 def audit_paths(roots: list[str], options: AuditOptions, *, jsonl: str | None = None, csv_path: str | None = None,
-                html: str | None = None) -> AuditSummary:
+                html: str | None = None, input_list: str | None = None) -> AuditSummary:
     """Audit every file under ``roots``; write the requested reports; return the totals.
 
     Output paths are checked first (:func:`check_outputs`): none may be an audited file, lie in an
@@ -129,7 +172,11 @@ def audit_paths(roots: list[str], options: AuditOptions, *, jsonl: str | None = 
     for r in roots:
         if not os.path.lexists(r):
             raise ProvenanceError(f"{printable(r)}: no such file or folder")
-    check_outputs(roots, {"jsonl": jsonl, "csv": csv_path, "html": html, "cache": options.cache_path},
+    run = _runner(options)
+    checked_roots = list(roots)
+    if input_list is not None:  # its files are audited as given: none may be overwritten by a report
+        checked_roots += _listed_outputs(input_list, [jsonl, csv_path, html, options.cache_path])
+    check_outputs(checked_roots, {"jsonl": jsonl, "csv": csv_path, "html": html, "cache": options.cache_path},
                   allow_inside=options.allow_inside, implicit=("cache",) if options.cache_is_default else ())
     _check_html_path(html)
     own_files = [p for p in (jsonl, csv_path, html) if p and p != "-"]
@@ -179,7 +226,7 @@ def audit_paths(roots: list[str], options: AuditOptions, *, jsonl: str | None = 
             own_files.append(str(store.path))
         own_files += [str(r.temp_path) for r in reports if r.temp_path is not None]
         if progress.enabled:
-            expected, stop_count = _start_count(roots, options, own_files)
+            expected, stop_count = _start_count(_chain(roots, input_list), options, own_files)
 
         def emit(path: str, status: str, *, report: dict | None = None, reason: str | None = None,
                  cached: bool = False, thumb: bytes | None = None, seconds: float = 0.0, fmt: str | None = None,
@@ -209,7 +256,7 @@ def audit_paths(roots: list[str], options: AuditOptions, *, jsonl: str | None = 
             progress.update(totals, found=found[0], walk_done=found[1], expected=expected["n"])
 
         def images() -> Iterator[str]:
-            for entry in walk_files(roots, follow_symlinks=options.follow_symlinks, skip_hidden=options.skip_hidden,
+            for entry in walk_files(_chain(roots, input_list), follow_symlinks=options.follow_symlinks, skip_hidden=options.skip_hidden,
                                     exclude=own_files):
                 found[0] += 1
                 if entry.status == "image":
@@ -230,8 +277,7 @@ def audit_paths(roots: list[str], options: AuditOptions, *, jsonl: str | None = 
             progress.update(totals, found=found[0], walk_done=found[1], expected=expected["n"])
 
         result: AuditRow
-        for result in run_pool(images(), file_options, workers=options.workers, timeout=options.timeout,
-                               memory_mb=options.memory_mb, on_tick=tick):
+        for result in run(images(), file_options, tick):
             if cache is not None and not result.cached and result.cacheable and result.sha256:
                 cache.put(result.sha256, {k: v for k, v in result.report.items()
                                           if k not in ("file", "file_bytes_b64")})

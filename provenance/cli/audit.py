@@ -16,6 +16,8 @@ def cmd_audit(args) -> int:
     from provenance import UnsafeOutputError, printable, registry_path, trust_anchors
     from provenance.audit import AuditOptions, audit_paths, default_cache_path
 
+    if args.shard_size < 1:
+        raise UsageError("--shard-size must be at least 1")
     if args.workers is not None and args.workers < 1:
         raise UsageError("--workers must be at least 1")
     if args.timeout < 0 or args.max_memory < 0:
@@ -37,9 +39,14 @@ def cmd_audit(args) -> int:
         cache_path=None if args.no_cache else str(args.cache or default_cache_path()),
         cache_is_default=not args.cache, follow_symlinks=args.follow_symlinks, skip_hidden=args.skip_hidden,
         allow_inside=args.allow_inside, fail_on=frozenset(args.fail_on), progress=True if args.progress else None,
-        max_pixels=args.max_pixels)
+        max_pixels=args.max_pixels, engine=args.engine, ray_address=args.ray_address, shard_size=args.shard_size)
+    if args.ray_address and args.engine != "ray":
+        raise UsageError("--ray-address needs --engine ray")
+    if not args.dirs and not args.input_list:
+        raise UsageError("give folders or files to audit, or --input-list FILE")
     try:
-        summary = audit_paths(args.dirs, options, jsonl=args.jsonl, csv_path=args.csv, html=args.html)
+        summary = audit_paths(args.dirs, options, jsonl=args.jsonl, csv_path=args.csv, html=args.html,
+                              input_list=args.input_list)
     except UnsafeOutputError as e:  # the command line contradicts itself: a usage error
         raise UsageError(str(e)) from e
     out = sys.stderr if args.jsonl == "-" else sys.stdout
@@ -70,14 +77,25 @@ def register(commands) -> None:
                     "and self-contained HTML reports",
                     "provenance audit samples/ --html out/report.html --trust samples/trust/demo-root.pem\n"
                     "  provenance audit /mnt/archive --workers 8 --cache audit.sqlite --jsonl results.jsonl\n"
-                    "  provenance audit incoming/ --fail-on ai,tampered,error,skipped --jsonl -   # CI gate: exit 3 if flagged")
+                    "  provenance audit incoming/ --fail-on ai,tampered,error,skipped --jsonl -   # CI gate: exit 3 if flagged\n"
+                    "  provenance audit --engine ray --ray-address auto --input-list files.txt --jsonl results.jsonl")
     p.description += "\n\n" + SEARCHED
-    p.add_argument("dirs", nargs="+", metavar="DIR", help="folders (walked recursively) or files to audit")
+    p.add_argument("dirs", nargs="*", metavar="DIR", help="folders (walked recursively) or files to audit")
+    p.add_argument("--input-list", metavar="FILE",
+                   help="audit the files named in FILE, one path per line, without walking folders for them")
     p.add_argument("--html", metavar="FILE", help="write a self-contained HTML report (no network needed)")
     p.add_argument("--jsonl", metavar="FILE",
                    help="one verify JSON object per file per line, skipped files included ('-': stdout)")
     p.add_argument("--csv", metavar="FILE", help="one flat summary row per file, skipped files included")
-    p.add_argument("--workers", type=int, metavar="N", help="worker processes (default: the number of CPUs)")
+    p.add_argument("--workers", type=int, metavar="N",
+                   help="worker processes (default: the number of CPUs; with --engine ray, of the cluster)")
+    p.add_argument("--engine", choices=("local", "ray"), default="local",
+                   help="local: a process pool on this machine (default); ray: shards of files on a Ray cluster "
+                        "(pip install 'provenance-tool[ray]'), retried when a node is lost")
+    p.add_argument("--ray-address", metavar="ADDR",
+                   help="with --engine ray: a running cluster (auto, HOST:PORT or ray://HOST:PORT; default: start "
+                        "a local instance)")
+    p.add_argument("--shard-size", type=int, default=16, metavar="N", help="with --engine ray: files per task (16)")
     p.add_argument("--cache", metavar="FILE",
                    help="SQLite cache of results by content hash (default: audit-cache.sqlite in PROVENANCE_HOME "
                         "or the user cache folder); a re-run skips what is done")

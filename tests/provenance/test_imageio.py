@@ -115,3 +115,11 @@ def test_atomic_write_without_hard_links(tmp_path, monkeypatch):
     with pytest.raises(OutputExistsError):
         atomic_write(p, b"two")
     assert p.read_bytes() == b"one" and sorted(os.listdir(tmp_path)) == ["out.bin"]
+
+
+def test_a_corrupt_file_message_names_no_memory_address():
+    """Pillow's 'cannot identify image file <_io.BytesIO object at 0x...>' differs each run: the
+    reports (and so audit engines, caches and diffs) must not carry it."""
+    with pytest.raises(ImageError) as e:
+        decode_image(b"\x89PNG\r\n\x1a\n" + b"\x00" * 40, name="x.png")
+    assert str(e.value) == "x.png: corrupt or truncated PNG (cannot identify image file)"
