@@ -51,7 +51,8 @@ class Maker:
     @property
     def display(self) -> str:
         """How a sentence names it: "Adobe Firefly", "ComfyUI", "OpenAI ChatGPT"."""
-        return self.product if self.product.lower().startswith(self.vendor.lower()) else f"{self.vendor} {self.product}"
+        first = self.vendor.split()[0].lower()
+        return self.product if self.product.lower().startswith(first) else f"{self.vendor} {self.product}"
 
     def matches(self, clues: dict[str, list[str]]) -> list[str] | None:
         """The clue fields that recognised this row (the first alternative that holds), else None."""

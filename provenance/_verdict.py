@@ -160,10 +160,13 @@ def _signed_by(c2pa: C2paEvidence) -> str:
     return f"{signer}, a signer not in the trust list"
 
 
-def _maker_sentence(maker: MakerMatch | None) -> str:
-    if maker is None:
-        return ""
-    return f" Made with {maker.maker.display}, {SOURCE_PHRASE[maker.maker.source]}."
+def _maker_sentence(maker: MakerMatch, *, labelled: bool) -> str:
+    """"Made with Adobe Firefly, a cloud service." (docs/MAKERS.md)."""
+    m = maker.maker
+    if m.source == "capture":
+        return f"Captured with a {m.display}."
+    said = f"Made with {m.display}, {SOURCE_PHRASE[m.source]}"
+    return f"{said}." if labelled else f"{said}; nothing in the file says whether it is AI-generated or a camera photo."
 
 
 def fuse(report: VerifyReport) -> Verdict:
@@ -273,8 +276,9 @@ def fuse(report: VerifyReport) -> Verdict:
     notes = [f[3] for f in fired if f[1] is None]
     if notes:
         verdict.summary = " ".join(notes) if not labelled else f"{verdict.summary} {' '.join(notes)}"
-    if maker is not None and (labelled or maker.maker.kind != "capture"):
-        verdict.summary += _maker_sentence(maker)
+    if maker is not None:
+        sentence = _maker_sentence(maker, labelled=bool(labelled))
+        verdict.summary = f"{verdict.summary} {sentence}" if labelled or notes or report.errors else sentence
     verdict.rules = [f[0] for f in fired]
     verdict.how = _how(report, family, use_registry=use_registry, maker=maker)
     verdict.conflicts = _conflicts(report, labelled, camera, declared=declared) + _registry_conflicts(report)
