@@ -212,3 +212,11 @@ def test_xmp_credit_line_and_ai_system_name_the_maker(home):
     system = png_bytes(itxt={"XML:com.adobe.xmp": xmp_packet(**{"Iptc4xmpExt:AISystemUsed": "Midjourney v7"})})
     how = verify_bytes(system, name="x", options=VerifyOptions(forensics=False)).verdict.how
     assert how["vendor"] == "Midjourney"
+
+
+def test_every_row_is_documented():
+    """docs/MAKERS.md has a line for each row of the table."""
+    from support import REPO
+
+    doc = (REPO / "docs" / "MAKERS.md").read_text(encoding="utf-8")
+    assert all(f"| `{r.id}` |" in doc for r in makers())
