@@ -32,10 +32,10 @@ class C2paCollector:
                             public_trust=ctx.options.public_trust)
 
     def fingerprint(self, options) -> str:
-        from ._trust import trust_config
+        from ._trust import trust_fingerprint
 
         # every anchor, pinned certificate and accepted EKU: a ``trust update`` changes it
-        return trust_config(options.trust_anchors_pem, public=options.public_trust).fingerprint
+        return trust_fingerprint(options.trust_anchors_pem, public=options.public_trust)
 
     def warm_up(self, options) -> None:
         from . import _c2pa_evidence  # noqa: F401  (c2pa-python loads its native library)

@@ -269,11 +269,22 @@ def _state_key() -> tuple:
         return (str(folder), ())
 
 
+def _pinned(pem: bytes) -> bytes:
+    """Pinned end-entity certificates as c2pa-rs also takes them: base64 sha256 of each DER, one a
+    line (half the cost of parsing the PEMs on every read)."""
+    import base64
+
+    if not pem:
+        return b""
+    return b"".join(base64.b64encode(hashlib.sha256(c.public_bytes(serialization.Encoding.DER)).digest()) + b"\n"
+                    for c in x509.load_pem_x509_certificates(pem))
+
+
 @functools.lru_cache(maxsize=16)
 def _public(state: tuple) -> tuple[tuple[AnchorSource, ...], str]:
     lists = {t.id: t for t in public_lists()}
-    sources = tuple(AnchorSource(lists[i].name, lists[i].version, lists[i].read("anchors"), lists[i].read("allowed"))
-                    for i in CLAIM_LISTS)
+    sources = tuple(AnchorSource(lists[i].name, lists[i].version, lists[i].read("anchors"),
+                                 _pinned(lists[i].read("allowed"))) for i in CLAIM_LISTS)
     return sources, lists["interim"].read("ekus").decode("utf-8")
 
 
@@ -289,6 +300,16 @@ def trust_config(local_pem: bytes = b"", *, public: bool = True) -> TrustConfig:
     own = tuple(str(p.stat().st_mtime_ns) if p.is_file() else "" for p in
                 (_paths.keys_dir() / ROOT_CERT, _paths.trust_file()))
     return _config(local_pem or b"", public, _state_key(), own)
+
+
+def trust_fingerprint(local_pem: bytes = b"", *, public: bool = True) -> str:
+    """What, if it changed, changes a trust verdict (the audit cache's key): the local anchors as
+    given (not parsed: a bad bundle fails when verifying, not here), and the public lists in use."""
+    sources, ekus = _public(_state_key())
+    h = hashlib.sha256(b"local\0" + (local_pem or b"") + b"\0ekus\0" + ekus.encode())
+    for s in sources if public else ():
+        h.update(s.label.encode() + b"\0" + s.anchors_pem + b"\0" + s.allowed_pem + b"\0")
+    return h.hexdigest()
 
 
 def anchoring_source(config: TrustConfig, trusted_with: callable) -> AnchorSource | None:
