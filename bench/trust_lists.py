@@ -3,7 +3,8 @@
     .venv/bin/python bench/trust_lists.py [--repeat 21]
 
 One thread. A 512² JPEG signed by the tool's own root (trusted: the anchor is found by asking
-c2pa-rs again with one source) and one signed by an unknown CA (valid: nothing more to ask), each
+c2pa-rs again with one source), one signed by an unknown CA (valid: nothing more to ask) and the
+unsigned JPEG (absent), each
 read ``--repeat`` times by ``collect_c2pa`` with the local anchors only (the baseline, as before
 the lists shipped) and with the public lists (the default); prints median milliseconds.
 """
@@ -57,7 +58,7 @@ def main() -> int:
     own = sign_image(MANIFEST, me.chain_pem, me.key_pem, image)
     other = sign_image(MANIFEST, *MakerCA("Elsewhere").signer("Elsewhere Signer"), image)
     print(f"{'file':<26}{'local anchors only':>20}{'+ public lists':>16}")
-    for name, data in (("own root (trusted)", own), ("unknown CA (valid)", other)):
+    for name, data in (("own root (trusted)", own), ("unknown CA (valid)", other), ("no manifest (absent)", image)):
         base = median_ms(lambda: collect_c2pa(data, trust_anchors_pem=pem, public_trust=False), args.repeat)
         public = median_ms(lambda: collect_c2pa(data, trust_anchors_pem=pem, public_trust=True), args.repeat)
         status = collect_c2pa(data, trust_anchors_pem=pem, public_trust=True).status
