@@ -153,19 +153,24 @@ def _signed_by(c2pa: C2paEvidence) -> str:
     signer = c2pa.signer_label or "an unknown signer"
     if c2pa.status == "trusted":
         where = (c2pa.anchored_by or {}).get("list")
-        return f"{signer}, a signer trusted through the {where}" if where else "a trusted signer"
+        if not where:
+            return "a trusted signer"
+        through = {"own root": "this tool's own root CA", "--trust": "a --trust anchor",
+                   "trust-anchors.pem": "the configured trust-anchors.pem"}.get(where, f"the {where}")
+        return f"{signer}, a signer trusted through {through}"
     if c2pa.status == "expired":
         stamp = "its timestamp" if (c2pa.expiry or {}).get("timestamp") == "present" else "no trusted timestamp"
         return f"{signer}; the certificate has expired since ({stamp})"
     return f"{signer}, a signer not in the trust list"
 
 
-def _maker_sentence(maker: MakerMatch, *, labelled: bool) -> str:
-    """"Made with Adobe Firefly, a cloud service." (docs/MAKERS.md)."""
+def _maker_sentence(maker: MakerMatch, source: str, *, labelled: bool) -> str:
+    """"Made with Adobe Firefly, a cloud service." (docs/MAKERS.md). ``source``: how.source (the
+    file's own record may say api where the tool's row says local)."""
     m = maker.maker
     if m.source == "capture":
         return f"Captured with a {m.display}."
-    said = f"Made with {m.display}, {SOURCE_PHRASE[m.source]}"
+    said = f"Made with {m.display}, {SOURCE_PHRASE.get(source, SOURCE_PHRASE[m.source])}"
     return f"{said}." if labelled else f"{said}; nothing in the file says whether it is AI-generated or a camera photo."
 
 
@@ -276,11 +281,11 @@ def fuse(report: VerifyReport) -> Verdict:
     notes = [f[3] for f in fired if f[1] is None]
     if notes:
         verdict.summary = " ".join(notes) if not labelled else f"{verdict.summary} {' '.join(notes)}"
-    if maker is not None:
-        sentence = _maker_sentence(maker, labelled=bool(labelled))
-        verdict.summary = f"{verdict.summary} {sentence}" if labelled or notes or report.errors else sentence
     verdict.rules = [f[0] for f in fired]
     verdict.how = _how(report, family, use_registry=use_registry, maker=maker)
+    if maker is not None:
+        sentence = _maker_sentence(maker, verdict.how["source"], labelled=bool(labelled))
+        verdict.summary = f"{verdict.summary} {sentence}" if labelled or notes or report.errors else sentence
     verdict.conflicts = _conflicts(report, labelled, camera, declared=declared) + _registry_conflicts(report)
     if report.errors and not labelled:
         verdict.summary = "The file could not be fully analysed: " + "; ".join(e.error for e in report.errors[:2]) \

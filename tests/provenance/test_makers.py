@@ -220,3 +220,16 @@ def test_every_row_is_documented():
 
     doc = (REPO / "docs" / "MAKERS.md").read_text(encoding="utf-8")
     assert all(f"| `{r.id}` |" in doc for r in makers())
+
+
+def test_own_record_source_wins_over_the_rows(home):
+    """A model host's stamp says source api in its record: how and the summary say api, though
+    the tool's row (diffusers) is a local tool."""
+    chain, key = MakerCA("Host").signer("Host Signer")
+    manifest = {"claim_generator_info": [{"name": "provenance", "version": "0.1.0"}], "title": "x",
+                "assertions": [{"label": "c2pa.actions", "data": {"actions": [created({"name": "diffusers"}, AI)]}},
+                               {"label": "org.provenance.generation", "data": {"generator": "diffusers",
+                                                                              "source": "api"}}]}
+    v = verify_bytes(sign_image(manifest, chain, key), name="x", options=VerifyOptions(forensics=False)).verdict
+    assert v.how["maker"] == "diffusers" and v.how["source"] == "api"
+    assert v.summary.endswith("Made with Hugging Face diffusers, a cloud service.")
