@@ -178,4 +178,7 @@ def collect_c2pa(data: bytes, *, trust_anchors_pem: bytes | None, public_trust: 
         return read_manifest(data, trust=settings).state == "Trusted"
 
     source = anchoring_source(config, trusted_with)
+    refused = source.refuses((evidence.signer or {}).get("time")) if source else None
+    if refused:  # the interim list judges only content signed before it froze
+        return replace(evidence, status="valid", anchored_by=dict(source.to_dict(), refused=refused), as_read=None)
     return replace(evidence, anchored_by=source.to_dict() if source else None, as_read=None)

@@ -39,14 +39,14 @@ DATA_FILES: dict[str, str] = {
     "detectors/models/forensics-v2.json": "0751e0eb5ee71a8521569c429c9ad8f93c95ea09d4375a2b1c5aff23bfb385f2",
     "detectors/models/forensics-v2.npz": "d3e4b73da3c67636e89805e86d8ee8e67a84105efa524274f864e281a28ab9b8",
     "provenance/makers/makers.json": "afb95be3990ed655ac3eb15768ca76bc2d2352fa9c9ac85ca4d2d5c78f83cc8f",
-    "provenance/schemas/verify.schema.json": "0928631d441f44a95efac2fb3f0497d9362e476c48d1a343ef13ce960667eeb5",
+    "provenance/schemas/verify.schema.json": "92f96b4d8ad4ef50a79a0cce02cc5b22ddadf8b06969437ffdd50cee8d59b399",
     "provenance/trust/C2PA-INTERIM-TRUST-LIST-allowed.pem": "2f4ba19707a49a0aece732c8a211b7f544f990247018368deaf7382bcfa58451",
     "provenance/trust/C2PA-INTERIM-TRUST-LIST-anchors.pem": "e0ab688a23a03a995b355fef351f6a89ccbb09329b5dc9195297fbe2c7a525c5",
     "provenance/trust/C2PA-INTERIM-TRUST-LIST-store.cfg": "1044c30a906b0c9cbe28b4a4c0002ca56a718f0ae22b9af83238543a07d0e718",
     "provenance/trust/C2PA-TRUST-LIST.pem": "75cacc98b79ecac33713c7ecfb58d4a0ef383f3c1f886e7409f9e37e8664aea5",
     "provenance/trust/C2PA-TSA-TRUST-LIST.pem": "c688d3555f4a2f1f8d663472bbd37888ff234abdd234c25934c0f9292e4eb5c9",
     "provenance/trust/README.md": "279751ec13184ad7b4887ecfd3adf014ae73a364f2964848a9aa424a427e42ed",
-    "provenance/trust/lists.json": "2151e6727e521de9d7c448b2174a493e22b93dab53d7833af740dbd21f5dfb2c",
+    "provenance/trust/lists.json": "49ae1709c082e295c8bf1caedc58f4b4068fd66b7fc48c384c935057f483bd91",
     # END GENERATED TABLE
 }
 

@@ -77,6 +77,7 @@ class TrustList:
     source: str
     files: dict[str, Path]  # role (anchors | allowed | ekus) -> the file in use
     installed: dict[str, dict] = field(default_factory=dict)  # role -> what trust update recorded
+    frozen: str | None = None  # the list anchors only content signed before this date (the interim list)
 
     @property
     def since(self) -> str:
@@ -86,9 +87,10 @@ class TrustList:
 
     @property
     def version(self) -> str:
+        frozen = f", frozen {self.frozen}" if self.frozen else ""
         if not self.installed:
-            return f"shipped snapshot {self.snapshot}"
-        return f"installed {self.since} (shipped snapshot {self.snapshot})"
+            return f"shipped snapshot {self.snapshot}{frozen}"
+        return f"installed {self.since} (shipped snapshot {self.snapshot}{frozen})"
 
     def read(self, role: str) -> bytes:
         path = self.files.get(role)
@@ -126,7 +128,7 @@ def public_lists() -> list[TrustList]:
             else:
                 files[role] = data_file(f"provenance/trust/{name}")
         lists.append(TrustList(id=row["id"], name=row["name"], purpose=row["purpose"], snapshot=row["snapshot"],
-                               source=row["source"], files=files, installed=mine))
+                               source=row["source"], files=files, installed=mine, frozen=row.get("frozen")))
     return lists
 
 
@@ -203,6 +205,23 @@ class AnchorSource:
     version: str  # when/what: a snapshot date, an installation time, a file
     anchors_pem: bytes
     allowed_pem: bytes = b""
+    frozen: str | None = None  # ISO date: anchors only signatures timestamped before it
+
+    def refuses(self, signed_at: str | None) -> str | None:
+        """Why this source does not anchor a signature timestamped ``signed_at`` (after the list
+        froze), else None. Without a timestamp the signing time is unknown: the list applies."""
+        if not self.frozen or not signed_at:
+            return None
+        try:
+            when = dt.datetime.fromisoformat(str(signed_at).replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=dt.timezone.utc)
+        limit = dt.datetime.fromisoformat(self.frozen).replace(tzinfo=dt.timezone.utc)
+        if when < limit:
+            return None
+        return f"signed {when.date().isoformat()}, after the {self.label} froze on {self.frozen}"
 
     def to_dict(self) -> dict:
         return {"list": self.label, "version": self.version}
@@ -284,7 +303,7 @@ def _pinned(pem: bytes) -> bytes:
 def _public(state: tuple) -> tuple[tuple[AnchorSource, ...], str]:
     lists = {t.id: t for t in public_lists()}
     sources = tuple(AnchorSource(lists[i].name, lists[i].version, lists[i].read("anchors"),
-                                 _pinned(lists[i].read("allowed"))) for i in CLAIM_LISTS)
+                                 _pinned(lists[i].read("allowed")), lists[i].frozen) for i in CLAIM_LISTS)
     return sources, lists["interim"].read("ekus").decode("utf-8")
 
 

@@ -144,3 +144,21 @@ def test_pinned_certificate_of_the_interim_list_is_trusted(home, agency, tmp_pat
     install_lists([allowed])
     ev = collect_c2pa(data, trust_anchors_pem=None, public_trust=True)
     assert ev.status == "trusted" and ev.anchored_by["list"] == "interim list"
+
+
+@pytest.mark.parametrize("signed_at,refused", [
+    pytest.param(None, False, id="no-timestamp"),
+    pytest.param("2025-11-30T10:00:00+00:00", False, id="before-freeze"),
+    pytest.param("2026-03-01T10:00:00Z", True, id="after-freeze"),
+])
+def test_interim_list_anchors_only_content_signed_before_it_froze(signed_at, refused):
+    """The interim list (frozen 2026-01-01) does not anchor a signature timestamped after then;
+    without a timestamp the signing time is unknown and it applies."""
+    from provenance._trust import trust_config
+
+    interim = next(s for s in trust_config(public=True).sources if s.label == "interim list")
+    assert interim.frozen == "2026-01-01" and "frozen 2026-01-01" in interim.version
+    why = interim.refuses(signed_at)
+    assert bool(why) is refused
+    if refused:
+        assert why == "signed 2026-03-01, after the interim list froze on 2026-01-01"
