@@ -164,12 +164,12 @@ def _signed_by(c2pa: C2paEvidence) -> str:
     return f"{signer}, a signer not in the trust list"
 
 
-def _maker_sentence(maker: MakerMatch, source: str, *, labelled: bool) -> str:
+def _maker_sentence(maker: MakerMatch, source: str, *, labelled: bool, ai: bool = False) -> str:
     """"Made with Adobe Firefly, a cloud service." (docs/MAKERS.md). ``source``: how.source (the
     file's own record may say api where the tool's row says local)."""
     m = maker.maker
-    if m.source == "capture":
-        return f"Captured with a {m.display}."
+    if m.source == "capture":  # a phone that also edits with AI: its credentials, not a capture claim
+        return f"Its Content Credentials come from a {m.display}." if ai else f"Captured with a {m.display}."
     said = f"Made with {m.display}, {SOURCE_PHRASE.get(source, SOURCE_PHRASE[m.source])}"
     return f"{said}." if labelled else f"{said}; nothing in the file says whether it is AI-generated or a camera photo."
 
@@ -284,7 +284,7 @@ def fuse(report: VerifyReport) -> Verdict:
     verdict.rules = [f[0] for f in fired]
     verdict.how = _how(report, family, use_registry=use_registry, maker=maker)
     if maker is not None:
-        sentence = _maker_sentence(maker, verdict.how["source"], labelled=bool(labelled))
+        sentence = _maker_sentence(maker, verdict.how["source"], labelled=bool(labelled), ai=called_ai)
         verdict.summary = f"{verdict.summary} {sentence}" if labelled or notes or report.errors else sentence
     verdict.conflicts = _conflicts(report, labelled, camera, declared=declared) + _registry_conflicts(report)
     if report.errors and not labelled:

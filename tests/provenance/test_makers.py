@@ -233,3 +233,12 @@ def test_own_record_source_wins_over_the_rows(home):
     v = verify_bytes(sign_image(manifest, chain, key), name="x", options=VerifyOptions(forensics=False)).verdict
     assert v.how["maker"] == "diffusers" and v.how["source"] == "api"
     assert v.summary.endswith("Made with Hugging Face diffusers, a cloud service.")
+
+
+def test_camera_maker_on_an_ai_edit_is_not_called_a_capture(home):
+    """A phone maker's credentials declaring an AI edit: AI, and the summary does not say captured."""
+    spec = dict(claim=("Samsung Galaxy S25", "1.0"), signer="Samsung Content Signer", org="Samsung", text=None,
+                actions=[created(None, COMPOSITE_AI)])
+    v = verify_bytes(build(spec), name="x", options=VerifyOptions(forensics=False)).verdict
+    assert v.label == "ai-generated" and v.how["maker"] == "samsung-camera"
+    assert "Captured" not in v.summary and v.summary.endswith("Its Content Credentials come from a Samsung camera.")
