@@ -20,7 +20,7 @@ _EXPORTS = {
     **dict.fromkeys(("DataFileError", "ImageError", "ImageTooSmallError", "KeyNotFoundError",
                      "MissingDependencyError", "OutputError", "OutputExistsError", "ParamsError", "PassphraseError",
                      "ProvenanceError", "RegistryError", "SigningError", "SigningKeyError", "UnknownMethodError",
-                     "UnsafeOutputError"), "._errors"),
+                     "TrustListError", "UnsafeOutputError"), "._errors"),
     # images
     **dict.fromkeys(("LoadedImage", "MAX_PIXELS", "atomic_write", "check_output_path", "decode_image",
                      "format_for_suffix", "load_image", "sniff_format"), "._imageio"),
@@ -28,7 +28,7 @@ _EXPORTS = {
     **dict.fromkeys(("dumps_json", "printable"), "._text"),
     # keys, trust
     **dict.fromkeys(("SigningIdentity", "describe_keys", "import_keys", "init_keys", "load_identity"), "._keys"),
-    "trust_anchors": "._trust",
+    **dict.fromkeys(("describe_trust", "install_lists", "public_lists", "trust_anchors"), "._trust"),
     # shipped data files, checked against their sha256; the plugin table both packages use
     "checked_path": "._data_files",
     "NamedTable": "._named_table",
@@ -68,7 +68,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
     from ._data_files import checked_path
     from ._errors import (DataFileError, ImageError, ImageTooSmallError, KeyNotFoundError, MissingDependencyError,
                           OutputError, OutputExistsError, ParamsError, PassphraseError, ProvenanceError, RegistryError,
-                          SigningError, SigningKeyError, UnknownMethodError, UnsafeOutputError)
+                          SigningError, SigningKeyError, TrustListError, UnknownMethodError, UnsafeOutputError)
     from ._about import version_text
     from ._fingerprint import pdq_hash
     from ._imageio import (MAX_PIXELS, LoadedImage, atomic_write, check_output_path, decode_image, format_for_suffix,
@@ -82,7 +82,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
     from ._record import GenerationRecord, Lora
     from ._registry import Registry, StampRecord, export_records
     from ._stamp import StampResult, stamp_bytes, stamp_file, stamp_image
-    from ._trust import trust_anchors
+    from ._trust import describe_trust, install_lists, public_lists, trust_anchors
     from .evidence import Verdict
     from ._verify import VerifyOptions, VerifyReport, verify_bytes, verify_file
     from .collectors import CollectContext, Collector, register_collector

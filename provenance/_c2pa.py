@@ -160,8 +160,11 @@ def _unreadable(store: StoreLocation, why: str) -> ManifestReport:
     return ManifestReport(state="Invalid", store=store, error=reason)
 
 
-def read_manifest(data: bytes, mime: str | None = None, *, trust_anchors_pem: bytes | None = None) -> ManifestReport:
+def read_manifest(data: bytes, mime: str | None = None, *, trust_anchors_pem: bytes | None = None,
+                  trust: dict | None = None) -> ManifestReport:
     """Read and validate the C2PA manifest in ``data`` (offline; trust only the given anchors).
+    ``trust``: c2pa-rs's whole ``trust`` settings instead (anchors, pinned certificates, accepted
+    EKUs: :meth:`provenance._trust.TrustConfig.settings`).
 
     Whether a manifest store is there comes from the bytes (:mod:`provenance._jumbf`), not from
     the SDK succeeding: a store it cannot parse, or parses without finding the active manifest,
@@ -170,10 +173,12 @@ def read_manifest(data: bytes, mime: str | None = None, *, trust_anchors_pem: by
     from ._imageio import sniff_format
 
     store = locate_manifest_store(data, sniff_format(data[:64]))
-    verify = dict(_OFFLINE, verify_trust=bool(trust_anchors_pem))
+    if trust is None and trust_anchors_pem:
+        trust = {"trust_anchors": trust_anchors_pem.decode()}
+    verify = dict(_OFFLINE, verify_trust=bool((trust or {}).get("trust_anchors") or (trust or {}).get("allowed_list")))
     settings: dict = {"verify": verify}
-    if trust_anchors_pem:
-        settings["trust"] = {"trust_anchors": trust_anchors_pem.decode()}
+    if trust:
+        settings["trust"] = trust
     try:
         ctx = c2pa.Context(settings=c2pa.Settings.from_dict(settings))
         reader = c2pa.Reader.try_create(mime or "", io.BytesIO(data), None, ctx)

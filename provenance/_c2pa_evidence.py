@@ -7,6 +7,10 @@ configured anchors); :func:`classify` is the whole rule:
 - ``trusted``: state Trusted: signature and hashes good, signer chains to a configured anchor;
 - ``valid``: state Valid: signature and hashes good, signer not in the trust list. Not an error:
   it means "intact, but we do not know this signer";
+- ``expired``: the signature and hashes verify (``claimSignature.validated``), but the signing
+  certificate had expired when c2pa-rs checked it (``signingCredential.expired`` is the only
+  failure): at the signature's timestamp when it has one, else now. Its declarations stay
+  evidence, at lower confidence (docs/VERDICTS.md); ``expiry`` says whether a timestamp was there;
 - ``tampered``: the hard binding (the hash over the file's bytes) does not match: the pixels or
   the file changed after signing;
 - ``invalid``: anything else that fails: state Invalid (also when only an ingredient failed, e.g.
@@ -34,18 +38,37 @@ HARD_BINDING_MISMATCH = frozenset({
 })
 #: Failure codes that do not make a manifest invalid: the signer is merely not in our trust list.
 NOT_FAILURES = frozenset({"signingCredential.untrusted"})
+EXPIRED = "signingCredential.expired"
+SIGNATURE_VALIDATED = "claimSignature.validated"
 
 
-def classify(failure_codes: list[str], validation_state: str | None) -> str:
+def classify(failure_codes: list[str], validation_state: str | None, success_codes: list[str] = ()) -> str:
     """The status of a present manifest store from c2pa-rs's failure codes for the active manifest
     and its ``validation_state`` (Trusted | Valid | Invalid; None: it gave none). The SDK's state
-    is followed; a failure code it left at Valid (other than the untrusted signer) still fails."""
+    is followed; a failure code it left at Valid (other than the untrusted signer) still fails.
+    An expired certificate alone, over a signature that verified (``success_codes``), is ``expired``."""
     failures = [c for c in failure_codes if c not in NOT_FAILURES]
     if any(c in HARD_BINDING_MISMATCH for c in failures):
         return "tampered"
+    if failures == [EXPIRED] and SIGNATURE_VALIDATED in success_codes:
+        return "expired"
     if failures or validation_state not in ("Trusted", "Valid"):
         return "invalid"
     return "trusted" if validation_state == "Trusted" else "valid"
+
+
+def _claim_generators(active: dict) -> list[str]:
+    """Every name the claim generator goes by (the v1 string, each ``claim_generator_info``)."""
+    out = [active["claim_generator"]] if active.get("claim_generator") else []
+    for info in active.get("claim_generator_info") or []:
+        if isinstance(info, dict):
+            out.append(" ".join(str(x) for x in (info.get("name"), info.get("version")) if x))
+    return [x for x in dict.fromkeys(out) if x]
+
+
+def _expiry(sig: dict) -> dict:
+    """How an expired certificate was judged: at the signature's timestamp, or now (none)."""
+    return {"timestamp": "present" if sig.get("time") else "none", "time": sig.get("time")}
 
 
 def _claim_generator(active: dict) -> str | None:
@@ -56,7 +79,15 @@ def _claim_generator(active: dict) -> str | None:
     return active.get("claim_generator")
 
 
-def _ingredient(ing: dict, live: dict[str, list[str]]) -> dict:
+def _source_types(manifest: dict) -> list[str]:
+    for a in manifest.get("assertions", []):
+        if a.get("label") in ("c2pa.actions.v2", "c2pa.actions"):
+            return [x["digitalSourceType"] for x in (a.get("data") or {}).get("actions", [])
+                    if isinstance(x, dict) and x.get("digitalSourceType")]
+    return []
+
+
+def _ingredient(ing: dict, live: dict[str, list[str]], manifests: dict | None = None) -> dict:
     """One ingredient: what c2pa-rs finds now (``live``, by ingredient assertion label) and what it
     recorded when the ingredient was added (the ingredient's ``validation_results``)."""
     results = (ing.get("validation_results") or {}).get("activeManifest") or {}
@@ -66,8 +97,15 @@ def _ingredient(ing: dict, live: dict[str, list[str]]) -> dict:
     failures = list(dict.fromkeys([*live.get(ing.get("label") or "", []), *recorded]))
     has_manifest = bool(ing.get("active_manifest"))
     status = classify(failures, "Valid") if has_manifest else "absent"
-    return {"title": ing.get("title"), "relationship": ing.get("relationship"), "format": ing.get("format"),
-            "status": status, "codes": [c for c in failures if c]}
+    out = {"title": ing.get("title"), "relationship": ing.get("relationship"), "format": ing.get("format"),
+           "status": status, "codes": [c for c in failures if c]}
+    own = (manifests or {}).get(ing.get("active_manifest") or "") or {}
+    types = _source_types(own)
+    if types:  # what the ingredient's own manifest declares (a camera capture under an edit)
+        out["digital_source_type"] = types[0]
+    if own.get("signature_info"):
+        out["signer"] = own["signature_info"].get("common_name") or own["signature_info"].get("issuer")
+    return out
 
 
 def _state_reason(status: str, state: str | None, failures: list[str], ingredients: list[dict]) -> str | None:
@@ -96,8 +134,8 @@ def c2pa_evidence(report: ManifestReport) -> C2paEvidence:
     ai = True if any(t in AI_SOURCE_TYPES for t in source_types) else (False if dst in CAMERA_SOURCE_TYPES else None)
     sig = active.get("signature_info") or {}
     soft = report.assertion("c2pa.soft-binding")
-    ingredients = [_ingredient(i, report.ingredient_failures) for i in active.get("ingredients", [])]
-    status = classify(report.failure_codes, report.state)
+    ingredients = [_ingredient(i, report.ingredient_failures, report.manifests) for i in active.get("ingredients", [])]
+    status = classify(report.failure_codes, report.state, report.success_codes)
     reason = _state_reason(status, report.state, report.failure_codes, ingredients)
     return C2paEvidence(
         status=status,
@@ -109,8 +147,11 @@ def c2pa_evidence(report: ManifestReport) -> C2paEvidence:
         title=active.get("title"),
         digital_source_type=dst,
         ai_generated=ai,
-        actions=[{k: a.get(k) for k in ("action", "digitalSourceType", "softwareAgent", "when") if a.get(k)}
+        actions=[{k: a.get(k) for k in ("action", "digitalSourceType", "softwareAgent", "description", "parameters",
+                                         "when") if a.get(k)}
                  for a in actions],
+        claim_generators=_claim_generators(active),
+        expiry=_expiry(sig) if status == "expired" else None,
         ingredients=ingredients,
         soft_bindings=[{"alg": soft.get("alg"), "value": b.get("value")} for b in soft.get("blocks", [])] if soft else [],
         generation=report.assertion(GENERATION_ASSERTION),
@@ -120,5 +161,24 @@ def c2pa_evidence(report: ManifestReport) -> C2paEvidence:
     )
 
 
-def collect_c2pa(data: bytes, *, trust_anchors_pem: bytes | None) -> C2paEvidence:
-    return c2pa_evidence(read_manifest(data, trust_anchors_pem=trust_anchors_pem))
+def collect_c2pa(data: bytes, *, trust_anchors_pem: bytes | None, public_trust: bool = False) -> C2paEvidence:
+    """Read, validate and describe the manifest. Trusted: the local anchors (``trust_anchors_pem``)
+    and, with ``public_trust``, the public C2PA lists; the interim list's EKUs are accepted either way.
+    A trusted signer's anchor is named (``anchored_by``)."""
+    from dataclasses import replace
+
+    from ._trust import anchoring_source, trust_config
+
+    config = trust_config(trust_anchors_pem or b"", public=public_trust)
+    evidence = c2pa_evidence(read_manifest(data, trust=config.settings()))
+    if evidence.status != "trusted":
+        return evidence
+
+    def trusted_with(settings: dict) -> bool:
+        return read_manifest(data, trust=settings).state == "Trusted"
+
+    source = anchoring_source(config, trusted_with)
+    refused = source.refuses((evidence.signer or {}).get("time")) if source else None
+    if refused:  # the interim list judges only content signed before it froze
+        return replace(evidence, status="valid", anchored_by=dict(source.to_dict(), refused=refused), as_read=None)
+    return replace(evidence, anchored_by=source.to_dict() if source else None, as_read=None)

@@ -28,10 +28,14 @@ class C2paCollector:
     def collect(self, ctx: CollectContext) -> C2paEvidence:
         from ._c2pa_evidence import collect_c2pa
 
-        return collect_c2pa(ctx.data, trust_anchors_pem=ctx.options.trust_anchors_pem or None)
+        return collect_c2pa(ctx.data, trust_anchors_pem=ctx.options.trust_anchors_pem or None,
+                            public_trust=ctx.options.public_trust)
 
     def fingerprint(self, options) -> str:
-        return hashlib.sha256(options.trust_anchors_pem).hexdigest()
+        from ._trust import trust_fingerprint
+
+        # every anchor, pinned certificate and accepted EKU: a ``trust update`` changes it
+        return trust_fingerprint(options.trust_anchors_pem, public=options.public_trust)
 
     def warm_up(self, options) -> None:
         from . import _c2pa_evidence  # noqa: F401  (c2pa-python loads its native library)

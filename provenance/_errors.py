@@ -71,3 +71,7 @@ class ModelNotFoundError(GenerationError):
 
 class DataFileError(ProvenanceError):
     """A data file the package ships (model, schema, trust list) is missing or differs from its table."""
+
+
+class TrustListError(ProvenanceError):
+    """A trust list file given to ``trust update`` is not one the tool knows, or does not parse."""

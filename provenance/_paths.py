@@ -52,3 +52,9 @@ def trust_file() -> Path:
     """Extra trust anchors (PEM) that verify always uses, beside the tool's own root CA."""
     home = _home_override()
     return home / "trust-anchors.pem" if home else Path(platformdirs.user_config_dir(APP)) / "trust-anchors.pem"
+
+
+def trust_dir() -> Path:
+    """Where ``provenance trust update`` installs newer copies of the public trust lists."""
+    home = _home_override()
+    return home / "trust" if home else Path(platformdirs.user_config_dir(APP)) / "trust"

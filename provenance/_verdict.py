@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from .evidence import AI_LABELS, Verdict, VerifyReport
+from ._makers import SOURCE_PHRASE, MakerMatch, declaring_action, identify
+from .evidence import AI_LABELS, C2paEvidence, Verdict, VerifyReport
+
 #: A validated classifier's levels when its sidecar records none (older models): fixed p_ai cuts.
 FORENSICS_AI = 0.8
 FORENSICS_CAMERA = 0.2
@@ -55,7 +57,7 @@ def _forensic_camera_sentence(p_ai: float, lv: dict) -> str:
             "photos); an estimate.")
 
 
-def _how(report: VerifyReport, family: str | None, *, use_registry: bool) -> dict:
+def _how(report: VerifyReport, family: str | None, *, use_registry: bool, maker: MakerMatch | None = None) -> dict:
     """How it was made. The file's own evidence first (its signed manifest, then its generator
     metadata); the registry's record only fills what the file does not say, and only when the
     file is that stamp (``use_registry``: its watermark, its bytes, or a look-alike the file's own
@@ -72,11 +74,15 @@ def _how(report: VerifyReport, family: str | None, *, use_registry: bool) -> dic
     how: dict[str, Any] = {
         "generator_family": family,
         "tool": first(own.get("generator"), meta_gen.get("tool"), reg.get("generator")),
-        "model": first(own.get("model"), meta_gen.get("model"), reg.get("model")),
+        "model": first(own.get("model"), meta_gen.get("model"), reg.get("model"), maker.model if maker else None),
         "model_hash": first(own.get("model_hash"), meta_gen.get("model_hash"), reg.get("model_hash")),
         "loras": first(own.get("loras"), meta_gen.get("loras"), reg.get("loras")) or [],
-        "source": first(own.get("source"), reg.get("source")) or "unknown",
+        # the file's own record says local or api; else the maker's row does
+        "source": first(*(s for s in (own.get("source"), reg.get("source")) if s != "unknown"),
+                        maker.maker.source if maker else None) or "unknown",
     }
+    if maker is not None:
+        how.update(vendor=maker.maker.vendor, product=maker.maker.product, maker=maker.maker.id)
     return {k: v for k, v in how.items() if v not in (None, [])} | {"source": how["source"]}
 
 
@@ -131,6 +137,43 @@ def _lookalike(report: VerifyReport) -> tuple[str, list[str]]:
     return phrase, backing
 
 
+def _camera_ingredient(c2pa: C2paEvidence) -> dict | None:
+    """An ingredient whose own manifest validates and declares a camera capture (the photo an
+    edit, or a forged label, was laid over), or None."""
+    from ._c2pa_evidence import CAMERA_SOURCE_TYPES  # (loads c2pa-python: only when there are ingredients)
+
+    if not c2pa.ingredients:
+        return None
+    return next((i for i in c2pa.ingredients if i.get("status") in ("trusted", "valid")
+                 and i.get("digital_source_type") in CAMERA_SOURCE_TYPES), None)
+
+
+def _signed_by(c2pa: C2paEvidence) -> str:
+    """"a signer trusted through the C2PA Trust List", "X, a signer not in the trust list", ..."""
+    signer = c2pa.signer_label or "an unknown signer"
+    if c2pa.status == "trusted":
+        where = (c2pa.anchored_by or {}).get("list")
+        if not where:
+            return "a trusted signer"
+        through = {"own root": "this tool's own root CA", "--trust": "a --trust anchor",
+                   "trust-anchors.pem": "the configured trust-anchors.pem"}.get(where, f"the {where}")
+        return f"{signer}, a signer trusted through {through}"
+    if c2pa.status == "expired":
+        stamp = "its timestamp" if (c2pa.expiry or {}).get("timestamp") == "present" else "no trusted timestamp"
+        return f"{signer}; the certificate has expired since ({stamp})"
+    return f"{signer}, a signer not in the trust list"
+
+
+def _maker_sentence(maker: MakerMatch, source: str, *, labelled: bool, ai: bool = False) -> str:
+    """"Made with Adobe Firefly, a cloud service." (docs/MAKERS.md). ``source``: how.source (the
+    file's own record may say api where the tool's row says local)."""
+    m = maker.maker
+    if m.source == "capture":  # a phone that also edits with AI: its credentials, not a capture claim
+        return f"Its Content Credentials come from a {m.display}." if ai else f"Captured with a {m.display}."
+    said = f"Made with {m.display}, {SOURCE_PHRASE.get(source, SOURCE_PHRASE[m.source])}"
+    return f"{said}." if labelled else f"{said}; nothing in the file says whether it is AI-generated or a camera photo."
+
+
 def fuse(report: VerifyReport) -> Verdict:
     c2pa, meta, reg, forensics = report.c2pa, report.metadata, report.registry, report.forensics
     strong_ours = report.strong_marks
@@ -142,14 +185,27 @@ def fuse(report: VerifyReport) -> Verdict:
     p_ai = forensics.decisive_p_ai
     status = c2pa.status
     intact = c2pa.intact
-    signer = c2pa.signer_name or "an unknown signer"
+    signer = c2pa.signer_label or "an unknown signer"
+    maker = identify(report)
+    # A generator named by the creating action declares AI where no source type does.
+    declared = declaring_action(c2pa) if c2pa.ai_generated is None and (intact or c2pa.expired) else None
+    # An expired or broken manifest never outranks camera evidence that validates (a forged label).
+    camera_under = _camera_ingredient(c2pa)
 
     fired: list[tuple[str, str | None, float, str]] = []  # (rule, label or None: evidence only, confidence, sentence)
     if intact and c2pa.ai_generated:
-        trust = "a trusted signer" if status == "trusted" else f"{signer}, a signer not in the trust list"
         fired.append(("c2pa-ai", "ai-generated", 0.99 if status == "trusted" else 0.95,
-                      f"Content Credentials signed by {trust} declare it AI-generated "
+                      f"Content Credentials signed by {_signed_by(c2pa)} declare it AI-generated "
                       f"({c2pa.claim_generator or 'unknown tool'})."))
+    if intact and declared is not None:
+        fired.append(("c2pa-ai-agent", "ai-generated", 0.9 if status == "trusted" else 0.85,
+                      f"Content Credentials signed by {_signed_by(c2pa)} record that {declared.maker.display} "
+                      "created it (a generator; the manifest declares no digital source type)."))
+    if c2pa.expired and (c2pa.ai_generated or declared is not None) and camera_under is None:
+        how_said = "declare it AI-generated" if c2pa.ai_generated else \
+            f"record that {declared.maker.display} created it (a generator)"
+        fired.append(("c2pa-ai-expired", "ai-generated", 0.85 if c2pa.ai_generated else 0.8,
+                      f"Content Credentials signed by {_signed_by(c2pa)} {how_said}; the signature verifies."))
     if strong_ours:
         w = strong_ours[0]
         fired.append(("watermark-ours", "ai-generated", 0.99,
@@ -192,13 +248,14 @@ def fuse(report: VerifyReport) -> Verdict:
     if xmp_ai:
         fired.append(("iptc-ai", "ai-generated", 0.9,
                       f"Its XMP declares IPTC digital source type {xmp_ai.rsplit('/', 1)[-1]}."))
-    if status == "tampered" and c2pa.ai_generated:
+    if status == "tampered" and c2pa.ai_generated and camera_under is None:
         fired.append(("c2pa-ai-tampered", "likely-ai-generated", 0.8,
                       "Its Content Credentials declare it AI-generated, but the file changed after signing."))
-    if intact and c2pa.ai_generated is False:
-        fired.append(("c2pa-camera", "camera-signed", 0.95 if status == "trusted" else 0.85,
-                      f"Content Credentials signed by {signer} declare a camera capture "
-                      f"({(c2pa.digital_source_type or '').rsplit('/', 1)[-1]})."))
+    if (intact or c2pa.expired) and c2pa.ai_generated is False:
+        fired.append(("c2pa-camera", "camera-signed",
+                      0.95 if status == "trusted" else 0.85 if status == "valid" else 0.75,
+                      f"Content Credentials signed by {_signed_by(c2pa) if c2pa.expired else signer} declare a "
+                      f"camera capture ({(c2pa.digital_source_type or '').rsplit('/', 1)[-1]})."))
     lv = _levels(forensics.levels)
     if p_ai is not None and _is_ai(p_ai, lv):
         fired.append(("forensics-ai", "likely-ai-generated", round(float(p_ai), 3), _forensic_ai_sentence(p_ai, lv)))
@@ -225,19 +282,28 @@ def fuse(report: VerifyReport) -> Verdict:
     if notes:
         verdict.summary = " ".join(notes) if not labelled else f"{verdict.summary} {' '.join(notes)}"
     verdict.rules = [f[0] for f in fired]
-    verdict.how = _how(report, family, use_registry=use_registry)
-    verdict.conflicts = _conflicts(report, labelled, camera) + _registry_conflicts(report)
+    verdict.how = _how(report, family, use_registry=use_registry, maker=maker)
+    if maker is not None:
+        sentence = _maker_sentence(maker, verdict.how["source"], labelled=bool(labelled), ai=called_ai)
+        verdict.summary = f"{verdict.summary} {sentence}" if labelled or notes or report.errors else sentence
+    verdict.conflicts = _conflicts(report, labelled, camera, declared=declared) + _registry_conflicts(report)
     if report.errors and not labelled:
         verdict.summary = "The file could not be fully analysed: " + "; ".join(e.error for e in report.errors[:2]) \
             + (f" {' '.join(notes)}" if notes else "")
     return verdict
 
 
-def _conflicts(report: VerifyReport, fired: list[tuple[str, str, float, str]], camera: str | None) -> list[str]:
+def _conflicts(report: VerifyReport, fired: list[tuple[str, str, float, str]], camera: str | None, *,
+               declared: MakerMatch | None = None) -> list[str]:
     c2pa = report.c2pa
     ai_rules = {r for r, label, *_ in fired if label in AI_LABELS and r not in ("forensics-ai",)}
     out = []
     status = c2pa.status
+    under = _camera_ingredient(c2pa)
+    if under is not None and status in ("expired", "invalid", "tampered") and (c2pa.ai_generated or declared):
+        out.append(f"a manifest that declares AI but is {status} sits over a camera capture that validates "
+                   f"(ingredient {under.get('title')!r} signed by {under.get('signer') or 'an unknown signer'}, "
+                   f"{under['status']}): the AI label is not taken")
     if status == "tampered":
         out.append("C2PA manifest present but the file changed after signing (hard-binding hash mismatch)")
     elif status == "invalid":

@@ -34,6 +34,8 @@ __all__ = ["SCHEMA", "VerifyOptions", "VerifyReport", "merge_errors", "verify_by
 @dataclass
 class VerifyOptions:
     trust_anchors_pem: bytes = b""
+    #: Trust the public C2PA lists too (shipped, or installed by ``trust update``); --no-public-trust.
+    public_trust: bool = True
     registry: Registry | None = None
     forensics: bool = True
     watermark_methods: list[str] | None = None  # None: every registered, installed method

@@ -73,7 +73,7 @@ def _as_read() -> Any:
 class C2paEvidence(_Read):
     """What the file's Content Credentials say, and whether they hold (``_c2pa_evidence.classify``)."""
 
-    status: str = "absent"  # absent | trusted | valid | invalid | tampered
+    status: str = "absent"  # absent | trusted | valid | expired | invalid | tampered
     codes: list[str] = field(default_factory=list)  # failure codes, raw
     success_codes: list[str] = field(default_factory=list)
     signer: dict | None = None
@@ -88,11 +88,24 @@ class C2paEvidence(_Read):
     validation_state: str | None = None  # c2pa-rs's, as it said it
     store: dict | None = None  # where the bytes hold the store: container, offset, length, problem
     error: str | None = None
+    #: The trust source that anchored a trusted signer: {"list": "C2PA Trust List" | "interim list" |
+    #: "own root" | "--trust" | "trust-anchors.pem", "version": snapshot or installation}; else None.
+    anchored_by: dict | None = None
+    #: Every name the claim generator goes by (v1 string, each claim_generator_info entry).
+    claim_generators: list[str] = field(default_factory=list)
+    #: For an ``expired`` status: {"timestamp": "present" | "none", "time"}: judged at the
+    #: signature's timestamp, or (none) now.
+    expiry: dict | None = None
     as_read: dict | None = _as_read()
 
     @property
     def present(self) -> bool:
         return self.status != "absent"
+
+    @property
+    def expired(self) -> bool:
+        """The signature and hashes verify but the signing certificate has expired."""
+        return self.status == "expired"
 
     @property
     def intact(self) -> bool:

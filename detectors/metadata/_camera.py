@@ -133,6 +133,7 @@ def summarize_xmp(src: ImageSources) -> dict[str, Any]:
                       ("ai_prompt_information", "Iptc4xmpExt:AIPromptInformation"),
                       ("ai_prompt_writer_name", "Iptc4xmpExt:AIPromptWriterName"),
                       ("creator_tool", "xmp:CreatorTool"),
+                      ("credit", "photoshop:Credit"),  # the IPTC Credit Line ("Made with Google AI")
                       ("create_date", "xmp:CreateDate"),
                       ("modify_date", "xmp:ModifyDate"),
                       ("description", "dc:description"),

@@ -25,6 +25,7 @@ class AuditFileOptions:
     """How one file is audited: verify's options as plain values, the cache to read, thumbnails."""
 
     trust_anchors_pem: bytes = b""
+    public_trust: bool = True
     registry_path: str | None = None  # None: no registry lookup
     registry_note: str = "registry lookup disabled"  # the reports' reason when registry_path is None
     forensics: bool = True
@@ -40,7 +41,7 @@ class AuditFileOptions:
         """The VerifyOptions these stand for, with ``registry`` (an open Registry) for the lookup."""
         from .._verify import VerifyOptions
 
-        return VerifyOptions(trust_anchors_pem=self.trust_anchors_pem, registry=registry, forensics=self.forensics,
+        return VerifyOptions(trust_anchors_pem=self.trust_anchors_pem, public_trust=self.public_trust, registry=registry, forensics=self.forensics,
                              watermark_methods=list(self.watermark_methods) if self.watermark_methods else None,
                              fast_watermarks=self.fast_watermarks, registry_note=self.registry_note,
                              max_pixels=self.max_pixels)

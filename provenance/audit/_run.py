@@ -34,6 +34,7 @@ class AuditOptions:
     """How to audit: verify options (as ``verify``), the pool, the cache and the walk rules."""
 
     trust_anchors_pem: bytes = b""
+    public_trust: bool = True  # the public C2PA lists too (--no-public-trust: off)
     registry_path: str | None = None  # None: no registry lookup
     registry_note: str = "registry lookup disabled"  # the reports' reason when registry_path is None
     forensics: bool = True
@@ -184,7 +185,8 @@ def audit_paths(roots: list[str], options: AuditOptions, *, jsonl: str | None = 
         own_files += [options.cache_path + s for s in ("", "-wal", "-shm", "-journal")]
 
     file_options = AuditFileOptions(
-        trust_anchors_pem=options.trust_anchors_pem, registry_path=options.registry_path,
+        trust_anchors_pem=options.trust_anchors_pem, public_trust=options.public_trust,
+        registry_path=options.registry_path,
         registry_note=options.registry_note, forensics=options.forensics,
         watermark_methods=tuple(options.watermark_methods) if options.watermark_methods else None,
         fast_watermarks=options.fast_watermarks, max_pixels=options.max_pixels, cache_path=options.cache_path,

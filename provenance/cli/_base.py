@@ -109,6 +109,9 @@ def add_verify_options(p, *, fail_on: tuple[str, ...] = FAIL_ON) -> None:
 
     p.add_argument("--trust", action="append", metavar="PEM",
                    help="extra trust anchors (repeatable); the tool's own root CA is always trusted")
+    p.add_argument("--no-public-trust", action="store_true",
+                   help="do not trust the public C2PA lists (the C2PA Trust List and the interim list, shipped "
+                        "or installed by 'provenance trust update'); the interim list's accepted EKUs still apply")
     p.add_argument("--fail-on", type=fail_on_parser(fail_on), default=set(), metavar="LIST",
                    help=f"exit 3 when any file is flagged: comma-separated from {','.join(fail_on)}")
     p.add_argument("--method", action="append", choices=method_names(),

@@ -33,7 +33,7 @@ def cmd_audit(args) -> int:
         reg_path, reg_note = (str(reg_path), reg_note) if reg_path.exists() else \
             (None, f"no registry yet ({reg_path} does not exist)")
     options = AuditOptions(
-        trust_anchors_pem=pem, registry_path=reg_path, registry_note=reg_note,
+        trust_anchors_pem=pem, public_trust=not args.no_public_trust, registry_path=reg_path, registry_note=reg_note,
         forensics=not args.no_forensics, watermark_methods=args.method or None, fast_watermarks=args.fast,
         workers=args.workers or os.cpu_count() or 1, timeout=args.timeout or None, memory_mb=args.max_memory or None,
         cache_path=None if args.no_cache else str(args.cache or default_cache_path()),

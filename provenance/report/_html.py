@@ -191,6 +191,7 @@ function show(i){
   section("How it was made",Object.keys(v.how||{}).map(function(k){return [k,v.how[k]];}));
   var c=d.c2pa||{};
   section("Content Credentials (C2PA)",[["status",c.status],["signer",c.signer],["issuer",c.issuer],
+    ["anchored by",c.anchored_by],
     ["claim generator",c.claim_generator],["digital source type",c.digital_source_type],["codes",c.codes]]);
   section("Watermarks",(d.watermarks||[]).map(function(w){
     return [w.scheme,(w.payload||"detected")+(w.false_positive_rate!==null&&w.false_positive_rate!==undefined?
@@ -256,6 +257,7 @@ def evidence_of(row: dict, report: VerifyReport | dict | None, thumb: bytes | No
                  "rules": v.rules, "conflicts": v.conflicts,
                  "how": {k: _clip(val) for k, val in v.how.items() if val not in (None, "", [])}},
         c2pa={"status": c.status, "signer": c.signer_name, "issuer": (c.signer or {}).get("issuer"),
+              "anchored_by": (c.anchored_by or {}).get("list"),
               "claim_generator": _clip(c.claim_generator), "digital_source_type": c.digital_source_type,
               "codes": c.codes},
         watermarks=[{"scheme": w.scheme, "payload": w.payload, "false_positive_rate": w.false_positive_rate}
@@ -273,6 +275,9 @@ def evidence_of(row: dict, report: VerifyReport | dict | None, thumb: bytes | No
 
 
 # --- charts (inline SVG) ----------------------------------------------------------------------
+
+#: How the local/API chart names each ``how.source``.
+_SOURCE_NAMES = {"api": "API / cloud service", "local": "local tool", "capture": "camera", "unknown": "unknown"}
 
 _VERDICT_COLOURS = {"ai-generated": "#c2410c", "likely-ai-generated": "#f97316", "camera-signed": "#15803d",
                     "likely-camera": "#4ade80", "unknown": "#6b7280", "error": "#b91c1c"}
@@ -412,6 +417,9 @@ def render_html(out: IO[str], store: HtmlStore, totals: Totals, *, roots: Iterab
     out.write(bar_chart("Generator families (else the tool)", list(t["generator_families"].items()),
                         colour="#c2410c"))
     out.write(bar_chart("C2PA signers (any status)", list(t["signers"].items()), colour="#1d4ed8"))
+    out.write(bar_chart("Made by (vendor)", list(t.get("vendors", {}).items()), colour="#7c3aed"))
+    out.write(bar_chart("Made locally or through an API", [(_SOURCE_NAMES.get(k, k), n) for k, n in
+                                                           t.get("sources", {}).items()], colour="#0f766e"))
     out.write(histogram("Forensic p(AI), files with an estimate", t["p_ai_histogram"]))
     options_html = "".join(f'<option value="{k}">{_e(title)}</option>' for k, title in CARDS)
     out.write('</section>\n')

@@ -11,7 +11,8 @@ from ..evidence import AI_LABELS, CAMERA_LABELS, VerifyReport
 CSV_COLUMNS = [
     "path", "path_bytes_b64", "status", "reason", "cached", "format", "width", "height", "sha256",
     "verdict", "confidence", "summary", "c2pa_status", "c2pa_signer", "digital_source_type",
-    "watermarks", "content_id", "generator_family", "generator_tool", "model", "registry_match",
+    "watermarks", "content_id", "generator_family", "generator_tool", "model", "vendor", "product", "source",
+    "registry_match",
     "registry_ids", "registry_distance", "p_ai", "conflicts", "errors", "flags",
 ]
 
@@ -97,6 +98,8 @@ def summary_row(path: str, status: str, *, report: VerifyReport | dict | None = 
             v.how.get("model"), gen_model, (c2pa.generation or {}).get("pipeline")),
         generator_tool=(gen.tool if gen is not None else None) or v.how.get("tool") or "",
         model=v.how.get("model") or gen_model or "",
+        vendor=v.how.get("vendor") or "", product=v.how.get("product") or "",
+        source=v.how.get("source") or "unknown",
         registry_match=report.registry.match,
         registry_ids=registry_ids, registry_distance=registry_distance,
         p_ai="" if p_ai is None else round(float(p_ai), 4),
@@ -119,7 +122,7 @@ def categories(row: dict) -> list[str]:
         out.append("camera")
     elif row["verdict"] == "unknown" and row["status"] != "error":
         out.append("unknown")
-    if row["c2pa_status"] in ("trusted", "valid"):
+    if row["c2pa_status"] in ("trusted", "valid", "expired"):
         out.append("signed")
     if row["c2pa_status"] in ("tampered", "invalid"):
         out.append("tampered")
@@ -140,6 +143,8 @@ class Totals:
     verdicts: Counter = field(default_factory=Counter)
     families: Counter = field(default_factory=Counter)
     signers: Counter = field(default_factory=Counter)
+    vendors: Counter = field(default_factory=Counter)  # the makers table's vendor, where it named one
+    sources: Counter = field(default_factory=Counter)  # api | local | capture | unknown
     p_ai_hist: list[int] = field(default_factory=lambda: [0] * P_AI_BINS)
     flagged: int = 0
     skipped_images: int = 0  # skipped rows whose content or name says image (--fail-on skipped)
@@ -161,6 +166,9 @@ class Totals:
             self.families[row["generator_family"] or row["generator_tool"]] += 1
         if row["c2pa_signer"]:
             self.signers[row["c2pa_signer"]] += 1
+        if row.get("vendor"):
+            self.vendors[row["vendor"]] += 1
+        self.sources[row.get("source") or "unknown"] += 1
         if row["p_ai"] != "":
             self.p_ai_hist[min(int(float(row["p_ai"]) * P_AI_BINS), P_AI_BINS - 1)] += 1
 
@@ -169,4 +177,5 @@ class Totals:
                 "skipped_images": self.skipped_images,
                 "cards": {k: self.cards.get(k, 0) for k, _ in CARDS}, "verdicts": dict(self.verdicts),
                 "generator_families": dict(self.families), "signers": dict(self.signers),
+                "vendors": dict(self.vendors), "sources": dict(self.sources),
                 "p_ai_histogram": list(self.p_ai_hist)}

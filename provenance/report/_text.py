@@ -18,7 +18,11 @@ def render_text(report: VerifyReport) -> str:
     if how:
         lines.append("  how: " + ", ".join(f"{k}={val}" for k, val in how.items()))
     if c.present:
-        lines.append(f"  c2pa: {c.status}" + (f", signed by {c.signer_name}" if c.signer_name else "")
+        lines.append(f"  c2pa: {c.status}" + (f", signed by {c.signer_label}" if c.signer_label else "")
+                     + (f", anchored by the {c.anchored_by['list']} ({c.anchored_by['version']})"
+                        if c.anchored_by else "")
+                     + (f", certificate expired (judged {'at its timestamp' if (c.expiry or {}).get('timestamp') == 'present' else 'now: no timestamp'})"
+                        if c.expired else "")
                      + (f", codes {', '.join(c.codes)}" if c.codes else ""))
     for w in report.detected_marks:
         kind = "id prefix " if w.partial else ""

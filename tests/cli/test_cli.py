@@ -232,3 +232,17 @@ def test_a_reader_that_leaves_early_is_not_an_internal_error(capsys, stamped, tm
         done = _closed_stdout(argv)
         assert done.returncode == cli.EXIT_ERROR, done.stderr
         assert "BrokenPipe" not in done.stderr and "Traceback" not in done.stderr, done.stderr
+
+
+def test_trust_show_lists_each_source_and_since_when(capsys, tmp_path, monkeypatch):
+    """`trust show`: the public lists with their snapshot dates (and --anchors each certificate)."""
+    from support import run_cli
+
+    monkeypatch.setenv("PROVENANCE_HOME", str(tmp_path / "home"))
+    code, out, _ = run_cli(capsys, "trust", "show", "--anchors")
+    assert code == 0
+    assert "C2PA Trust List: trusted since 2026-08-21 (shipped snapshot 2026-08-21)" in out
+    assert "interim list: trusted since 2025-08-28" in out and "1.3.6.1.4.1.311.76.59.1.9" in out
+    assert "30 anchors" in out and "valid " in out
+    code, out, _ = run_cli(capsys, "trust", "show", "--no-public-trust", "--json")
+    assert code == 0 and out.strip() == "[]"
