@@ -228,7 +228,7 @@ def run_one(spec: dict) -> dict:
 
     out = Path(spec["jsonl"])
     options = AuditOptions(forensics=spec["forensics"], watermark_methods=spec["methods"], workers=spec["workers"],
-                           fast_watermarks=spec.get("fast", False),
+                           fast_watermarks=spec.get("fast", False), engine=spec.get("engine", "local"),
                            timeout=None, cache_path=None, registry_path=None, progress=False)
     load_start = os.getloadavg()[0]
     sampler = _Sampler(out)
@@ -367,7 +367,8 @@ def render(rows: list[dict], readers: list[dict], names: dict[str, str]) -> str:
     for r in rows:
         s = r["split_ms"]
         lines.append(
-            f"| {names[r['set']]} | {'on' if r['forensics'] else 'off'} | {r['workers']} | {r['files_per_s']:.2f} | "
+            f"| {names[r['set']]} | {'on' if r['forensics'] else 'off'} | {r['workers']}"
+            f"{' (ray)' if r.get('engine') == 'ray' else ''} | {r['files_per_s']:.2f} | "
             f"{_fmt(r['warm_files_per_s'], '.2f')} | {_fmt(r['workers_busy'] and 100 * r['workers_busy'], '.0f')}% | "
             f"{_fmt(r['start_up_s'])} | {r['rss_parent_mb']:.0f} / {r['rss_worker_mb']:.0f} / "
             f"{r['rss_workers_total_mb']:.0f} | {_fmt(r['rss_workers_quarter_mb'], '.0f')} → "
@@ -381,12 +382,22 @@ def render(rows: list[dict], readers: list[dict], names: dict[str, str]) -> str:
     scaling = []
     for set_name in names:
         for forensics in (True, False):
-            by_w = {r["workers"]: r for r in rows if r["set"] == set_name and r["forensics"] == forensics}
+            by_w = {r["workers"]: r for r in rows if r["set"] == set_name and r["forensics"] == forensics
+                    and r.get("engine", "local") == "local"}
             if 1 in by_w and 2 in by_w:
                 warm = [by_w[w]["warm_files_per_s"] for w in (1, 2)]
                 ratio = f"{warm[1] / warm[0]:.2f}x warm" if all(warm) else "warm -"
                 scaling.append(f"{names[set_name]}, forensics {'on' if forensics else 'off'}: {ratio}, "
                                f"{by_w[2]['files_per_s'] / by_w[1]['files_per_s']:.2f}x wall from 1 to 2 workers")
+    for r in rows:
+        if r.get("engine") != "ray":
+            continue
+        local = next((x for x in rows if x.get("engine", "local") == "local" and x["set"] == r["set"]
+                      and x["forensics"] == r["forensics"] and x["workers"] == r["workers"]), None)
+        if local is not None and local["warm_files_per_s"] and r["warm_files_per_s"]:
+            scaling.append(f"{names[r['set']]}, forensics {'on' if r['forensics'] else 'off'}, {r['workers']} workers: "
+                           f"Ray / local pool {r['warm_files_per_s'] / local['warm_files_per_s']:.2f} warm, "
+                           f"{r['files_per_s'] / local['files_per_s']:.2f} wall (Ray's start-up included)")
     if scaling:
         text += "\n" + "\n".join(f"- {s}" for s in scaling) + "\n"
     if readers:
@@ -404,6 +415,8 @@ def main() -> None:
     ap.add_argument("--data", help="folder for the image sets, kept and reused (default: a temporary folder)")
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--forensics", choices=["on", "off"], nargs="+", default=["on", "off"])
+    ap.add_argument("--engine", choices=["local", "ray"], nargs="+", default=["local"],
+                    help="audit engines to time, each configuration on each (ray: a local Ray instance)")
     ap.add_argument("--methods", help="watermark methods to name, comma-separated (default: the default scan)")
     ap.add_argument("--fast", action="store_true",
                     help="our watermarks' fast scan (audit --fast) instead of the default full detectors")
@@ -436,13 +449,15 @@ def main() -> None:
         for set_name in sets:
             for forensics in args.forensics:
                 for workers in args.workers:
-                    spec = {"folder": str(data / set_name), "forensics": forensics == "on", "workers": workers,
-                            "methods": args.methods.split(",") if args.methods else None, "fast": args.fast,
-                            "jsonl": str(Path(tmp) / f"{set_name}-{workers}-{forensics}.jsonl")}
-                    r = _subprocess(spec)
-                    r.update(set=set_name, forensics=forensics == "on", workers=workers)
-                    rows.append(r)
-                    print(json.dumps(r), file=sys.stderr)
+                    for engine in args.engine:
+                        spec = {"folder": str(data / set_name), "forensics": forensics == "on", "workers": workers,
+                                "methods": args.methods.split(",") if args.methods else None, "fast": args.fast,
+                                "engine": engine,
+                                "jsonl": str(Path(tmp) / f"{set_name}-{workers}-{forensics}-{engine}.jsonl")}
+                        r = _subprocess(spec)
+                        r.update(set=set_name, forensics=forensics == "on", workers=workers, engine=engine)
+                        rows.append(r)
+                        print(json.dumps(r), file=sys.stderr)
         scaling.append(machine_scaling(probe))
         print(json.dumps(scaling[1]), file=sys.stderr)
         readers = []

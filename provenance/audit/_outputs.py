@@ -129,6 +129,21 @@ def check_outputs(roots: Iterable[str], outputs: Mapping[str, str | None], *, al
                                     "(remove it yourself or choose another name)")
 
 
+def check_output_folder(roots: Iterable[str], kind: str, path: str | None, *, allow_inside: bool = False) -> None:
+    """An output that is a folder (``--parquet``) may not be or lie inside an audited folder (unless
+    ``allow_inside``) nor hold an audited file."""
+    if not path:
+        return
+    real = os.path.realpath(path)
+    for root in roots:
+        real_root = os.path.realpath(root)
+        if os.path.isdir(root) and _inside(real, real_root) and not allow_inside:
+            raise UnsafeOutputError(f"--{kind} {printable(path)}: lies inside the audited folder {printable(root)}; "
+                                    "write it elsewhere, or pass --allow-inside")
+        if not os.path.isdir(root) and _inside(real_root, real):
+            raise UnsafeOutputError(f"--{kind} {printable(path)}: holds {printable(root)}, a file being audited")
+
+
 def make_parent(path: Path, what: str) -> Path:
     """The folder ``path`` goes in, created (with its parents) when missing: ``--html out/report.html``
     on a fresh checkout must not fail for want of ``out/``. The caller has already checked that

@@ -9,7 +9,8 @@ missing and never reported twice. The actors are sized to the CPUs of the nodes 
 node's work moves to the others instead of waiting for CPUs that are gone.
 
 The files must be readable at the same paths on every node (a shared filesystem, as for any Ray
-job over files); so must the cache. The SQLite registry is shipped with the job as a read-only
+job over files); so must the cache, and ``PROVENANCE_HOME`` (its trust settings: the tool's own root
+CA, trust-anchors.pem, installed trust lists), which the actors get from the driver. The SQLite registry is shipped with the job as a read-only
 snapshot (each actor writes it to a temporary file), so workers need no access to the stamping home.
 """
 from __future__ import annotations
@@ -33,6 +34,8 @@ MAX_ATTEMPTS = 3
 DEFAULT_SHARD_SIZE = 16
 #: Shards queued per actor: one running, one waiting, so an actor never idles between shards.
 IN_FLIGHT_PER_ACTOR = 2
+#: The driver's environment the actors get (where the trust settings live).
+WORKER_ENV = ("PROVENANCE_HOME",)
 #: Shards that may fail in a row, none returning, before the audit gives up (the nodes are broken).
 MAX_FAILURES_IN_A_ROW = 12
 
@@ -108,7 +111,11 @@ def run_ray(paths: Iterator[str], options: AuditFileOptions, *, address: str | N
     snapshot_ref = None
     if options.registry_path and "://" not in options.registry_path:
         snapshot_ref = ray.put(registry_snapshot(options.registry_path))
-    runner = ray.remote(num_cpus=1, max_restarts=0, max_task_retries=0)(_ShardRunner)
+    # The trust settings (own root CA, trust-anchors.pem, installed public lists) are read from
+    # PROVENANCE_HOME in the worker, as in the local pool's children: the actors get the driver's.
+    env = {k: os.environ[k] for k in WORKER_ENV if k in os.environ}
+    runner = ray.remote(num_cpus=1, max_restarts=0, max_task_retries=0)(_ShardRunner).options(
+        runtime_env={"env_vars": env} if env else None)
 
     def target() -> int:
         alive = max(1, _alive_cpus(ray))

@@ -18,7 +18,7 @@ from .._version import __version__
 from ..report import CSV_COLUMNS, HtmlStore, Totals, as_report, summary_row, write_html
 from ._cache import AuditCache, options_fingerprint
 from ._file import AuditFileOptions, AuditRow, error_report
-from ._outputs import ReportFile, check_outputs, make_parent
+from ._outputs import ReportFile, check_output_folder, check_outputs, make_parent
 from ._pool import run_pool
 from ._progress import Progress
 from ._walk import WalkEntry, walk_files
@@ -40,7 +40,7 @@ class AuditOptions:
     forensics: bool = True
     watermark_methods: list[str] | None = None
     fast_watermarks: bool = False  # our watermarks' fast scan only (verify --fast)
-    workers: int = field(default_factory=lambda: os.cpu_count() or 1)
+    workers: int | None = field(default_factory=lambda: os.cpu_count() or 1)  # None with ray: the cluster's CPUs
     timeout: float | None = DEFAULT_TIMEOUT  # seconds per file; None: no limit
     memory_mb: int | None = DEFAULT_MEMORY_MB  # per-worker head-room; None: no guard
     cache_path: str | None = None  # None: no cache
@@ -156,12 +156,12 @@ def _runner(options: AuditOptions):
     if options.engine != "local":
         raise ProvenanceError(f"unknown engine {options.engine!r} (local, ray)")
     return lambda paths, file_options, on_tick: run_pool(
-        paths, file_options, workers=options.workers, timeout=options.timeout, memory_mb=options.memory_mb,
-        on_tick=on_tick)
+        paths, file_options, workers=options.workers or os.cpu_count() or 1, timeout=options.timeout,
+        memory_mb=options.memory_mb, on_tick=on_tick)
 
 
 def audit_paths(roots: list[str], options: AuditOptions, *, jsonl: str | None = None, csv_path: str | None = None,
-                html: str | None = None, input_list: str | None = None) -> AuditSummary:
+                html: str | None = None, input_list: str | None = None, parquet: str | None = None) -> AuditSummary:
     """Audit every file under ``roots``; write the requested reports; return the totals.
 
     Output paths are checked first (:func:`check_outputs`): none may be an audited file, lie in an
@@ -180,6 +180,11 @@ def audit_paths(roots: list[str], options: AuditOptions, *, jsonl: str | None = 
     check_outputs(checked_roots, {"jsonl": jsonl, "csv": csv_path, "html": html, "cache": options.cache_path},
                   allow_inside=options.allow_inside, implicit=("cache",) if options.cache_is_default else ())
     _check_html_path(html)
+    if parquet:
+        from ..report._parquet import check_parquet_dir
+
+        check_output_folder(checked_roots, "parquet", parquet, allow_inside=options.allow_inside)
+        check_parquet_dir(parquet)
     own_files = [p for p in (jsonl, csv_path, html) if p and p != "-"]
     if options.cache_path:
         own_files += [options.cache_path + s for s in ("", "-wal", "-shm", "-journal")]
@@ -223,10 +228,17 @@ def audit_paths(roots: list[str], options: AuditOptions, *, jsonl: str | None = 
             reports.append(ReportFile(csv_path, "csv"))
             csv_writer = csv.DictWriter(reports[-1].fh, fieldnames=CSV_COLUMNS, lineterminator="\n")
             csv_writer.writeheader()
+        if parquet:
+            from ..report._parquet import ParquetShards
+
+            reports.append(ParquetShards(parquet))
+            parquet_out = reports[-1]
+        else:
+            parquet_out = None
         if html:
             store = HtmlStore()
             own_files.append(str(store.path))
-        own_files += [str(r.temp_path) for r in reports if r.temp_path is not None]
+        own_files += [str(r.temp_path) for r in reports if r.temp_path is not None and not r.temp_path.is_dir()]
         if progress.enabled:
             expected, stop_count = _start_count(_chain(roots, input_list), options, own_files)
 
@@ -253,6 +265,8 @@ def audit_paths(roots: list[str], options: AuditOptions, *, jsonl: str | None = 
                 jsonl_fh.flush()
             if csv_writer is not None:
                 csv_writer.writerow(row)
+            if parquet_out is not None:
+                parquet_out.add(row)
             if store is not None:
                 store.add(row, typed if status != "skipped" else None, thumb)
             progress.update(totals, found=found[0], walk_done=found[1], expected=expected["n"])
@@ -307,7 +321,7 @@ def audit_paths(roots: list[str], options: AuditOptions, *, jsonl: str | None = 
             store.remove()
         if cache is not None:
             cache.close()
-    outputs = {k: v for k, v in (("jsonl", jsonl), ("csv", csv_path), ("html", html),
+    outputs = {k: v for k, v in (("jsonl", jsonl), ("csv", csv_path), ("html", html), ("parquet", parquet),
                                  ("cache", options.cache_path)) if v}
     timing = {"seconds": round(time.perf_counter() - started, 3), "first_result": first_result,
               "last_result": last_result}

@@ -35,7 +35,7 @@ def cmd_audit(args) -> int:
     options = AuditOptions(
         trust_anchors_pem=pem, public_trust=not args.no_public_trust, registry_path=reg_path, registry_note=reg_note,
         forensics=not args.no_forensics, watermark_methods=args.method or None, fast_watermarks=args.fast,
-        workers=args.workers or os.cpu_count() or 1, timeout=args.timeout or None, memory_mb=args.max_memory or None,
+        workers=args.workers or (None if args.engine == "ray" else os.cpu_count() or 1), timeout=args.timeout or None, memory_mb=args.max_memory or None,
         cache_path=None if args.no_cache else str(args.cache or default_cache_path()),
         cache_is_default=not args.cache, follow_symlinks=args.follow_symlinks, skip_hidden=args.skip_hidden,
         allow_inside=args.allow_inside, fail_on=frozenset(args.fail_on), progress=True if args.progress else None,
@@ -46,7 +46,7 @@ def cmd_audit(args) -> int:
         raise UsageError("give folders or files to audit, or --input-list FILE")
     try:
         summary = audit_paths(args.dirs, options, jsonl=args.jsonl, csv_path=args.csv, html=args.html,
-                              input_list=args.input_list)
+                              input_list=args.input_list, parquet=args.parquet)
     except UnsafeOutputError as e:  # the command line contradicts itself: a usage error
         raise UsageError(str(e)) from e
     out = sys.stderr if args.jsonl == "-" else sys.stdout
@@ -87,6 +87,8 @@ def register(commands) -> None:
     p.add_argument("--jsonl", metavar="FILE",
                    help="one verify JSON object per file per line, skipped files included ('-': stdout)")
     p.add_argument("--csv", metavar="FILE", help="one flat summary row per file, skipped files included")
+    p.add_argument("--parquet", metavar="DIR",
+                   help="the CSV's rows, typed, as Parquet shards in DIR (part-00000.parquet, ...; needs pyarrow)")
     p.add_argument("--workers", type=int, metavar="N",
                    help="worker processes (default: the number of CPUs; with --engine ray, of the cluster)")
     p.add_argument("--engine", choices=("local", "ray"), default="local",

@@ -219,3 +219,40 @@ def test_time_limit_and_memory_guard_hold_on_the_workers(cluster, tmp_path, monk
     assert cli.main(["audit", str(slow), "--jsonl", str(out), "--timeout", "0.05", *ray_args]) == cli.EXIT_ERROR
     [row] = read_jsonl(out)
     assert "timed out after 0.05 s" in row["errors"][0]["error"]
+
+
+def test_parquet_shards_hold_the_csv_rows(tmp_path, home, capsys, monkeypatch):
+    """--parquet DIR: the CSV's rows, typed, in shards; a re-run replaces the dataset; a folder that
+    holds other files, or lies in an audited folder, is refused."""
+    import csv
+
+    pq = pytest.importorskip("pyarrow.parquet")
+    import provenance.report._parquet as parquet
+
+    monkeypatch.setattr(parquet, "ROWS_PER_SHARD", 2)
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    for i in range(5):
+        save_png(folder / f"img{i}.png", 600 + i)
+    (folder / "notes.txt").write_text("x")
+    out = tmp_path / "dataset"
+    args = ["audit", str(folder), "--no-cache", *FAST, "--csv", str(tmp_path / "r.csv"), "--parquet", str(out)]
+    assert cli.main(args) == cli.EXIT_OK
+    shards = sorted(p.name for p in out.iterdir())
+    assert shards == ["part-00000.parquet", "part-00001.parquet", "part-00002.parquet"]
+    table = pq.read_table(out)
+    with open(tmp_path / "r.csv", newline="") as fh:
+        csv_rows = list(csv.DictReader(fh))
+    assert table.num_rows == len(csv_rows) == 6
+    rows = sorted(table.to_pylist(), key=lambda r: r["path"])
+    assert [r["path"] for r in rows] == sorted(r["path"] for r in csv_rows)
+    png = next(r for r in rows if r["path"].endswith("img0.png"))
+    assert png["width"] == 256 and isinstance(png["confidence"], float) and png["cached"] is False
+    assert next(r for r in rows if r["path"].endswith("notes.txt"))["width"] is None
+    assert cli.main(args) == cli.EXIT_OK and pq.read_table(out).num_rows == 6  # replaced, not appended
+    (out / "mine.txt").write_text("keep")
+    code, _o, err = run_cli(capsys, *args)
+    assert code == cli.EXIT_ERROR and "not this tool's Parquet shards" in err and (out / "mine.txt").exists()
+    code, _o, err = run_cli(capsys, "audit", str(folder), "--no-cache", *FAST, "--parquet", str(folder / "pq"))
+    assert code == cli.EXIT_USAGE and "inside the audited folder" in err
+    assert not list(tmp_path.glob(".dataset.*"))  # no partial folder left behind
