@@ -104,7 +104,9 @@ def run_ray(paths: Iterator[str], options: AuditFileOptions, *, address: str | N
     started_here = not ray.is_initialized()
     if started_here:
         try:
-            ray.init(address=address, include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING,
+            # No address: always a new instance of our own ("local"); ray.init() alone would join
+            # any instance it finds on this machine, even one another audit is shutting down.
+            ray.init(address=address or "local", include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING,
                      configure_logging=False)
         except Exception as e:  # ConnectionError and Ray's own: a clear message, exit 1
             raise ProvenanceError(f"cannot start or reach Ray ({address or 'a local instance'}): {e}") from e
@@ -127,6 +129,7 @@ def run_ray(paths: Iterator[str], options: AuditFileOptions, *, address: str | N
     retry: collections.deque = collections.deque()  # (shard, attempt) to send again
     source_done = False
     failures = 0  # shards failed since the last one that returned
+    first_failure = ""
 
     def new_actor():
         actor = runner.remote(options, timeout, memory_mb, snapshot_ref)
@@ -184,9 +187,10 @@ def run_ray(paths: Iterator[str], options: AuditFileOptions, *, address: str | N
                     why = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}".rstrip(": ")
                     log.warning("a shard of %d files failed on attempt %d: %s", len(shard), attempt, why)
                     failures += 1
+                    first_failure = first_failure if failures > 1 else why
                     if failures >= MAX_FAILURES_IN_A_ROW:  # nothing succeeds: the nodes, not the files
                         raise ProvenanceError(f"audit shards fail on the Ray cluster ({failures} in a row, "
-                                              f"none done): {why}") from e
+                                              f"none done; first: {first_failure}; last: {why})") from e
                     drop(actor)
                     if attempt < MAX_ATTEMPTS:
                         retry.append((shard, attempt + 1))
