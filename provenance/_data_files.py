@@ -38,7 +38,8 @@ DATA_FILES: dict[str, str] = {
     # BEGIN GENERATED TABLE
     "detectors/models/forensics-v2.json": "0751e0eb5ee71a8521569c429c9ad8f93c95ea09d4375a2b1c5aff23bfb385f2",
     "detectors/models/forensics-v2.npz": "d3e4b73da3c67636e89805e86d8ee8e67a84105efa524274f864e281a28ab9b8",
-    "provenance/schemas/verify.schema.json": "73ceefb32fdd6e648fe1151f71dfcee0bd3b5c2116251b6ed1305ad0473bbf63",
+    "provenance/schemas/c2pa-soft-binding-resolution-api.openapi.yaml": "8637b6f8dfd9d1fe5c72b49cd7b77cb3aad8fbda8242804511e82277224b612a",
+    "provenance/schemas/verify.schema.json": "a4abb61777e39ae020e0573baee1d63637e8f017a61bfcf3f65705454f2090e0",
     # END GENERATED TABLE
 }
 

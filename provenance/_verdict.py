@@ -131,6 +131,25 @@ def _lookalike(report: VerifyReport) -> tuple[str, list[str]]:
     return phrase, backing
 
 
+def _resolver_rule(reg) -> tuple[str, str | None, float, str]:
+    """Credentials a resolution service returned for this image, once its checks held: what they
+    declare, who signed them, and whether these are the signed pixels. A copy whose pixels differ
+    is said to be one (re-encoded, resized), never called tampered: the hard binding covers the
+    file that was signed, and this is not that file."""
+    trusted = reg.status == "trusted"
+    who = f"{reg.signer or 'an unknown signer'}" + ("" if trusted else ", a signer not in the trust list")
+    where = f"Content Credentials recovered from {reg.endpoint} (manifest {reg.manifest_id}), signed by {who},"
+    pixels = (" Its pixels differ from the signed image's (expected for a re-encoded or resized copy); its "
+              "watermark and fingerprint match that image." if reg.pixels == "differ"
+              else " Its pixels are the signed image's.")
+    if reg.ai_generated:
+        return ("resolver-c2pa-ai", "ai-generated", 0.99 if trusted else 0.95, f"{where} declare it AI-generated.{pixels}")
+    if reg.ai_generated is False:
+        return ("resolver-c2pa-camera", "camera-signed", 0.9 if trusted else 0.8,
+                f"{where} declare a camera capture ({(reg.digital_source_type or '').rsplit('/', 1)[-1]}).{pixels}")
+    return ("resolver-c2pa", None, 0.0, f"{where} declare no digital source type.{pixels}")
+
+
 def fuse(report: VerifyReport) -> Verdict:
     c2pa, meta, reg, forensics = report.c2pa, report.metadata, report.registry, report.forensics
     strong_ours = report.strong_marks
@@ -150,6 +169,8 @@ def fuse(report: VerifyReport) -> Verdict:
         fired.append(("c2pa-ai", "ai-generated", 0.99 if status == "trusted" else 0.95,
                       f"Content Credentials signed by {trust} declare it AI-generated "
                       f"({c2pa.claim_generator or 'unknown tool'})."))
+    if reg.match == "resolver":  # a signed manifest whose bindings and fingerprint fit this image
+        fired.append(_resolver_rule(reg))
     if strong_ours:
         w = strong_ours[0]
         fired.append(("watermark-ours", "ai-generated", 0.99,
@@ -164,7 +185,7 @@ def fuse(report: VerifyReport) -> Verdict:
     # A match by look says "near-duplicate of stamp X", not "AI-generated": an unstamped original
     # looks exactly like its stamp. It raises the label only with the file's own backing, or
     # when the file is byte for byte the stamped output.
-    use_registry = reg.match == "watermark"
+    use_registry = reg.match in ("watermark", "resolver")
     if reg.match == "fingerprint":
         rec = reg.record or {}
         if reg.identical_file:

@@ -50,6 +50,8 @@ class AuditOptions:
     fail_on: frozenset[str] = frozenset()
     progress: bool | None = None  # None: only when stderr is a terminal
     max_pixels: int = MAX_PIXELS  # larger images are not decoded (verify's limit)
+    resolvers: tuple[str, ...] = ()  # Soft Binding Resolution services (verify --resolver)
+    resolver_timeout: float = 5.0
 
 
 @dataclass
@@ -141,7 +143,8 @@ def audit_paths(roots: list[str], options: AuditOptions, *, jsonl: str | None = 
         registry_note=options.registry_note, forensics=options.forensics,
         watermark_methods=tuple(options.watermark_methods) if options.watermark_methods else None,
         fast_watermarks=options.fast_watermarks, max_pixels=options.max_pixels, cache_path=options.cache_path,
-        thumbnails=html is not None, memory_mb=options.memory_mb)
+        thumbnails=html is not None, memory_mb=options.memory_mb, resolvers=tuple(options.resolvers),
+        resolver_timeout=options.resolver_timeout)
     if options.registry_path:
         from .._registry import Registry
 
