@@ -121,7 +121,9 @@ function section(title,pairs){
   section("Metadata",Object.keys(d.metadata||{}).map(function(k){return [k,d.metadata[k]];}));
   var rg=d.registry||{};
   section("Registry",[["match",rg.match],["content id",rg.content_id],["stamped file",rg.output_path],
-    ["stamped",rg.created_at],["distance",rg.distance]]);
+    ["stamped",rg.created_at],["distance",rg.distance],["resolver",rg.endpoint],["manifest",rg.manifest_id],
+    ["manifest status",rg.status],["signer",rg.signer],["pixels",rg.pixels],["record",rg.record],
+    ["rejected",rg.rejected]]);
   var f=d.forensics||{};
   section("Forensics (an estimate)",[["p(AI)",f.p_ai],["families",f.families],["model",f.model],["status",f.status]]);
   section("File",[["sha256",d.sha256],["format",d.format],["size",d.size],["name bytes (base64)",nameB64]]);
@@ -273,7 +275,12 @@ def evidence_of(row: dict, report: VerifyReport | dict | None, thumb: bytes | No
                     for w in report.detected_marks],
         metadata={**{f"generator {k}": val for k, val in gen.items()}, **{f"camera {k}": val for k, val in camera.items()}},
         registry={"match": reg.match, "content_id": reg.record_id, "output_path": rec.get("output_path"),
-                  "created_at": rec.get("created_at"), "distance": reg.distance},
+                  "created_at": rec.get("created_at"), "distance": reg.distance, "endpoint": reg.endpoint,
+                  "manifest_id": reg.manifest_id, "status": reg.status, "signer": reg.signer, "pixels": reg.pixels,
+                  "record": {k: _clip(val) for k, val in (reg.record_generation or {}).items()
+                             if k in ("model", "prompt", "seed", "steps", "generator", "source")} or None
+                  if reg.match == "resolver" else None,
+                  "rejected": [f"{r.get('manifest_id')}: {_clip(r.get('reason'))}" for r in reg.rejected or []]},
         forensics={"p_ai": None if f.p_ai is None else f"{float(f.p_ai):.2f}", "model": f.model,
                    "status": f.status or f.reason,
                    "families": ", ".join(f"{k} {float(s):.2f}" for k, s in list(fam.items())[:3]) if fam else None},
