@@ -30,9 +30,9 @@ WATERMARK_PREFIX = "org.provenance.watermark."  # as provenance._c2pa.SOFT_BINDI
 PDQ_ALG = "org.provenance.fingerprint.pdq"
 ISCC_ALG = "io.iscc.v0"
 #: Largest Hamming distance (of 64 bits) between ISCC Image-Code bodies treated as the same
-#: image. tests/provenance/test_softbinding.py: a 50% resize and a JPEG q80 copy of its test
-#: images stay within 4 bits, different images are 20+ apart (a handful of images, not a
-#: calibration like PDQ's: see docs/BENCHMARKS.md).
+#: image. tests/provenance/test_softbinding.py: 50% resizes and JPEG q80 copies of 8 synthetic
+#: images stay within 2 bits, different images are 20+ apart (a handful of images, not a
+#: calibration like PDQ's).
 ISCC_MAX_DISTANCE = 8
 #: Longest base64 value accepted (an id, a 256-bit hash or an ISCC code is far shorter).
 MAX_VALUE_CHARS = 256
