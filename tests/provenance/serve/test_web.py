@@ -67,3 +67,25 @@ def test_upload_of_a_non_image_says_so(stamped, tmp_path):
                           "document.getElementById('state').textContent", timeout=60)
         assert said and "not an image" in said
         assert b.evaluate("document.getElementById('verdict')") is None
+
+
+def test_verify_route_recovers_credentials_from_published_manifests(stamped, tmp_path):
+    """A service holding only a published manifest (no stamp row): the page's verify recovers the
+    credentials from its own store with the resolver's checks (match resolver, this service)."""
+    from provenance import Registry
+
+    path, result, _reg_path = stamped
+    published = tmp_path / "published.sqlite"
+    with Registry(published) as reg:
+        reg.add_with_manifest(None, result.manifest_id, result.manifest_store, result.bindings,
+                              content_id=result.content_id)
+    copy = tmp_path / "stripped.png"
+    Image.open(path).convert("RGB").resize((256, 256)).save(copy)
+    with running_service(published) as url, httpx.Client(base_url=url, timeout=120) as c:
+        r = c.post("/verify", content=copy.read_bytes(), headers={"Content-Type": "image/png"})
+        assert r.status_code == 200 and r.headers["content-security-policy"]
+        reg = r.json()["report"]["registry"]
+        assert reg["match"] == "resolver" and reg["endpoint"] == "this service" and reg["pixels"] == "differ"
+        assert reg["manifest_id"] == result.manifest_id
+        assert r.json()["detail"]["registry"]["manifest_id"] == result.manifest_id
+        assert r.json()["report"]["verdict"]["rules"][0] == "resolver-c2pa-ai"
