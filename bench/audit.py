@@ -256,9 +256,11 @@ def run_one(spec: dict) -> dict:
     files = summary.totals.analysed
     span = (t["last_result"] or 0.0) - (t["first_result"] or 0.0)
     warm = (files - 1) / span if files > 1 and span > 0 else None
+    if spec.get("engine") == "ray":  # rows arrive a shard at a time: the span between them is no warm rate
+        warm = None
     # Share of the warm span the workers spent on files (first file excluded as it precedes the span):
     # near 100% means the pool keeps them fed, and a slower file time with more workers is the cores.
-    busy = (busy_s - first_file) / (spec["workers"] * span) if span > 0 else None
+    busy = (busy_s - first_file) / (spec["workers"] * span) if span > 0 and warm is not None else None
     return {"files": files, "errors": summary.errors, "seconds": t["seconds"],
             "files_per_s": files / t["seconds"], "warm_files_per_s": warm, "workers_busy": busy,
             "first_result_s": t["first_result"],
@@ -394,10 +396,11 @@ def render(rows: list[dict], readers: list[dict], names: dict[str, str]) -> str:
             continue
         local = next((x for x in rows if x.get("engine", "local") == "local" and x["set"] == r["set"]
                       and x["forensics"] == r["forensics"] and x["workers"] == r["workers"]), None)
-        if local is not None and local["warm_files_per_s"] and r["warm_files_per_s"]:
+        if local is not None:
             scaling.append(f"{names[r['set']]}, forensics {'on' if r['forensics'] else 'off'}, {r['workers']} workers: "
-                           f"Ray / local pool {r['warm_files_per_s'] / local['warm_files_per_s']:.2f} warm, "
-                           f"{r['files_per_s'] / local['files_per_s']:.2f} wall (Ray's start-up included)")
+                           f"Ray / local pool {r['files_per_s'] / local['files_per_s']:.2f} wall (Ray's start-up "
+                           f"{r['start_up_s'] or 0:.1f} s included; rows come a shard at a time, so no warm rate; "
+                           "Ray's workers are not this process's children: their RSS is not sampled)")
     if scaling:
         text += "\n" + "\n".join(f"- {s}" for s in scaling) + "\n"
     if readers:

@@ -20,9 +20,11 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-import _one_core  # noqa: E402,F401  (pins the thread pools before numpy/OpenCV load)
+import _one_core  # noqa: E402,F401  (first: pins the thread pools before numpy/OpenCV load)
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.append(str(REPO / "tests"))  # support/, after the repo so that tests/provenance shadows nothing
 
 from PIL import Image  # noqa: E402
 

@@ -51,6 +51,15 @@ class ManifestSpec:
     #: sha256 of the file that was stamped (None for pixels stamped in memory, e.g. by generate):
     #: the registry row's manifest keeps it, so ``watch`` knows a source it has stamped before.
     source_sha256: str | None = None
+    #: The PDQ hash of the stamped pixels (provenance._fingerprint), written as a second
+    #: ``c2pa.soft-binding`` assertion: a resolver checks that an image it recovered this manifest
+    #: for still looks like the signed one (a watermark copied onto another image must not carry
+    #: the credentials over). None: too flat an image for PDQ to mean anything.
+    pdq: str | None = None
+
+
+#: The soft-binding ``alg`` of the PDQ fingerprint (provenance._softbinding.PDQ_ALG).
+PDQ_SOFT_BINDING = "org.provenance.fingerprint.pdq"
 
 
 def build_manifest(spec: ManifestSpec, *, parent_label: str | None = None) -> dict:
@@ -84,12 +93,21 @@ def build_manifest(spec: ManifestSpec, *, parent_label: str | None = None) -> di
                 "content_id": spec.content_id, "watermark": spec.method,
                 **({"source_sha256": spec.source_sha256} if spec.source_sha256 else {}),
                 **spec.record.to_dict()}},
+            # last, so the assertions before it keep their places in older readers' eyes
+            *([{"label": "c2pa.soft-binding", "data": {
+                "alg": PDQ_SOFT_BINDING, "blocks": [{"scope": {}, "value": spec.pdq}]}}] if spec.pdq else []),
         ],
     }
 
 
 def sign_asset(data: bytes, mime: str, spec: ManifestSpec, identity: SigningIdentity) -> bytes:
     """Return ``data`` with a signed C2PA manifest embedded."""
+    return sign_asset_with_store(data, mime, spec, identity)[0]
+
+
+def sign_asset_with_store(data: bytes, mime: str, spec: ManifestSpec, identity: SigningIdentity) -> tuple[bytes, bytes]:
+    """``data`` with a signed C2PA manifest embedded, and that manifest store alone (the JUMBF
+    bytes a resolution service keeps and serves as ``application/c2pa``)."""
     try:
         ctx = _signing_context(spec.thumbnail)
         parent_label = "parent" if spec.parent is not None else None
@@ -102,8 +120,8 @@ def sign_asset(data: bytes, mime: str, spec: ManifestSpec, identity: SigningIden
         )
         out = io.BytesIO()
         with builder, signer:
-            builder.sign(signer, mime, io.BytesIO(data), out)
-        return out.getvalue()
+            store = builder.sign(signer, mime, io.BytesIO(data), out)
+        return out.getvalue(), bytes(store)
     except c2pa.C2paError as e:
         raise SigningError(f"C2PA signing failed: {e}") from e
 
@@ -160,8 +178,54 @@ def _unreadable(store: StoreLocation, why: str) -> ManifestReport:
     return ManifestReport(state="Invalid", store=store, error=reason)
 
 
+def read_manifest_store(store: bytes) -> dict | None:
+    """The active manifest (c2pa-python's JSON, with its ``label``, ``urn:c2pa:...``) of a
+    standalone manifest store, None when the bytes are not one c2pa-python can read. Only its
+    structure is read here: it is validated against an asset by :func:`read_manifest`."""
+    if not store[4:8] == b"jumb":  # a JUMBF superbox, or not a manifest store at all
+        return None
+    try:
+        reader = c2pa.Reader.try_create("application/c2pa", io.BytesIO(store), None,
+                                        c2pa.Context(settings=c2pa.Settings.from_dict({"verify": dict(_OFFLINE)})))
+    except Exception:  # c2pa.C2paError, and the SDK's own failures on hostile bytes
+        log.debug("not a manifest store", exc_info=True)
+        return None
+    if reader is None:
+        return None
+    with reader:
+        try:
+            parsed = json.loads(reader.json())
+            label = parsed.get("active_manifest")
+            active = (parsed.get("manifests") or {}).get(label)
+        except Exception:
+            log.debug("manifest store without an active manifest", exc_info=True)
+            return None
+    if not isinstance(active, dict) or not label:
+        return None
+    return {**active, "label": label}
+
+
+def manifest_store_label(store: bytes) -> str | None:
+    """The active manifest's label (``urn:c2pa:...``) of a standalone manifest store, or None."""
+    active = read_manifest_store(store)
+    return active["label"] if active else None
+
+
+def soft_bindings_of(active: dict) -> list[dict]:
+    """Every ``c2pa.soft-binding`` assertion's ``{"alg", "value"}`` blocks in a manifest."""
+    out = []
+    for a in active.get("assertions") or []:
+        if str(a.get("label", "")).split("__")[0] != "c2pa.soft-binding":
+            continue
+        data = a.get("data") or {}
+        for block in data.get("blocks") or []:
+            if isinstance(block, dict) and isinstance(block.get("value"), str):
+                out.append({"alg": data.get("alg"), "value": block["value"]})
+    return out
+
+
 def read_manifest(data: bytes, mime: str | None = None, *, trust_anchors_pem: bytes | None = None,
-                  trust: dict | None = None) -> ManifestReport:
+                  trust: dict | None = None, manifest_store: bytes | None = None) -> ManifestReport:
     """Read and validate the C2PA manifest in ``data`` (offline; trust only the given anchors).
     ``trust``: c2pa-rs's whole ``trust`` settings instead (anchors, pinned certificates, accepted
     EKUs: :meth:`provenance._trust.TrustConfig.settings`).
@@ -169,10 +233,13 @@ def read_manifest(data: bytes, mime: str | None = None, *, trust_anchors_pem: by
     Whether a manifest store is there comes from the bytes (:mod:`provenance._jumbf`), not from
     the SDK succeeding: a store it cannot parse, or parses without finding the active manifest,
     is ``Invalid`` with the reason; ``state`` None means the bytes hold no store at all.
+
+    ``manifest_store``: validate that store (one a resolver returned) against ``data`` instead of
+    the store the file embeds.
     """
     from ._imageio import sniff_format
 
-    store = locate_manifest_store(data, sniff_format(data[:64]))
+    store = None if manifest_store is not None else locate_manifest_store(data, sniff_format(data[:64]))
     if trust is None and trust_anchors_pem:
         trust = {"trust_anchors": trust_anchors_pem.decode()}
     verify = dict(_OFFLINE, verify_trust=bool((trust or {}).get("trust_anchors") or (trust or {}).get("allowed_list")))
@@ -181,7 +248,7 @@ def read_manifest(data: bytes, mime: str | None = None, *, trust_anchors_pem: by
         settings["trust"] = trust
     try:
         ctx = c2pa.Context(settings=c2pa.Settings.from_dict(settings))
-        reader = c2pa.Reader.try_create(mime or "", io.BytesIO(data), None, ctx)
+        reader = c2pa.Reader.try_create(mime or "", io.BytesIO(data), manifest_store, ctx)
     except c2pa.C2paError as e:
         return ManifestReport(state="Invalid", store=store, error=str(e) or type(e).__name__)
     except Exception as e:  # the SDK's own bugs on hostile input: still a broken store, not an absent one

@@ -153,5 +153,33 @@ class RegistryCollector:
         from . import _fingerprint  # noqa: F401
 
 
+class ResolverCollector:
+    """Soft Binding Resolution services (``verify --resolver``): asked only when the file holds no
+    manifest of its own and the local registry knows no manifest for it; their answer, once it
+    passes the checks of :mod:`provenance._recover`, replaces the registry member."""
+
+    name = "resolver"
+    member = "registry"
+    order = 45  # after the local registry: a service is asked only for what it could not answer
+
+    def absent(self, ctx: CollectContext):
+        reg = ctx.report.registry
+        local = reg.matched and (reg.record or {}).get("manifest")
+        if not ctx.options.resolvers or ctx.image is None or local or ctx.report.c2pa.present:
+            return reg  # unchanged: nothing to ask (or nothing may be asked)
+        return None
+
+    def collect(self, ctx: CollectContext) -> dict:
+        from ._recover import recover
+
+        return recover(ctx, ctx.options.resolvers, previous=ctx.report.registry.to_dict())
+
+    def fingerprint(self, options) -> list:
+        return sorted(getattr(r, "url", repr(r)) for r in options.resolvers)
+
+    def warm_up(self, options) -> None:
+        from . import _recover, _resolver  # noqa: F401
+
+
 #: This package's collectors, in the order verify runs them.
-BUILTIN = (C2paCollector(), WatermarkCollector(), RegistryCollector())
+BUILTIN = (C2paCollector(), WatermarkCollector(), RegistryCollector(), ResolverCollector())

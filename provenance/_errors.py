@@ -17,6 +17,10 @@ class ImageTooSmallError(ImageError):
     """The image is smaller than a watermark method can carry its payload in."""
 
 
+class ImageTooLargeError(ImageError):
+    """An image with more pixels than the limit (a possible decompression bomb), refused before decoding."""
+
+
 class SigningKeyError(ProvenanceError):
     """Signing key or certificate problems (missing, unreadable, mismatched)."""
 
@@ -59,6 +63,10 @@ class MissingDependencyError(ProvenanceError, ImportError):
 
 class RegistryError(ProvenanceError):
     """The registry database cannot be opened or queried."""
+
+
+class ResolverError(ProvenanceError):
+    """A soft-binding resolution service could not be reached or answered outside the API."""
 
 
 class GenerationError(ProvenanceError):

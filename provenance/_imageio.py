@@ -27,7 +27,7 @@ from typing import IO
 import numpy as np
 from PIL import Image, PngImagePlugin
 
-from ._errors import ImageError, OutputError, OutputExistsError
+from ._errors import ImageError, ImageTooLargeError, OutputError, OutputExistsError
 
 #: Largest image we decode, in pixels, unless the caller (``--max-pixels``) says otherwise: room for
 #: 100-150 MP medium-format photos. Pillow's own bomb check (a warning at 89.5 MP, an error at
@@ -210,7 +210,7 @@ def _pillow_limits(max_pixels: int) -> None:
 
 def _too_many_pixels(name: str, width: int | None, height: int | None, max_pixels: int) -> ImageError:
     size = f"{width}x{height} is {width * height:,} pixels, " if width and height else ""
-    return ImageError(f"{name}: {size}above the limit of {max_pixels:,} pixels (a possible decompression "
+    return ImageTooLargeError(f"{name}: {size}above the limit of {max_pixels:,} pixels (a possible decompression "
                       "bomb; --max-pixels raises the limit)")
 
 

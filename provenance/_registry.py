@@ -87,6 +87,28 @@ CREATE TABLE IF NOT EXISTS fingerprint_chunks (
 ) WITHOUT ROWID;
 """
 
+#: What the resolution service (``provenance serve``) and stamping keep beside the stamps: each
+#: signed C2PA manifest store (the bytes ``GET /manifests/{id}`` serves, ``application/c2pa``) by
+#: its manifest id (the active manifest's label, ``urn:c2pa:...``), and the soft bindings that lead
+#: to it (``alg`` and its normalised ``key``, provenance._softbinding). Created when missing, in
+#: files of any schema version: they add to version 2 and change nothing in it.
+_SERVICE_SCHEMA = """
+CREATE TABLE IF NOT EXISTS manifest_stores (
+    manifest_id  TEXT PRIMARY KEY,
+    content_id   TEXT,
+    store        BLOB NOT NULL,
+    created_at   TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS manifest_stores_content ON manifest_stores(content_id);
+CREATE TABLE IF NOT EXISTS soft_bindings (
+    alg          TEXT NOT NULL,
+    key          TEXT NOT NULL,
+    manifest_id  TEXT NOT NULL,
+    PRIMARY KEY (alg, key, manifest_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS soft_bindings_manifest ON soft_bindings(manifest_id);
+"""
+
 #: Which hash a chunk row belongs to (the code's top bits), and how many 16-bit chunks it has.
 _KINDS = {"phash": (1, 4), "pdq": (2, 16)}
 #: Per hash, the probe radius r and the hits c a candidate needs (module doc): the cheapest pair
@@ -229,6 +251,12 @@ class Registry:
                             self._migrate_to_2()
                         self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
                     self._db.execute("COMMIT")
+                if self._db.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND "
+                                    "name IN ('manifest_stores', 'soft_bindings')").fetchone()[0] < 2:
+                    self._db.execute("BEGIN IMMEDIATE")
+                    for statement in filter(str.strip, _SERVICE_SCHEMA.split(";")):
+                        self._db.execute(statement)
+                    self._db.execute("COMMIT")
                 return
             except sqlite3.OperationalError as e:
                 if self._db.in_transaction:
@@ -266,27 +294,36 @@ class Registry:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def add(self, record: StampRecord) -> None:
-        self.add_many([record])
+    def add(self, record: StampRecord, *, manifest: tuple[str, bytes, list[tuple[str, str]]] | None = None) -> None:
+        """Add one stamp; ``manifest`` (manifest id, signed store, soft bindings) is kept with it,
+        in the same transaction (:meth:`add_with_manifest`)."""
+        if manifest is not None:
+            self.add_with_manifest(record, *manifest)
+        else:
+            self.add_many([record])
 
     def add_many(self, records: Iterable[StampRecord]) -> None:
         """Add stamps in one transaction (all or none), each with its look-up index rows."""
         records = list(records)
-        insert = f"INSERT INTO stamps ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
-        index = [_index_rows(r) for r in records]
         try:
             self._db.execute("BEGIN IMMEDIATE")
-            self._db.executemany(insert, ([getattr(r, c) for c in _COLUMNS] for r in records))
-            self._db.executemany("INSERT INTO fingerprints (key, phash, pdq) VALUES (?, ?, ?)", (row for row, _ in index))
-            # Sorted: appends to the chunk index's B-tree pages instead of scattering over them.
-            self._db.executemany("INSERT OR IGNORE INTO fingerprint_chunks (code, key) VALUES (?, ?)",
-                                 sorted(c for _, chunks in index for c in chunks))
+            self._insert_stamps(records)
             self._db.execute("COMMIT")
         except sqlite3.Error as e:
             if self._db.in_transaction:
                 self._db.execute("ROLLBACK")
             what = records[0].content_id if len(records) == 1 else f"{len(records)} stamps"
             raise RegistryError(f"cannot add {what} to the registry: {e}") from e
+
+    def _insert_stamps(self, records: list[StampRecord]) -> None:
+        """Insert stamp rows and their look-up index rows, inside the caller's transaction."""
+        insert = f"INSERT INTO stamps ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
+        index = [_index_rows(r) for r in records]
+        self._db.executemany(insert, ([getattr(r, c) for c in _COLUMNS] for r in records))
+        self._db.executemany("INSERT INTO fingerprints (key, phash, pdq) VALUES (?, ?, ?)", (row for row, _ in index))
+        # Sorted: appends to the chunk index's B-tree pages instead of scattering over them.
+        self._db.executemany("INSERT OR IGNORE INTO fingerprint_chunks (code, key) VALUES (?, ?)",
+                             sorted(c for _, chunks in index for c in chunks))
 
     def set_pdq(self, content_id: str, pdq: str, quality: int) -> None:
         """Record the PDQ hash of a stamp made before the registry kept one (``registry reindex``)."""
@@ -385,6 +422,120 @@ class Registry:
         found = [SimilarStamp(r, *matches[r.content_id]) for r in records]
         return sorted(found, key=lambda m: (m.rank, m.record.created_at, m.record.content_id))
 
+    # --- manifest stores and soft bindings (the resolution service; provenance.serve) -----------
+
+    def _write(self, what: str, fn):
+        """Run ``fn()`` in one write transaction; a database error is a RegistryError naming ``what``."""
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            out = fn()
+            self._db.execute("COMMIT")
+            return out
+        except sqlite3.Error as e:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            raise RegistryError(f"cannot {what}: {e}") from e
+
+    def add_with_manifest(self, record: StampRecord | None, manifest_id: str, store: bytes,
+                          bindings: Iterable[tuple[str, str]] = (), *, created_at: str | None = None,
+                          content_id: str | None = None) -> None:
+        """Keep a signed manifest store under ``manifest_id`` with the soft bindings ``(alg, key)``
+        that lead to it, and (``record``) the stamp's row, all in one transaction. A manifest id
+        already stored is replaced (its bindings are added to). ``content_id``: the stamp the
+        manifest belongs to, when there is no ``record`` (a manifest published to a service)."""
+        bindings = list(bindings)
+        when = created_at or (record.created_at if record is not None else _now())
+        cid = record.content_id if record is not None else (content_id.lower() if content_id else None)
+
+        def write():
+            if record is not None:
+                self._insert_stamps([record])
+            self._db.execute("INSERT OR REPLACE INTO manifest_stores (manifest_id, content_id, store, created_at) "
+                             "VALUES (?, ?, ?, ?)", (manifest_id, cid, store, when))
+            self._db.executemany("INSERT OR IGNORE INTO soft_bindings (alg, key, manifest_id) VALUES (?, ?, ?)",
+                                 [(a, k, manifest_id) for a, k in bindings])
+        self._write(f"store manifest {manifest_id}", write)
+
+    def get_manifest_store(self, manifest_id: str) -> bytes | None:
+        """The signed manifest store kept under ``manifest_id``, None when there is none."""
+        row = self._db.execute("SELECT store FROM manifest_stores WHERE manifest_id = ?", (manifest_id,)).fetchone()
+        return bytes(row[0]) if row else None
+
+    def manifest_id_for(self, content_id: str) -> str | None:
+        """The manifest id of a stamp's manifest store, None for stamps made before stores were kept."""
+        row = self._db.execute("SELECT manifest_id FROM manifest_stores WHERE content_id = ? ORDER BY created_at DESC",
+                               (content_id.lower(),)).fetchone()
+        return row[0] if row else None
+
+    def delete_manifest_store(self, manifest_id: str) -> bool:
+        """Remove a manifest store and every soft binding to it (the stamp's row stays: it records
+        that the stamp was made). False when there was no such manifest."""
+        def delete():
+            gone = self._db.execute("DELETE FROM manifest_stores WHERE manifest_id = ?", (manifest_id,)).rowcount
+            self._db.execute("DELETE FROM soft_bindings WHERE manifest_id = ?", (manifest_id,))
+            return gone > 0
+        return self._write(f"delete manifest {manifest_id}", delete)
+
+    def add_binding(self, alg: str, key: str, manifest_id: str) -> bool:
+        """Bind ``(alg, key)`` to a stored manifest; False when the manifest is not stored."""
+        def add():
+            if self._db.execute("SELECT 1 FROM manifest_stores WHERE manifest_id = ?", (manifest_id,)).fetchone() is None:
+                return False
+            self._db.execute("INSERT OR IGNORE INTO soft_bindings (alg, key, manifest_id) VALUES (?, ?, ?)",
+                             (alg, key, manifest_id))
+            return True
+        return self._write(f"bind {alg} to {manifest_id}", add)
+
+    def replace_binding(self, alg: str, key: str, manifest_id: str) -> str | None:
+        """Point the binding ``(alg, key)`` at another stored manifest. None when done, else what
+        is missing: ``"binding"`` (no such binding) or ``"manifest"`` (no such manifest)."""
+        def replace():
+            if self._db.execute("SELECT 1 FROM soft_bindings WHERE alg = ? AND key = ?", (alg, key)).fetchone() is None:
+                return "binding"
+            if self._db.execute("SELECT 1 FROM manifest_stores WHERE manifest_id = ?", (manifest_id,)).fetchone() is None:
+                return "manifest"
+            self._db.execute("DELETE FROM soft_bindings WHERE alg = ? AND key = ?", (alg, key))
+            self._db.execute("INSERT INTO soft_bindings (alg, key, manifest_id) VALUES (?, ?, ?)", (alg, key, manifest_id))
+            return None
+        return self._write(f"rebind {alg}", replace)
+
+    def find_bindings(self, alg: str, key: str, *, prefix: bool = False, limit: int = 100) -> list[tuple[str, str]]:
+        """``(key, manifest_id)`` of the bindings of ``alg`` whose key is ``key`` or (``prefix``)
+        starts with it, or is a prefix of it (a watermark that carries only an id prefix, and a
+        binding stored as one), newest manifest first."""
+        try:
+            if prefix:
+                key = key.lower()
+                if not key or any(c not in "0123456789abcdef" for c in key):
+                    return []
+                shorter = [key[:i] for i in range(1, len(key))]
+                sql = ("SELECT b.key, b.manifest_id FROM soft_bindings AS b JOIN manifest_stores AS m USING (manifest_id) "
+                       "WHERE b.alg = ? AND ((b.key >= ? AND b.key < ?) OR b.key IN (%s)) "
+                       "ORDER BY m.created_at DESC LIMIT ?" % (",".join("?" * len(shorter)) or "NULL"))
+                rows = self._db.execute(sql, (alg, key, key + "g", *shorter, limit))
+            else:
+                rows = self._db.execute("SELECT b.key, b.manifest_id FROM soft_bindings AS b JOIN manifest_stores AS m "
+                                        "USING (manifest_id) WHERE b.alg = ? AND b.key = ? "
+                                        "ORDER BY m.created_at DESC LIMIT ?", (alg, key, limit))
+            return [(k, m) for k, m in rows]
+        except sqlite3.Error as e:
+            raise RegistryError(f"registry query failed: {e}") from e
+
+    def bindings_of(self, alg: str) -> list[tuple[str, str]]:
+        """Every ``(key, manifest_id)`` of ``alg`` (the fingerprint neighbour search reads them)."""
+        try:
+            return [(k, m) for k, m in self._db.execute("SELECT key, manifest_id FROM soft_bindings WHERE alg = ?", (alg,))]
+        except sqlite3.Error as e:
+            raise RegistryError(f"registry query failed: {e}") from e
+
+    def bindings_for(self, manifest_id: str) -> list[tuple[str, str]]:
+        """Every ``(alg, key)`` bound to one manifest."""
+        return [(a, k) for a, k in self._db.execute("SELECT alg, key FROM soft_bindings WHERE manifest_id = ? "
+                                                    "ORDER BY alg, key", (manifest_id,))]
+
+    def count_manifest_stores(self) -> int:
+        return int(self._db.execute("SELECT count(*) FROM manifest_stores").fetchone()[0])
+
     def iter_all(self) -> Iterator[StampRecord]:
         try:
             cur = self._db.execute("SELECT * FROM stamps ORDER BY created_at, content_id")
@@ -406,6 +557,12 @@ class Registry:
 
     def integrity_ok(self) -> bool:
         return self._db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def _now() -> str:
+    import datetime as dt
+
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")
 
 
 def export_records(records: list[StampRecord], fmt: str) -> str:

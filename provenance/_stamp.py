@@ -15,7 +15,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ._c2pa import ManifestSpec, build_manifest, sign_asset
+from ._c2pa import ManifestSpec, build_manifest, manifest_store_label, sign_asset_with_store
 from ._errors import OutputError, OutputExistsError
 from ._imageio import (
     MAX_PIXELS,
@@ -33,6 +33,7 @@ from ._payload import new_content_id, normalize_content_id
 from ._record import GenerationRecord
 from ._fingerprint import pdq_hash, perceptual_hash
 from ._registry import Registry, StampRecord
+from ._softbinding import image_bindings
 from ._version import __version__
 from .watermark import DEFAULT_METHOD, get_method
 
@@ -66,9 +67,18 @@ class StampResult:
     pdq_quality: int | None = None
     source_sha256: str | None = None  # of the file stamped (stamp_file); None for pixels stamped in memory
     generator: str | None = None  # the tool the record names (ComfyUI, AUTOMATIC1111, ...), when it names one
+    manifest_id: str | None = None  # the signed manifest's label (urn:c2pa:...), its id in a resolution service
+    published: list[dict] = field(default_factory=list)  # per --publish service: endpoint, manifest id or error
+    #: The signed manifest store alone (what a resolution service keeps) and the soft bindings
+    #: (alg, key) it is registered and published under; not part of the JSON result.
+    manifest_store: bytes | None = field(default=None, repr=False)
+    bindings: list[tuple[str, str]] = field(default_factory=list, repr=False)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        d = asdict(self)
+        d.pop("manifest_store")
+        d.pop("bindings")
+        return d
 
 
 class _Timer:
@@ -115,20 +125,22 @@ def stamp_image(image: LoadedImage, *, fmt: str, identity: SigningIdentity, reco
                            icc_profile=image.icc_profile, quality=quality)
     t = timer.lap("encode", t)
 
+    look = pdq_hash(marked)
     spec = ManifestSpec(title=title, software=SOFTWARE, content_id=content_id, method=method, record=record,
                         parent=parent, parent_action=parent_action, thumbnail=thumbnail,
-                        source_sha256=source_sha256)
-    signed = sign_asset(encoded, mime_type(fmt), spec, identity)
+                        source_sha256=source_sha256, pdq=look.hash if look.usable else None)
+    signed, store = sign_asset_with_store(encoded, mime_type(fmt), spec, identity)
     t = timer.lap("sign", t)
 
     result = StampResult(
         content_id=content_id, method=method, format=fmt, width=image.width, height=image.height,
         sha256=hashlib.sha256(signed).hexdigest(), phash=perceptual_hash(marked),
         signer=identity.signer_name, bytes=len(signed), timings_ms=timer.ms, source_sha256=source_sha256,
-        generator=record.generator,
+        generator=record.generator, manifest_id=manifest_store_label(store), manifest_store=store,
     )
-    look = pdq_hash(marked)
     result.pdq, result.pdq_quality = look.hash, look.quality
+    result.bindings = image_bindings(marked, content_id=content_id, method=method, pdq=look.hash,
+                                     pdq_quality=look.quality)
     timer.lap("hash", t)
     return signed, result, build_manifest(spec, parent_label="parent" if parent else None)
 
@@ -264,7 +276,8 @@ def _stamp_loaded(image: LoadedImage, t0: float, *, src_p: Path | None, dst_p: P
             )
             if in_place:
                 _check_unchanged(src_p, source_sha256)  # before the registry learns of a stamp we would not write
-            registry.add(row)
+            registry.add(row, manifest=(result.manifest_id, result.manifest_store, result.bindings)
+                         if result.manifest_id and result.manifest_store else None)
             committed = not in_place
             result.registry = str(registry.path)
             result.timings_ms["registry"] = round((time.perf_counter() - t) * 1000.0, 2)

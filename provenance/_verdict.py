@@ -174,6 +174,25 @@ def _maker_sentence(maker: MakerMatch, source: str, *, labelled: bool, ai: bool 
     return f"{said}." if labelled else f"{said}; nothing in the file says whether it is AI-generated or a camera photo."
 
 
+def _resolver_rule(reg) -> tuple[str, str | None, float, str]:
+    """Credentials a resolution service returned for this image, once its checks held: what they
+    declare, who signed them, and whether these are the signed pixels. A copy whose pixels differ
+    is said to be one (re-encoded, resized), never called tampered: the hard binding covers the
+    file that was signed, and this is not that file."""
+    trusted = reg.status == "trusted"
+    who = f"{reg.signer or 'an unknown signer'}" + ("" if trusted else ", a signer not in the trust list")
+    where = f"Content Credentials recovered from {reg.endpoint} (manifest {reg.manifest_id}), signed by {who},"
+    pixels = (" Its pixels differ from the signed image's (expected for a re-encoded or resized copy); its "
+              "watermark and fingerprint match that image." if reg.pixels == "differ"
+              else " Its pixels are the signed image's.")
+    if reg.ai_generated:
+        return ("resolver-c2pa-ai", "ai-generated", 0.99 if trusted else 0.95, f"{where} declare it AI-generated.{pixels}")
+    if reg.ai_generated is False:
+        return ("resolver-c2pa-camera", "camera-signed", 0.9 if trusted else 0.8,
+                f"{where} declare a camera capture ({(reg.digital_source_type or '').rsplit('/', 1)[-1]}).{pixels}")
+    return ("resolver-c2pa", None, 0.0, f"{where} declare no digital source type.{pixels}")
+
+
 def fuse(report: VerifyReport) -> Verdict:
     c2pa, meta, reg, forensics = report.c2pa, report.metadata, report.registry, report.forensics
     strong_ours = report.strong_marks
@@ -206,6 +225,8 @@ def fuse(report: VerifyReport) -> Verdict:
             f"record that {declared.maker.display} created it (a generator)"
         fired.append(("c2pa-ai-expired", "ai-generated", 0.85 if c2pa.ai_generated else 0.8,
                       f"Content Credentials signed by {_signed_by(c2pa)} {how_said}; the signature verifies."))
+    if reg.match == "resolver":  # a signed manifest whose bindings and fingerprint fit this image
+        fired.append(_resolver_rule(reg))
     if strong_ours:
         w = strong_ours[0]
         fired.append(("watermark-ours", "ai-generated", 0.99,
@@ -220,7 +241,7 @@ def fuse(report: VerifyReport) -> Verdict:
     # A match by look says "near-duplicate of stamp X", not "AI-generated": an unstamped original
     # looks exactly like its stamp. It raises the label only with the file's own backing, or
     # when the file is byte for byte the stamped output.
-    use_registry = reg.match == "watermark"
+    use_registry = reg.match in ("watermark", "resolver")
     if reg.match == "fingerprint":
         rec = reg.record or {}
         if reg.identical_file:

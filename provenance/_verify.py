@@ -45,6 +45,10 @@ class VerifyOptions:
     #: Our watermarks' fast scan only (``--fast``): the stamped geometry, no search for scaled,
     #: rotated, stretched or flipped copies. Default: the full detectors.
     fast_watermarks: bool = False
+    #: Soft Binding Resolution services to ask when the file holds no manifest and the local
+    #: registry has none for it (provenance._resolver.HttpResolver, or any object with its
+    #: methods); empty: none is asked, and no request leaves this machine.
+    resolvers: tuple = ()
 
 
 def merge_errors(errors: list[EvidenceError]) -> list[EvidenceError]:

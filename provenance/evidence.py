@@ -261,7 +261,7 @@ class MetadataEvidence(_Read):
 class RegistryEvidence(_Read):
     """What the registry of stamps (or a resolver) answered for this file (``registry``)."""
 
-    match: str = "none"  # none | watermark | fingerprint (| resolver)
+    match: str = "none"  # none | watermark | fingerprint | resolver
     scheme: str | None = None
     hash: str | None = None  # fingerprint matches: sha256 | pdq | phash
     distance: int | None = None
@@ -272,10 +272,29 @@ class RegistryEvidence(_Read):
     ambiguous: int | None = None
     fingerprint: dict | None = None
     reason: str | None = None
+    # match "resolver" (provenance._recover): the service, the manifest it returned, what was
+    # looked up, the manifest's status (trusted | valid) and whether these are the signed pixels
+    # (identical | differ), who signed it, and the soft-binding checks. ``rejected``: manifests a
+    # service returned that failed a check, with the reason (any match value).
+    endpoint: str | None = None
+    manifest_id: str | None = None
+    looked_up: dict | None = None
+    status: str | None = None
+    pixels: str | None = None
+    signer: str | None = None
+    issuer: str | None = None
+    claim_generator: str | None = None
+    digital_source_type: str | None = None
+    ai_generated: bool | None = None
+    similarity: float | None = None
+    soft_bindings: list[dict] | None = None
+    rejected: list[dict] | None = None
     as_read: dict | None = _as_read()
 
     _OMIT_NONE = ("scheme", "hash", "distance", "max_distance", "record", "identical_file", "ambiguous",
-                  "fingerprint", "reason")
+                  "fingerprint", "reason", "endpoint", "manifest_id", "looked_up", "status", "pixels", "signer",
+                  "issuer", "claim_generator", "digital_source_type", "ai_generated", "similarity",
+                  "soft_bindings", "rejected")
 
     def to_dict(self) -> dict:
         d = super().to_dict()

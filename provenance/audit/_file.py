@@ -36,6 +36,8 @@ class AuditFileOptions:
     fingerprint: str = ""  # the cache rows these options may use (``options_fingerprint``)
     thumbnails: bool = False
     memory_mb: int | None = None  # the worker's memory guard, named in an out-of-memory row
+    resolvers: tuple[str, ...] = ()  # Soft Binding Resolution service URLs (verify --resolver)
+    resolver_timeout: float = 5.0
 
     def verify_options(self, registry=None):
         """The VerifyOptions these stand for, with ``registry`` (an open Registry) for the lookup."""
@@ -44,7 +46,15 @@ class AuditFileOptions:
         return VerifyOptions(trust_anchors_pem=self.trust_anchors_pem, public_trust=self.public_trust, registry=registry, forensics=self.forensics,
                              watermark_methods=list(self.watermark_methods) if self.watermark_methods else None,
                              fast_watermarks=self.fast_watermarks, registry_note=self.registry_note,
-                             max_pixels=self.max_pixels)
+                             max_pixels=self.max_pixels, resolvers=_resolvers(self.resolvers, self.resolver_timeout))
+
+
+def _resolvers(urls: tuple[str, ...], timeout: float) -> tuple:
+    if not urls:
+        return ()
+    from .._resolver import HttpResolver
+
+    return tuple(HttpResolver(u, timeout=timeout) for u in urls)
 
 
 @dataclass

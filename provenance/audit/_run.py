@@ -54,6 +54,8 @@ class AuditOptions:
     engine: str = "local"  # local: this machine's process pool; ray: a Ray cluster (audit/_ray.py)
     ray_address: str | None = None  # None: Ray starts a local instance
     shard_size: int = 16  # files per Ray task
+    resolvers: tuple[str, ...] = ()  # Soft Binding Resolution services (verify --resolver)
+    resolver_timeout: float = 5.0
 
 
 @dataclass
@@ -195,7 +197,8 @@ def audit_paths(roots: list[str], options: AuditOptions, *, jsonl: str | None = 
         registry_note=options.registry_note, forensics=options.forensics,
         watermark_methods=tuple(options.watermark_methods) if options.watermark_methods else None,
         fast_watermarks=options.fast_watermarks, max_pixels=options.max_pixels, cache_path=options.cache_path,
-        thumbnails=html is not None, memory_mb=options.memory_mb)
+        thumbnails=html is not None, memory_mb=options.memory_mb, resolvers=tuple(options.resolvers),
+        resolver_timeout=options.resolver_timeout)
     if options.registry_path:
         from .._registry import Registry
 

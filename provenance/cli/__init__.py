@@ -18,7 +18,7 @@ import os
 import sys
 from importlib.metadata import entry_points
 
-from . import audit, generate, keys, registry, stamp, trust, verify, watch, watermark
+from . import audit, generate, keys, registry, serve, stamp, trust, verify, watch, watermark
 
 from ._base import (
     AUDIT_FAIL_ON,
@@ -38,7 +38,7 @@ from ._base import (
 )
 
 #: The commands of this package, in the order ``--help`` lists them.
-COMMANDS = (keys, trust, stamp, watch, watermark, verify, generate, audit, registry)
+COMMANDS = (keys, trust, stamp, watch, watermark, verify, generate, audit, registry, serve)
 #: The entry-point group through which other packages add commands (objects with ``register``).
 COMMAND_GROUP = "provenance.commands"
 

@@ -120,6 +120,12 @@ def add_verify_options(p, *, fail_on: tuple[str, ...] = FAIL_ON) -> None:
     add_fast(p)
     p.add_argument("--no-registry", action="store_true", help="skip the registry lookup")
     p.add_argument("--no-forensics", action="store_true", help="skip the forensic classifier")
+    p.add_argument("--resolver", action="append", metavar="URL",
+                   help="a C2PA Soft Binding Resolution service to recover the Content Credentials of a copy "
+                        "whose metadata is gone (repeatable; default: $PROVENANCE_RESOLVERS, else none: no request "
+                        "leaves this machine)")
+    p.add_argument("--resolver-timeout", type=float, default=5.0, metavar="S",
+                   help="seconds each resolver may take for one file, all its requests together (default 5)")
     add_max_pixels(p)
 
 
@@ -190,6 +196,26 @@ def add_key_options(p) -> None:
     p.add_argument("--cert", help="PEM certificate chain to sign with (leaf first) instead of the keys folder")
     p.add_argument("--key", help="PEM private key matching --cert")
     p.add_argument("--passphrase-file", help=f"file holding the key's passphrase (or set {PASSPHRASE_ENV})")
+
+
+def resolver_urls(args) -> list[str]:
+    """--resolver URLs, else those of PROVENANCE_RESOLVERS (none: no resolver)."""
+    from provenance._resolver import resolvers_from_env
+
+    if args.resolver_timeout <= 0:
+        raise UsageError("--resolver-timeout must be positive")
+    return resolvers_from_env(args.resolver)
+
+
+def resolvers(args) -> tuple:
+    """The resolvers verify asks (provenance._resolver.HttpResolver), each with its timeout."""
+    from provenance import ProvenanceError
+    from provenance._resolver import HttpResolver
+
+    try:
+        return tuple(HttpResolver(u, timeout=args.resolver_timeout) for u in resolver_urls(args))
+    except ProvenanceError as e:
+        raise UsageError(str(e)) from e
 
 
 def existing_registry():

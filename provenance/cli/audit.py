@@ -6,7 +6,7 @@ import os
 import sys
 
 from ._base import (AUDIT_FAIL_ON, EXIT_ERROR, EXIT_FLAGGED, EXIT_OK, SEARCHED, UsageError, add_command,
-                    add_verify_options)
+                    add_verify_options, resolvers)
 
 
 SKIPPED_SHOWN = 20  # skipped images the summary names (the reports list them all)
@@ -39,7 +39,8 @@ def cmd_audit(args) -> int:
         cache_path=None if args.no_cache else str(args.cache or default_cache_path()),
         cache_is_default=not args.cache, follow_symlinks=args.follow_symlinks, skip_hidden=args.skip_hidden,
         allow_inside=args.allow_inside, fail_on=frozenset(args.fail_on), progress=True if args.progress else None,
-        max_pixels=args.max_pixels, engine=args.engine, ray_address=args.ray_address, shard_size=args.shard_size)
+        max_pixels=args.max_pixels, engine=args.engine, ray_address=args.ray_address, shard_size=args.shard_size,
+        resolvers=tuple(r.url for r in resolvers(args)), resolver_timeout=args.resolver_timeout)
     if args.ray_address and args.engine != "ray":
         raise UsageError("--ray-address needs --engine ray")
     if not args.dirs and not args.input_list:

@@ -1,7 +1,7 @@
 """``provenance generate`` and ``provenance bench``: diffusers pipelines, stamped at the source."""
 from __future__ import annotations
 
-from ._base import EXIT_OK, UsageError, add_command, add_json, add_key_options, print_json, signing_identity
+from ._base import EXIT_ERROR, EXIT_OK, UsageError, add_command, add_json, add_key_options, print_json, signing_identity
 
 
 def _load_for_generation(args):
@@ -73,17 +73,23 @@ def cmd_generate(args) -> int:
     finally:
         if registry is not None:
             registry.close()
+    from .stamp import publish_result
+
+    failed = any([publish_result(i.stamp, args) for i in images])
     if args.json:
         print_json({"model": loaded.record.model, "load_seconds": loaded.load_seconds,
                      "images": [{"file": i.path, "seed": i.seed, "content_id": i.content_id,
                                  "sha256": i.stamp.sha256, "watermark_detected": i.watermark_detected,
-                                 "record": i.record.to_dict()} for i in images]})
+                                 "record": i.record.to_dict(), "published": i.stamp.published} for i in images]})
     else:
         for i in images:
             missing = ", WATERMARK NOT DETECTABLE" if i.watermark_detected is False else ""
             print(f"{i.path}: seed {i.seed}, content id {i.content_id}, {i.stamp.width}x{i.stamp.height}, "
                   f"{i.record.seconds:.2f} s/image, signed by {i.stamp.signer}{missing}")
-    return EXIT_OK
+            for p in i.stamp.published:
+                if "manifest_id" in p:
+                    print(f"  published to {p['endpoint']} as {p['manifest_id']}")
+    return EXIT_ERROR if failed else EXIT_OK
 
 
 def _check_generate_size(args) -> None:
@@ -160,6 +166,9 @@ def register(commands) -> None:
     p.add_argument("--vae-slicing", action="store_true", help="decode a batch one image at a time")
     p.add_argument("--attention-slicing", action="store_true", help="compute attention in slices (less memory)")
     p.add_argument("--no-registry", action="store_true", help="do not record the stamps in the registry")
+    from .stamp import add_publish_options
+
+    add_publish_options(p)
     p.add_argument("--quiet-progress", action="store_true", help="no progress bar on stderr")
     add_key_options(p)
     add_json(p)

@@ -1,7 +1,7 @@
 """``provenance stamp``: watermark, metadata and a signed C2PA manifest on an existing image."""
 from __future__ import annotations
 
-from ._base import (EXIT_OK, add_command, add_json, add_key_options, add_max_pixels, print_json, quality,
+from ._base import (EXIT_ERROR, EXIT_OK, add_command, add_json, add_key_options, add_max_pixels, print_json, quality,
                     signing_identity)
 
 
@@ -53,12 +53,48 @@ def _stamp(args) -> int:
     finally:
         if registry is not None:
             registry.close()
+    failed = publish_result(result, args)
     if args.json:
         print_json(result.to_dict())
     else:
         print(f"{result.output}: stamped ({result.format} {result.width}x{result.height}, "
               f"watermark {result.method}, content id {result.content_id}, signed by {result.signer})")
-    return EXIT_OK
+        for p in result.published:
+            print(f"  published to {p['endpoint']} as {p['manifest_id']}" if "manifest_id" in p
+                  else f"  not published to {p['endpoint']}: {p['error']}")
+    return EXIT_ERROR if failed else EXIT_OK
+
+
+def publish_result(result, args) -> bool:
+    """Publish a stamp to every --publish service, recording each outcome in ``result.published``;
+    True when one failed (the stamp itself stands: the file and the local registry have it)."""
+    import sys
+
+    from provenance import ProvenanceError
+    from provenance._publish import publish_stamp, publish_token
+
+    if not args.publish:
+        return False
+    token = publish_token(args.publish_token_file)
+    failed = False
+    for url in args.publish:
+        try:
+            if not result.manifest_store:
+                raise ProvenanceError("no manifest store to publish")
+            result.published.append(publish_stamp(url, result.manifest_store, result.bindings, token=token))
+        except ProvenanceError as e:
+            failed = True
+            result.published.append({"endpoint": url, "error": str(e)})
+            print(f"provenance: error: {result.output}: not published to {url}: {e}", file=sys.stderr)
+    return failed
+
+
+def add_publish_options(p) -> None:
+    p.add_argument("--publish", action="append", metavar="URL",
+                   help="also publish the signed manifest and its soft bindings to this Soft Binding Resolution "
+                        "service (provenance serve; repeatable)")
+    p.add_argument("--publish-token-file", metavar="F",
+                   help="file holding the service's store token (or set PROVENANCE_PUBLISH_TOKEN)")
 
 
 def register(commands) -> None:
@@ -94,6 +130,7 @@ def register(commands) -> None:
     p.add_argument("--thumbnail", action="store_true", help="embed a C2PA thumbnail (slower, larger)")
     p.add_argument("--no-registry", action="store_true", help="do not record the stamp in the registry")
     p.add_argument("--overwrite", action="store_true", help="replace the output if it exists")
+    add_publish_options(p)
     add_max_pixels(p)
     add_key_options(p)
     add_json(p)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import sys
 
 from ._base import (EXIT_ERROR, EXIT_FLAGGED, EXIT_OK, SEARCHED, add_command, add_json, add_verify_options,
-                    existing_registry, print_json)
+                    existing_registry, print_json, resolvers)
 
 
 def _print_report(report) -> None:
@@ -24,7 +24,8 @@ def cmd_verify(args) -> int:
     registry, note = (None, "registry lookup disabled") if args.no_registry else existing_registry()
     options = VerifyOptions(trust_anchors_pem=pem, public_trust=not args.no_public_trust, registry=registry, forensics=not args.no_forensics,
                             watermark_methods=args.method or None, fast_watermarks=args.fast,
-                            max_pixels=args.max_pixels, registry_note=note or "registry lookup disabled")
+                            max_pixels=args.max_pixels, registry_note=note or "registry lookup disabled",
+                            resolvers=resolvers(args))
     flagged = errored = False
     reports = []
     try:
@@ -50,7 +51,8 @@ def register(commands) -> None:
                     "one verdict about each image's origin, with the evidence behind it (C2PA, watermarks, "
                     "metadata, registry, forensics)",
                     "provenance verify photo.jpg\n  provenance verify a.png b.jpg --json\n"
-                    "  provenance verify x.png --trust anchors.pem --fail-on ai,invalid   # exit 3 if flagged")
+                    "  provenance verify x.png --trust anchors.pem --fail-on ai,invalid   # exit 3 if flagged\n"
+                    "  provenance verify stripped.jpg --resolver https://resolver.example   # recover its credentials")
     p.description += "\n\n" + SEARCHED
     p.add_argument("files", nargs="+", metavar="FILE")
     add_verify_options(p)

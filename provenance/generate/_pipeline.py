@@ -440,7 +440,8 @@ class StampedPipeline:
             manifest_json=json.dumps(outcome.manifest, ensure_ascii=False), pdq=r.pdq, pdq_quality=r.pdq_quality,
         )
         try:
-            self.registry.add(row)
+            self.registry.add(row, manifest=(r.manifest_id, r.manifest_store, r.bindings)
+                              if r.manifest_id and r.manifest_store else None)
         except ProvenanceError:
             job.path.unlink(missing_ok=True)  # never leave a stamped file the registry does not know
             raise

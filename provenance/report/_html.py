@@ -87,7 +87,52 @@ gap:2px 10px;margin:0}#detail dt{color:var(--muted)}#detail dd{margin:0;word-bre
 #pageinfo{color:var(--muted)}.note{color:var(--muted);padding:0 24px;margin:4px 0}
 """
 
-_JS = """
+_DETAIL_JS = """
+// The detail panel of one file (the audit report's, and provenance serve's upload page): the
+// evidence of evidence_of(), drawn into body with textContent only (no markup from the data).
+function provenanceDetail(body,d,nameB64){
+"use strict";
+function el(tag,text,cls){var e=document.createElement(tag);if(text!==undefined&&text!==null)e.textContent=String(text);
+  if(cls)e.className=cls;return e;}
+function section(title,pairs){
+  var has=pairs.filter(function(p){return p[1]!==undefined&&p[1]!==null&&p[1]!==""&&!(Array.isArray(p[1])&&!p[1].length);});
+  body.appendChild(el("h3",title));
+  if(!has.length){body.appendChild(el("p","none","empty"));return;}
+  var dl=el("dl");has.forEach(function(p){dl.appendChild(el("dt",p[0]));
+    dl.appendChild(el("dd",Array.isArray(p[1])?p[1].join("\\n"):(typeof p[1]==="object"?JSON.stringify(p[1],null,1):p[1])));});
+  body.appendChild(dl);
+}
+  body.appendChild(el("h2",d.path));
+  if(d.thumb&&d.thumb.indexOf("data:image/jpeg;base64,")===0){var im=el("img");im.alt="";im.src=d.thumb;body.appendChild(im);}
+  if(d.compact)body.appendChild(el("p","Summary row only: a large report keeps the full detail of notable files; "+
+    "the JSONL report holds every file's evidence.","empty"));
+  var v=d.verdict||{};
+  section("Verdict",[["label",v.label],["confidence",v.confidence],["summary",v.summary],["rules",v.rules],
+    ["status",d.status],["reason",d.reason],["from cache",d.cached?"yes":""]]);
+  if(v.conflicts&&v.conflicts.length){body.appendChild(el("h3","Conflicts"));
+    v.conflicts.forEach(function(c){body.appendChild(el("p",c,"conflict"));});}
+  section("How it was made",Object.keys(v.how||{}).map(function(k){return [k,v.how[k]];}));
+  var c=d.c2pa||{};
+  section("Content Credentials (C2PA)",[["status",c.status],["signer",c.signer],["issuer",c.issuer],
+    ["anchored by",c.anchored_by],["claim generator",c.claim_generator],["digital source type",c.digital_source_type],["codes",c.codes]]);
+  section("Watermarks",(d.watermarks||[]).map(function(w){
+    return [w.scheme,(w.payload||"detected")+(w.false_positive_rate!==null&&w.false_positive_rate!==undefined?
+      "  (false-positive rate "+Number(w.false_positive_rate).toExponential(1)+")":"")];}));
+  section("Metadata",Object.keys(d.metadata||{}).map(function(k){return [k,d.metadata[k]];}));
+  var rg=d.registry||{};
+  section("Registry",[["match",rg.match],["content id",rg.content_id],["stamped file",rg.output_path],
+    ["stamped",rg.created_at],["distance",rg.distance],["resolver",rg.endpoint],["manifest",rg.manifest_id],
+    ["manifest status",rg.status],["signer",rg.signer],["pixels",rg.pixels],["record",rg.record],
+    ["rejected",rg.rejected]]);
+  var f=d.forensics||{};
+  section("Forensics (an estimate)",[["p(AI)",f.p_ai],["families",f.families],["model",f.model],["status",f.status]]);
+  section("File",[["sha256",d.sha256],["format",d.format],["size",d.size],["name bytes (base64)",nameB64]]);
+  if(d.errors&&d.errors.length){body.appendChild(el("h3","Errors"));
+    d.errors.forEach(function(e){body.appendChild(el("p",e,"conflict"));});}
+}
+"""
+
+_JS = _DETAIL_JS + """
 (function(){
 "use strict";
 var data=JSON.parse(document.getElementById("evidence").textContent);
@@ -159,14 +204,6 @@ Array.prototype.forEach.call(ths,function(th){
     apply();
   });});
 var panel=document.getElementById("detail"),body=document.getElementById("detail-body");
-function section(title,pairs){
-  var has=pairs.filter(function(p){return p[1]!==undefined&&p[1]!==null&&p[1]!==""&&!(Array.isArray(p[1])&&!p[1].length);});
-  body.appendChild(el("h3",title));
-  if(!has.length){body.appendChild(el("p","none","empty"));return;}
-  var dl=el("dl");has.forEach(function(p){dl.appendChild(el("dt",p[0]));
-    dl.appendChild(el("dd",Array.isArray(p[1])?p[1].join("\\n"):(typeof p[1]==="object"?JSON.stringify(p[1],null,1):p[1])));});
-  body.appendChild(dl);
-}
 function split(v){return v===""?[]:String(v).split("; ");}
 function fromRow(r){  // a summary row's detail: what the row itself holds
   return {path:g(r,"path"),status:g(r,"status"),reason:g(r,"reason"),cached:g(r,"cached"),compact:true,
@@ -179,32 +216,7 @@ function show(i){
   var r=all.filter(function(x){return x.i===i;})[0].r,d=ev[i]||fromRow(r);sel=i;
   Array.prototype.forEach.call(tbody.rows,function(tr){tr.classList.toggle("sel",tr.getAttribute("data-i")===String(i));});
   while(body.firstChild)body.removeChild(body.firstChild);
-  body.appendChild(el("h2",d.path));
-  if(d.thumb&&d.thumb.indexOf("data:image/jpeg;base64,")===0){var im=el("img");im.alt="";im.src=d.thumb;body.appendChild(im);}
-  if(d.compact)body.appendChild(el("p","Summary row only: a large report keeps the full detail of notable files; "+
-    "the JSONL report holds every file's evidence.","empty"));
-  var v=d.verdict||{};
-  section("Verdict",[["label",v.label],["confidence",v.confidence],["summary",v.summary],["rules",v.rules],
-    ["status",d.status],["reason",d.reason],["from cache",d.cached?"yes":""]]);
-  if(v.conflicts&&v.conflicts.length){body.appendChild(el("h3","Conflicts"));
-    v.conflicts.forEach(function(c){body.appendChild(el("p",c,"conflict"));});}
-  section("How it was made",Object.keys(v.how||{}).map(function(k){return [k,v.how[k]];}));
-  var c=d.c2pa||{};
-  section("Content Credentials (C2PA)",[["status",c.status],["signer",c.signer],["issuer",c.issuer],
-    ["anchored by",c.anchored_by],
-    ["claim generator",c.claim_generator],["digital source type",c.digital_source_type],["codes",c.codes]]);
-  section("Watermarks",(d.watermarks||[]).map(function(w){
-    return [w.scheme,(w.payload||"detected")+(w.false_positive_rate!==null&&w.false_positive_rate!==undefined?
-      "  (false-positive rate "+Number(w.false_positive_rate).toExponential(1)+")":"")];}));
-  section("Metadata",Object.keys(d.metadata||{}).map(function(k){return [k,d.metadata[k]];}));
-  var rg=d.registry||{};
-  section("Registry",[["match",rg.match],["content id",rg.content_id],["stamped file",rg.output_path],
-    ["stamped",rg.created_at],["distance",rg.distance]]);
-  var f=d.forensics||{};
-  section("Forensics (an estimate)",[["p(AI)",f.p_ai],["families",f.families],["model",f.model],["status",f.status]]);
-  section("File",[["sha256",d.sha256],["format",d.format],["size",d.size],["name bytes (base64)",g(r,"path_bytes_b64")]]);
-  if(d.errors&&d.errors.length){body.appendChild(el("h3","Errors"));
-    d.errors.forEach(function(e){body.appendChild(el("p",e,"conflict"));});}
+  provenanceDetail(body,d,g(r,"path_bytes_b64"));
   panel.hidden=false;
 }
 tbody.addEventListener("click",function(e){var tr=e.target.closest("tr");if(tr)show(parseInt(tr.getAttribute("data-i"),10));});
@@ -264,7 +276,12 @@ def evidence_of(row: dict, report: VerifyReport | dict | None, thumb: bytes | No
                     for w in report.detected_marks],
         metadata={**{f"generator {k}": val for k, val in gen.items()}, **{f"camera {k}": val for k, val in camera.items()}},
         registry={"match": reg.match, "content_id": reg.record_id, "output_path": rec.get("output_path"),
-                  "created_at": rec.get("created_at"), "distance": reg.distance},
+                  "created_at": rec.get("created_at"), "distance": reg.distance, "endpoint": reg.endpoint,
+                  "manifest_id": reg.manifest_id, "status": reg.status, "signer": reg.signer, "pixels": reg.pixels,
+                  "record": {k: _clip(val) for k, val in (reg.record_generation or {}).items()
+                             if k in ("model", "prompt", "seed", "steps", "generator", "source")} or None
+                  if reg.match == "resolver" else None,
+                  "rejected": [f"{r.get('manifest_id')}: {_clip(r.get('reason'))}" for r in reg.rejected or []]},
         forensics={"p_ai": None if f.p_ai is None else f"{float(f.p_ai):.2f}", "model": f.model,
                    "status": f.status or f.reason,
                    "families": ", ".join(f"{k} {float(s):.2f}" for k, s in list(fam.items())[:3]) if fam else None},

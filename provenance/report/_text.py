@@ -45,6 +45,16 @@ def render_text(report: VerifyReport) -> str:
             lines.append(f"    stamp {cand['content_id']} ({dist}"
                          f"{'; ' + cand['pdq_transform'] if cand.get('pdq_transform') else ''}), "
                          f"stamped {cand.get('created_at')}, {cand.get('output_path')}")
+    elif reg.match == "resolver":
+        pixels = "pixels differ from the signed image's" if reg.pixels == "differ" else "the signed pixels"
+        lines.append(f"  resolver: {reg.endpoint}, manifest {reg.manifest_id} ({reg.status}, signed by "
+                     f"{reg.signer}; {pixels})")
+        gen = reg.record_generation or {}
+        shown = {k: gen.get(k) for k in ("model", "prompt", "seed", "steps", "generator") if gen.get(k) not in (None, "")}
+        if shown:
+            lines.append("    record: " + ", ".join(f"{k}={printable(str(v))[:120]}" for k, v in shown.items()))
+    for r in reg.rejected or []:
+        lines.append(f"  resolver: rejected manifest {r.get('manifest_id')} from {r.get('endpoint')}: {r.get('reason')}")
     if report.forensics.p_ai is not None:
         lines.append(f"  forensics: p_ai={report.forensics.p_ai:.2f} (an estimate)")
     lines += [f"  conflict: {conflict}" for conflict in v.conflicts]

@@ -22,9 +22,9 @@ MEMBERS = {f.name for f in dataclasses.fields(VerifyReport)} - {"file", "sha256"
 
 
 def test_the_table_holds_every_collector_in_order():
-    """This package's three and the detectors' three (through the entry point), unique names, in order."""
+    """This package's four and the detectors' three (through the entry point), unique names, in order."""
     names = [c.name for c in collectors()]
-    assert names == ["c2pa", "watermarks", "public_watermarks", "metadata", "registry", "forensics"]
+    assert names == ["c2pa", "watermarks", "public_watermarks", "metadata", "registry", "resolver", "forensics"]
     orders = [c.order for c in collectors()]
     assert orders == sorted(orders)
 

@@ -247,7 +247,7 @@ def test_too_small_image_is_refused(tmp_path, identity):
 
 def test_registry_failure_removes_the_output(tmp_path, photo_png, identity, registry, monkeypatch):
     """If the registry cannot record a stamp, the stamped file is removed again."""
-    def fail(record):
+    def fail(record, **kwargs):
         raise RegistryError("disk full")
 
     monkeypatch.setattr(registry, "add", fail)

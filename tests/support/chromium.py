@@ -116,6 +116,22 @@ class Browser:
         self.evaluate(f"document.querySelector({json.dumps(selector)}).focus()")
         self.call("Input.insertText", {"text": text}, session=True)
 
+    def set_files(self, selector: str, paths: list[str]) -> None:
+        """Choose files in an ``<input type=file>`` as a user's file dialog would."""
+        root = self.call("DOM.getDocument", {}, session=True)["root"]["nodeId"]
+        node = self.call("DOM.querySelector", {"nodeId": root, "selector": selector}, session=True)["nodeId"]
+        self.call("DOM.setFileInputFiles", {"nodeId": node, "files": [str(p) for p in paths]}, session=True)
+
+    def wait_for(self, expression: str, *, timeout: float | None = None):
+        """Poll ``expression`` until it is truthy; its value (None after ``timeout``)."""
+        deadline = time.monotonic() + (timeout or self.timeout)
+        while time.monotonic() < deadline:
+            value = self.evaluate(expression)
+            if value:
+                return value
+            time.sleep(0.1)
+        return None
+
     def screenshot(self, path: str | os.PathLike[str]) -> Path:
         data = self.call("Page.captureScreenshot", {"format": "png"}, session=True)["data"]
         Path(path).write_bytes(base64.b64decode(data))
