@@ -36,6 +36,9 @@ def _printer(args):
             tool = f"{event.generator}, " if event.generator else ""
             print(f"{printable(event.output or event.file)}: stamped from {printable(event.file)} "
                   f"({tool}content id {event.content_id})", flush=True)
+            for p in event.published or ():
+                if "manifest_id" in p:
+                    print(f"  published to {p['endpoint']} as {p['manifest_id']}", flush=True)
         # errors are logged on stderr by the watcher; skips only with -v (and in --json)
     return on_event
 
@@ -53,7 +56,8 @@ def cmd_watch(args) -> int:
     options = WatchOptions(dirs=args.dirs, out_dir=args.out_dir, in_place=args.in_place, backup=args.backup,
                            once=args.once, settle=args.settle, poll_interval=args.poll_interval,
                            backend="poll" if args.poll else "auto", record=_record(args), method=args.method,
-                           quality=args.quality, max_pixels=args.max_pixels, exclude=tuple(args.exclude or ()))
+                           quality=args.quality, max_pixels=args.max_pixels, exclude=tuple(args.exclude or ()),
+                           publish=tuple(args.publish or ()), publish_token=_publish_token(args))
     identity = signing_identity(args)  # before watching: a missing key is an error now, not per file
     with Registry() as registry:
         watcher = Watcher(options, identity=identity, registry=registry, on_event=_printer(args))
@@ -66,9 +70,21 @@ def cmd_watch(args) -> int:
         finally:  # Ctrl-C included: the observer thread stops, the registry closes
             watcher.close()
     if args.once:
-        print(f"provenance: {counts['stamped']} stamped, {counts['skipped']} skipped, {counts['error']} failed",
-              file=sys.stderr)
-    return EXIT_ERROR if counts["error"] else EXIT_OK
+        unpublished = f", {watcher.unpublished} not published" if args.publish else ""
+        print(f"provenance: {counts['stamped']} stamped, {counts['skipped']} skipped, {counts['error']} failed"
+              f"{unpublished}", file=sys.stderr)
+    return EXIT_ERROR if counts["error"] or watcher.unpublished else EXIT_OK
+
+
+def _publish_token(args) -> str | None:
+    from provenance._publish import publish_token
+
+    if not args.publish:
+        return None
+    for url in args.publish:
+        if not url.startswith(("http://", "https://")):
+            raise UsageError(f"--publish {url}: give an http:// or https:// URL")
+    return publish_token(args.publish_token_file)
 
 
 def register(commands) -> None:
@@ -77,7 +93,9 @@ def register(commands) -> None:
     p = add_command(commands, "watch", cmd_watch,
                     "stamp every new image saved under the folders (A1111/Forge, ComfyUI, InvokeAI, Fooocus "
                     "outputs), from the generation record the tool wrote into it",
-                    "provenance watch ~/ComfyUI/output --out-dir ~/stamped")
+                    "provenance watch ~/ComfyUI/output --out-dir ~/stamped\n"
+                    "  provenance watch ~/ComfyUI/output --out-dir ~/stamped --publish https://credentials.example.org "
+                    "--publish-token-file ~/.publish-token")
     p.add_argument("dirs", nargs="+", metavar="DIR", help="folders to watch, recursively")
     where = p.add_mutually_exclusive_group()
     where.add_argument("--out-dir", metavar="OUT",
@@ -85,6 +103,9 @@ def register(commands) -> None:
     where.add_argument("--in-place", action="store_true",
                        help="replace each file by its stamped self, atomically (PNG, JPEG, WebP)")
     p.add_argument("--backup", action="store_true", help="with --in-place: keep each original as NAME.bak")
+    from .stamp import add_publish_options
+
+    add_publish_options(p)
     p.add_argument("--once", action="store_true",
                    help="stamp what is there now, then exit (1 if any file failed)")
     p.add_argument("--exclude", action="append", metavar="GLOB",

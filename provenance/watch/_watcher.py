@@ -55,6 +55,10 @@ class WatchOptions:
     #: glob patterns of files and folders left alone, matched against the path under the watched
     #: folder and each of its parts (``thumbnails``: InvokeAI's gallery thumbnails; ``*-grids``)
     exclude: tuple[str, ...] = ()
+    #: Soft Binding Resolution services each stamp is also published to (``--publish``), and the
+    #: store token (``--publish-token-file`` / PROVENANCE_PUBLISH_TOKEN).
+    publish: tuple[str, ...] = ()
+    publish_token: str | None = None
 
 
 @dataclass
@@ -69,6 +73,8 @@ class WatchEvent:
     reason: str | None = None
     error: str | None = None
     seconds: float | None = None  # from the file being seen to its stamped copy written
+    #: per --publish service: {"endpoint", "manifest_id", "bindings"} or {"endpoint", "error"}
+    published: list[dict] | None = None
 
     def to_dict(self) -> dict:
         return {k: v for k, v in asdict(self).items() if v is not None}
@@ -105,6 +111,7 @@ class Watcher:
         self.finished: dict[str, tuple[int, int]] = {}  # path -> (size, mtime) when it was last dealt with
         self.source = None
         self.counts = {"stamped": 0, "skipped": 0, "error": 0}
+        self.unpublished = 0  # stamps a --publish service did not take (the stamps stand)
 
     @property
     def _give_up(self) -> float:
@@ -240,8 +247,29 @@ class Watcher:
                             max_pixels=self.options.max_pixels, from_metadata=True,
                             in_place=self.options.in_place, backup=self.options.backup)
         self.index.add(result.source_sha256, result.content_id, result.output)
-        return WatchEvent("stamped", path, output=result.output, content_id=result.content_id,
-                          generator=result.generator)
+        event = WatchEvent("stamped", path, output=result.output, content_id=result.content_id,
+                           generator=result.generator)
+        if self.options.publish:
+            event.published = self._publish(result)
+        return event
+
+    def _publish(self, result) -> list[dict]:
+        """Publish a stamp to every service; a service that refuses or is down is logged and counted
+        (``unpublished``): the stamp stands, the file and the local registry have it."""
+        from .._publish import publish_stamp
+
+        out = []
+        for url in self.options.publish:
+            try:
+                if not result.manifest_store:
+                    raise ProvenanceError("no manifest store to publish")
+                out.append(publish_stamp(url, result.manifest_store, result.bindings,
+                                         token=self.options.publish_token))
+            except ProvenanceError as e:
+                log.error("%s: stamped, but not published to %s: %s", result.output, url, e)
+                self.unpublished += 1
+                out.append({"endpoint": url, "error": str(e)})
+        return out
 
     def _excluded(self, path: str) -> bool:
         if not self.options.exclude:

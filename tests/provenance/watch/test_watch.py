@@ -388,3 +388,50 @@ def test_excluded_folders_are_left_alone(tmp_path, identity, registry):
     assert watcher.run() == {"stamped": 1, "skipped": 0, "error": 0}
     watcher.close()
     assert [Path(e.file).name for e in events] == ["a.png"]
+
+
+def test_watch_publishes_each_stamp_to_a_resolution_service(tmp_path, capsys, monkeypatch):
+    """watch --publish: every stamp goes to a real service (uvicorn on loopback) as it is made, and a
+    stripped copy recovers its credentials from that service with --resolver; a service that is down
+    is an error on stderr and exit 1, the stamp standing."""
+    pytest.importorskip("starlette")
+    from provenance.serve import TokenStore, new_token
+
+    from support.service import running_service
+
+    tokens = tmp_path / "tokens.txt"
+    token_file = tmp_path / "publish.token"
+    token_file.write_text(new_token(tokens))
+    token_file.chmod(0o600)
+    monkeypatch.setenv("PROVENANCE_HOME", str(tmp_path / "home"))
+    watched = tmp_path / "output"
+    watched.mkdir()
+    write_tool_png(watched / "a.png", "a1111", size=512)
+    assert run_cli(capsys, "keys", "init", "--org", "Watch Studio")[0] == 0
+    with running_service(tmp_path / "service.sqlite", tokens=TokenStore.load(tokens)) as url:
+        code, out, err = run_cli(capsys, "watch", str(watched), "--out-dir", str(tmp_path / "out"), "--once",
+                                 "--json", "--settle", "0.2", "--publish", url, "--publish-token-file", str(token_file))
+        assert code == 0, err
+        [line] = [json.loads(x) for x in out.splitlines()]
+        assert line["event"] == "stamped" and line["published"][0]["endpoint"] == url + "/v1"
+        stamped = Path(line["output"])
+        copy = tmp_path / "copy.png"
+        Image.open(stamped).convert("RGB").save(copy)  # pixels only: no manifest, no metadata
+        from provenance import load_identity
+
+        anchors = tmp_path / "anchors.pem"
+        anchors.write_bytes(load_identity().anchors_pem)
+        monkeypatch.setenv("PROVENANCE_HOME", str(tmp_path / "home-fresh"))
+        code, out, err = run_cli(capsys, "verify", str(copy), "--resolver", url, "--trust", str(anchors), "--json",
+                                 "--no-forensics")
+        report = json.loads(out)[0]
+        assert report["registry"]["match"] == "resolver", report["registry"]
+        assert report["registry"]["manifest_id"] == line["published"][0]["manifest_id"]
+    monkeypatch.setenv("PROVENANCE_HOME", str(tmp_path / "home"))
+    write_tool_png(watched / "b.png", "a1111", size=512, seed=5)
+    code, out, err = run_cli(capsys, "watch", str(watched), "--out-dir", str(tmp_path / "out"), "--once", "--json",
+                             "--settle", "0.2", "--publish", url, "--publish-token-file", str(token_file))
+    lines = [json.loads(x) for x in out.splitlines()]
+    b = next(x for x in lines if x["file"].endswith("b.png"))
+    assert code == 1 and b["event"] == "stamped" and "error" in b["published"][0]
+    assert "not published" in err and Path(b["output"]).exists()
