@@ -20,7 +20,7 @@ from typing import Callable
 
 from ._errors import ProvenanceError
 from ._imageio import MAX_FILE_BYTES, MAX_PIXELS, LoadedImage, decode_image, read_bytes, sniff_format
-from ._registry import Registry
+from ._registry_backend import RegistryBackend
 from ._text import printable
 from ._verdict import fuse
 from .collectors import CollectContext
@@ -34,7 +34,7 @@ __all__ = ["SCHEMA", "VerifyOptions", "VerifyReport", "merge_errors", "verify_by
 @dataclass
 class VerifyOptions:
     trust_anchors_pem: bytes = b""
-    registry: Registry | None = None
+    registry: RegistryBackend | None = None
     forensics: bool = True
     watermark_methods: list[str] | None = None  # None: every registered, installed method
     max_pixels: int = MAX_PIXELS  # larger images are not decoded (their bytes are still read)

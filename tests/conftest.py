@@ -46,3 +46,8 @@ def shared_data() -> Path:
     if not (SHARED_DATA / "real" / "MANIFEST.csv").exists():
         pytest.skip("../shared/data is not present")
     return SHARED_DATA
+
+
+# A real PostgreSQL server (session) and a fresh database per test: tests/support/postgres.py.
+from support.postgres import postgres_server, postgres_url  # noqa: E402,F401
+from support.registries import registry, registry_location  # noqa: E402,F401

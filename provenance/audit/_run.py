@@ -34,7 +34,7 @@ class AuditOptions:
     """How to audit: verify options (as ``verify``), the pool, the cache and the walk rules."""
 
     trust_anchors_pem: bytes = b""
-    registry_path: str | None = None  # None: no registry lookup
+    registry_path: str | None = None  # a SQLite file or a postgresql:// URL (open_registry); None: no lookup
     registry_note: str = "registry lookup disabled"  # the reports' reason when registry_path is None
     forensics: bool = True
     watermark_methods: list[str] | None = None
@@ -143,9 +143,9 @@ def audit_paths(roots: list[str], options: AuditOptions, *, jsonl: str | None = 
         fast_watermarks=options.fast_watermarks, max_pixels=options.max_pixels, cache_path=options.cache_path,
         thumbnails=html is not None, memory_mb=options.memory_mb)
     if options.registry_path:
-        from .._registry import Registry
+        from .._registry_backend import open_registry
 
-        with Registry(options.registry_path) as reg:  # its location and size are part of the key
+        with open_registry(options.registry_path) as reg:  # its location and size are part of the key
             fingerprint = options_fingerprint(file_options.verify_options(reg))
     else:
         fingerprint = options_fingerprint(file_options.verify_options())
