@@ -54,11 +54,13 @@ class PostgresServer:
             log = self.log.read_text(errors="replace") if self.log.exists() else ""
             raise RuntimeError(f"{' '.join(cmd)} failed ({out.returncode}): {out.stderr}{out.stdout}\n{log}")
 
-    def start(self) -> PostgresServer:
+    def start(self, *, settings: dict[str, str] | None = None) -> PostgresServer:
+        """initdb and start; ``settings``: server parameters over the tests' (no fsync: a throw-away cluster)."""
         self._run(str(self.bin / "initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust",
                   "--encoding=UTF8", "--no-sync", "--no-instructions")
-        options = (f"-k {self.root} -p {PORT} -c listen_addresses='' -c fsync=off -c synchronous_commit=off "
-                   "-c full_page_writes=off -c max_connections=60 -c shared_buffers=64MB")
+        params = {"listen_addresses": "''", "fsync": "off", "synchronous_commit": "off", "full_page_writes": "off",
+                  "max_connections": "60", "shared_buffers": "64MB", **(settings or {})}
+        options = f"-k {self.root} -p {PORT} " + " ".join(f"-c {k}={v}" for k, v in params.items())
         self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-w", "-t", "60",
                   "-o", options, "start")
         return self

@@ -4,6 +4,7 @@ does: test_registry_contract.py."""
 from __future__ import annotations
 
 import multiprocessing as mp
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -55,6 +56,55 @@ def test_eight_processes_stamping_at_once_lose_no_row(postgres_url):
         assert {r.content_id for r in reg.iter_all()} == set(ids)
         for r in list(reg.iter_all())[::37]:
             assert [m.record.content_id for m in reg.find_similar(pdq=[r.pdq], pdq_max=0)] == [r.content_id]
+
+
+def _real_stamper(url: str, sources: list[str], out_dir: str, queue) -> None:
+    """``provenance stamp`` as a library call: each source stamped into the PostgreSQL registry."""
+    from provenance import load_identity, stamp_file
+
+    identity = load_identity()
+    done = []
+    for src in sources:
+        with open_registry(url) as reg:
+            result = stamp_file(src, Path(out_dir) / (Path(src).stem + ".stamped.png"), identity=identity,
+                                registry=reg)
+        done.append((result.content_id, result.sha256, result.output))
+    queue.put(done)
+
+
+@pytest.mark.slow
+def test_eight_processes_really_stamping_lose_no_row(postgres_url, identity, tmp_path):
+    """Eight processes running real stamps (watermark, manifest, signature, registry row) into one
+    PostgreSQL registry at once: every stamp is there with the stamped file's sha256 and source."""
+    import hashlib
+
+    from PIL import Image
+
+    from support import natural_image
+
+    srcs = []
+    for i in range(PROCESSES * 2):
+        p = tmp_path / f"src{i:02d}.png"
+        Image.fromarray(natural_image(256, 256, seed=100 + i)).save(p)
+        srcs.append(str(p))
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    procs = [ctx.Process(target=_real_stamper, args=(postgres_url, srcs[2 * i:2 * i + 2], str(tmp_path), queue))
+             for i in range(PROCESSES)]
+    for p in procs:
+        p.start()
+    stamped = [s for _ in procs for s in queue.get(timeout=600)]
+    for p in procs:
+        p.join(timeout=60)
+        assert p.exitcode == 0
+    assert len(stamped) == PROCESSES * 2
+    with open_registry(postgres_url) as reg:
+        assert reg.count() == PROCESSES * 2 and reg.integrity_ok()
+        for content_id, sha256, output in stamped:
+            row = reg.get(content_id)
+            assert row.sha256 == sha256 == hashlib.sha256(Path(output).read_bytes()).hexdigest()
+            src = srcs[int(output.rsplit("src", 1)[1][:2])]
+            assert reg.find_by_source_sha256(hashlib.sha256(Path(src).read_bytes()).hexdigest()) == [row]
 
 
 def _open_and_add(url: str, queue) -> None:
