@@ -22,7 +22,7 @@ processes queue on the write lock instead of failing or corrupting the file.
 
 This is the embedded backend (the default); ``provenance._registry_pg`` is the PostgreSQL one for
 a shared registry, with the same methods (``provenance._registry_backend.RegistryBackend``, checked
-by tests/provenance/registry/test_contract.py). The row type, the index codes and the distance
+by tests/provenance/registry/test_registry_contract.py). The row type, the index codes and the distance
 checks below are shared by both.
 """
 from __future__ import annotations
@@ -215,12 +215,16 @@ def _index_rows(record: StampRecord) -> tuple[tuple, list[tuple[int, int]]]:
     return row, [(c, key) for c in codes]
 
 
-def _probe_plan(kind: str, values: Sequence[int], limit: int) -> tuple[list[tuple[int, int]], int]:
+def _probe_plan(kind: str, values: Sequence[int], limit: int) -> tuple[list[tuple[int, int]] | None, int]:
     """The (query number, index code) pairs a lookup of ``kind`` hashes within ``limit`` bits
-    probes, and the hits a stamp needs among one query's probes to be a candidate (module doc)."""
+    probes, and the hits a stamp needs among one query's probes to be a candidate (module doc).
+    None instead of the pairs: the limit is wider than any probe finds exactly (pHash 7, PDQ 31
+    bits), so every stamp with that hash is a candidate (a scan, never a miss)."""
     radius, hits = _PROBE[kind]
     if limit > _exact_limit(kind, radius, hits):  # a wider threshold than the default: probe wider
         radius, hits = 1, 1
+        if limit > _exact_limit(kind, radius, hits):
+            return None, 0
     return [(i, c) for i, v in enumerate(values) for c in _probes(v, kind, radius)], hits
 
 
@@ -430,6 +434,8 @@ class Registry:
         hashes as unsigned integers): a superset of those that do (module doc), usually with
         stamps that share a chunk by chance."""
         plan, hits = _probe_plan(kind, values, limit)
+        if plan is None:
+            return {key for (key,) in self._db.execute(f"SELECT key FROM fingerprints WHERE {kind} IS NOT NULL")}
         if not plan:
             return set()
         # Integers this code made, so they go into the statement as literals: one statement of

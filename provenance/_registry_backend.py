@@ -13,7 +13,7 @@ opens a registry (stamp, generate, verify, audit, watch, ``registry``) goes thro
   user's data folder (as before there was a choice).
 
 A method added to the registry goes into :class:`RegistryBackend`, into both backends, and into the
-contract tests (tests/provenance/registry/test_contract.py), which run every backend.
+contract tests (tests/provenance/registry/test_registry_contract.py), which run every backend.
 """
 from __future__ import annotations
 

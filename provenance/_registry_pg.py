@@ -258,14 +258,19 @@ class PostgresRegistry:
         pdq_plan, pdq_hits = _probe_plan("pdq", queries, pdq_max) if queries else ([], 1)
         use_phash = phash is not None and phash_max >= 0
         phash_plan, phash_hits = _probe_plan("phash", [int(phash, 16)], phash_max) if use_phash else ([], 1)
-        if not pdq_plan and not phash_plan:
+        # A limit wider than the index finds exactly (None): every stamp with that hash is a candidate.
+        scans = [kind for kind, plan in (("pdq", pdq_plan), ("phash", phash_plan)) if plan is None]
+        pdq_plan, phash_plan = pdq_plan or [], phash_plan or []
+        if not pdq_plan and not phash_plan and not scans:
             return []
         params = {"pdq_q": [q for q, _ in pdq_plan], "pdq_code": [c for _, c in pdq_plan], "pdq_hits": pdq_hits,
                   "phash_q": [q for q, _ in phash_plan], "phash_code": [c for _, c in phash_plan],
                   "phash_hits": phash_hits}
         try:
             with self._pool.connection() as conn:
-                rows = conn.execute(_CANDIDATES, params).fetchall()
+                rows = conn.execute(_CANDIDATES, params).fetchall() if pdq_plan or phash_plan else []
+                for kind in scans:
+                    rows += conn.execute(f"SELECT key, phash, pdq FROM fingerprints WHERE {kind} IS NOT NULL").fetchall()
         except self._psycopg.Error as e:
             raise RegistryError(f"registry query failed: {e}") from e
         matches = _near(rows, queries, phash, pdq_max, phash_max)

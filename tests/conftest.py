@@ -50,4 +50,3 @@ def shared_data() -> Path:
 
 # A real PostgreSQL server (session) and a fresh database per test: tests/support/postgres.py.
 from support.postgres import postgres_server, postgres_url  # noqa: E402,F401
-from support.registries import registry, registry_location  # noqa: E402,F401
