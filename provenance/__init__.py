@@ -40,6 +40,9 @@ _EXPORTS = {
     "version_text": "._about",
     **dict.fromkeys(("GenerationRecord", "Lora"), "._record"),
     **dict.fromkeys(("Registry", "StampRecord"), "._registry"),
+    **dict.fromkeys(("RegistryBackend", "open_existing_registry", "open_registry", "registry_location"),
+                    "._registry_backend"),
+    "PostgresRegistry": "._registry_pg",
     **dict.fromkeys(("StampResult", "stamp_bytes", "stamp_file", "stamp_image"), "._stamp"),
     **dict.fromkeys(("ManifestReport", "read_manifest"), "._c2pa"),
     **dict.fromkeys(("WatermarkResult", "detect_watermarks", "embed_watermark"), ".watermark"),
@@ -81,6 +84,8 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
     from ._payload import new_content_id, normalize_content_id
     from ._record import GenerationRecord, Lora
     from ._registry import Registry, StampRecord, export_records
+    from ._registry_backend import RegistryBackend, open_existing_registry, open_registry, registry_location
+    from ._registry_pg import PostgresRegistry
     from ._stamp import StampResult, stamp_bytes, stamp_file, stamp_image
     from ._trust import describe_trust, install_lists, public_lists, trust_anchors
     from .evidence import Verdict

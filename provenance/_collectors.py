@@ -9,7 +9,8 @@ import hashlib
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from ._registry import PDQ_MAX_DISTANCE, PHASH_MAX_DISTANCE, Registry
+from ._registry import PDQ_MAX_DISTANCE, PHASH_MAX_DISTANCE
+from ._registry_backend import RegistryBackend
 
 if TYPE_CHECKING:
     from .collectors import CollectContext
@@ -73,7 +74,7 @@ def _candidate(row, **extra) -> dict:
     return {"content_id": row.content_id, "created_at": row.created_at, "output_path": row.output_path, **extra}
 
 
-def _by_sha256(sha256: str, registry: Registry) -> dict | None:
+def _by_sha256(sha256: str, registry: RegistryBackend) -> dict | None:
     exact = registry.find_by_sha256(sha256)
     if not exact:
         return None
@@ -81,7 +82,7 @@ def _by_sha256(sha256: str, registry: Registry) -> dict | None:
             "identical_file": True, "candidates": [_candidate(r, kind="sha256", distance=0) for r in exact]}
 
 
-def registry_lookup(rgb, sha256: str, watermarks: list[WatermarkResult], registry: Registry) -> dict:
+def registry_lookup(rgb, sha256: str, watermarks: list[WatermarkResult], registry: RegistryBackend) -> dict:
     """The registry's answer: by our watermark's id (the file carries the stamp's mark), by the
     file's sha256 (it is the stamped file), else by look (PDQ with flips, pHash): every stamp
     within the thresholds, best first. A look-alike is evidence that the image resembles a stamp,
@@ -147,7 +148,7 @@ class RegistryCollector:
 
     def fingerprint(self, options) -> list:
         registry = options.registry
-        return [None, None] if registry is None else [str(registry.path), registry.count()]
+        return [None, None] if registry is None else [registry.location, registry.count()]
 
     def warm_up(self, options) -> None:
         from . import _fingerprint  # noqa: F401

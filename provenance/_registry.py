@@ -19,14 +19,20 @@ times it at 1,000,000 stamps.
 
 Concurrency: WAL journal, a 30 s busy timeout and ``BEGIN IMMEDIATE`` for writes, so two stamping
 processes queue on the write lock instead of failing or corrupting the file.
+
+This is the embedded backend (the default); ``provenance._registry_pg`` is the PostgreSQL one for
+a shared registry, with the same methods (``provenance._registry_backend.RegistryBackend``, checked
+by tests/provenance/registry/test_registry_contract.py). The row type, the index codes and the distance
+checks below are shared by both.
 """
 from __future__ import annotations
 
 import csv
 import io
 import json
-import sqlite3
 import logging
+import re
+import sqlite3
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -37,8 +43,9 @@ from ._errors import RegistryError
 
 log = logging.getLogger(__name__)
 
-#: 1: stamps only; 2: PDQ columns and the fingerprint index (``_migrate`` upgrades a version 1 file).
-SCHEMA_VERSION = 2
+#: 1: stamps only; 2: PDQ columns and the fingerprint index; 3: the ``source_sha256`` column
+#: (``_MIGRATIONS`` upgrades an older file; the PostgreSQL backend keeps the same numbering).
+SCHEMA_VERSION = 3
 
 #: Largest pHash Hamming distance treated as "the same image" (bench/calibrate_phash.py on 300
 #: shared images: JPEG q50-q90, WebP q80 and 50% resizes of an image stay within 2 bits, while
@@ -66,11 +73,14 @@ CREATE TABLE IF NOT EXISTS stamps (
     source_path   TEXT,
     manifest_json TEXT,
     pdq           TEXT,
-    pdq_quality   INTEGER
+    pdq_quality   INTEGER,
+    source_sha256 TEXT
 );
 CREATE INDEX IF NOT EXISTS stamps_sha256 ON stamps(sha256);
 CREATE INDEX IF NOT EXISTS stamps_created ON stamps(created_at);
 """
+#: Version 3: stamps by the sha256 of the file they were stamped from (``find_by_source_sha256``).
+_SOURCE_INDEX = "CREATE INDEX IF NOT EXISTS stamps_source_sha256 ON stamps(source_sha256)"
 
 #: The look-up index (version 2): per stamp its fingerprints as integers (``key``: the content id
 #: as a signed 64-bit integer), and one row per 16-bit chunk of each hash.
@@ -133,6 +143,9 @@ class StampRecord:
     manifest_json: str | None
     pdq: str | None = None  # 64 hex digits (256 bits), None for stamps made before it existed
     pdq_quality: int | None = None
+    #: sha256 of the file stamped (``stamp``, ``watch``); None for generated images and pixels stamped
+    #: in memory. Rows older than schema 3 have it from their manifest (the migration reads it there).
+    source_sha256: str | None = None
 
     def to_dict(self, *, with_manifest: bool = True) -> dict:
         d = asdict(self)
@@ -143,6 +156,15 @@ class StampRecord:
 
 
 _COLUMNS = [f for f in StampRecord.__dataclass_fields__]
+
+#: Where a manifest records the file it was stamped from (``org.provenance.generation``).
+_MANIFEST_SOURCE = re.compile(r'"source_sha256":\s*"([0-9a-f]{64})"')
+
+
+def manifest_source_sha256(manifest_json: str | None) -> str | None:
+    """The ``source_sha256`` a stamp's manifest JSON records, if any (migrating to schema 3)."""
+    match = _MANIFEST_SOURCE.search(manifest_json or "")
+    return match.group(1) if match else None
 
 
 def hamming(a: str, b: str) -> int:
@@ -215,6 +237,45 @@ def _index_rows(record: StampRecord) -> tuple[tuple, list[tuple[int, int]]]:
     return row, [(c, key) for c in codes]
 
 
+def _probe_plan(kind: str, values: Sequence[int], limit: int) -> tuple[list[tuple[int, int]] | None, int]:
+    """The (query number, index code) pairs a lookup of ``kind`` hashes within ``limit`` bits
+    probes, and the hits a stamp needs among one query's probes to be a candidate (module doc).
+    None instead of the pairs: the limit is wider than any probe finds exactly (pHash 7, PDQ 31
+    bits), so every stamp with that hash is a candidate (a scan, never a miss)."""
+    radius, hits = _PROBE[kind]
+    if limit > _exact_limit(kind, radius, hits):  # a wider threshold than the default: probe wider
+        radius, hits = 1, 1
+        if limit > _exact_limit(kind, radius, hits):
+            return None, 0
+    return [(i, c) for i, v in enumerate(values) for c in _probes(v, kind, radius)], hits
+
+
+def _near(rows: Iterable[tuple[int, int | None, bytes | None]], queries: Sequence[int], phash: str | None,
+          pdq_max: int, phash_max: int) -> dict[str, tuple[int | None, int | None, int | None]]:
+    """Of the candidates' ``fingerprints`` rows (key, pHash as a signed integer, PDQ bytes), those
+    truly within the limits, by content id: (PDQ distance, its query's index, pHash distance)."""
+    matches: dict[str, tuple[int | None, int | None, int | None]] = {}
+    for key, ph, blob in rows:
+        dp = (int(phash, 16) ^ (ph & (2**64 - 1))).bit_count() if phash is not None and ph is not None else None
+        dq = vq = None
+        if blob is not None and queries:
+            stored = int.from_bytes(blob, "big")
+            dq, vq = min(((q ^ stored).bit_count(), i) for i, q in enumerate(queries))
+        if (dq is not None and dq <= pdq_max) or (dp is not None and dp <= phash_max):
+            matches[_content_id(key)] = (dq, vq, dp)
+    return matches
+
+
+def _ranked(records: Iterable[StampRecord],
+            matches: dict[str, tuple[int | None, int | None, int | None]]) -> list[SimilarStamp]:
+    found = [SimilarStamp(r, *matches[r.content_id]) for r in records]
+    return sorted(found, key=lambda m: (m.rank, m.record.created_at, m.record.content_id))
+
+
+def _is_hex(text: str) -> bool:
+    return bool(text) and all(c in "0123456789abcdef" for c in text)
+
+
 class Registry:
     """Open (creating if needed) the registry at ``path`` (default: the user's data dir)."""
 
@@ -229,6 +290,11 @@ class Registry:
             raise RegistryError(f"cannot open the registry at {self.path}: {e}") from e
         self._db.row_factory = sqlite3.Row
 
+    @property
+    def location(self) -> str:
+        """Where the registry is, for messages and cache keys: the file's path."""
+        return str(self.path)
+
     def _init_schema(self) -> None:
         """WAL mode and the schema, written only when missing (or migrated from an older version),
         retried while another process holds the lock (SQLite can answer "locked" at once, without
@@ -238,17 +304,26 @@ class Registry:
             try:
                 if self._db.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
                     self._db.execute("PRAGMA journal_mode=WAL")
-                if self._db.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+                version = self._db.execute("PRAGMA user_version").fetchone()[0]
+                if version > SCHEMA_VERSION:
+                    raise RegistryError(f"the registry at {self.path} has schema version {version}, newer than "
+                                        f"this version of provenance knows ({SCHEMA_VERSION}): upgrade provenance")
+                if version < SCHEMA_VERSION:
                     self._db.execute("BEGIN IMMEDIATE")
                     # Read again under the lock: another process may have just done it.
                     version = self._db.execute("PRAGMA user_version").fetchone()[0]
                     if version < SCHEMA_VERSION:
                         fresh = self._db.execute(
                             "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'stamps'").fetchone()[0] == 0
-                        for statement in filter(str.strip, (_SCHEMA + _INDEX_SCHEMA).split(";")):
-                            self._db.execute(statement)
-                        if not fresh and version < 2:
-                            self._migrate_to_2()
+                        if fresh:
+                            for statement in filter(str.strip, (_SCHEMA + _INDEX_SCHEMA).split(";")):
+                                self._db.execute(statement)
+                            self._db.execute(_SOURCE_INDEX)
+                        else:
+                            for target, step in _MIGRATIONS:
+                                if version < target:
+                                    step(self)
+                                    log.info("registry %s upgraded to schema version %d", self.path, target)
                         self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
                     self._db.execute("COMMIT")
                 if self._db.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND "
@@ -265,18 +340,34 @@ class Registry:
                     raise
                 time.sleep(0.05)
 
+    def _columns(self) -> set[str]:
+        return {r[1] for r in self._db.execute("PRAGMA table_info(stamps)")}
+
     def _migrate_to_2(self) -> None:
         """Version 1 -> 2, inside the caller's transaction: the PDQ columns, and every existing
         stamp's pHash into the look-up index. Old stamps have no PDQ hash (it needs the pixels);
         ``provenance registry reindex`` computes it from the stamped files that still exist."""
-        columns = {r[1] for r in self._db.execute("PRAGMA table_info(stamps)")}
+        columns = self._columns()
         for name, kind in (("pdq", "TEXT"), ("pdq_quality", "INTEGER")):
             if name not in columns:
                 self._db.execute(f"ALTER TABLE stamps ADD COLUMN {name} {kind}")
-        cur = self._db.execute(f"SELECT {', '.join(_COLUMNS)} FROM stamps")
+        for statement in filter(str.strip, _INDEX_SCHEMA.split(";")):
+            self._db.execute(statement)
+        cur = self._db.execute("SELECT * FROM stamps")
+        names = [d[0] for d in cur.description]
         for values in cur.fetchall():
-            self._index(StampRecord(*values))
-        log.info("registry %s upgraded to schema version 2 (look-up index)", self.path)
+            self._index(StampRecord(**dict(zip(names, values))))
+
+    def _migrate_to_3(self) -> None:
+        """Version 2 -> 3, inside the caller's transaction: the ``source_sha256`` column and its
+        index, filled for existing stamps from what their manifests record."""
+        if "source_sha256" not in self._columns():
+            self._db.execute("ALTER TABLE stamps ADD COLUMN source_sha256 TEXT")
+        rows = self._db.execute("SELECT content_id, manifest_json FROM stamps "
+                                "WHERE manifest_json LIKE '%source_sha256%'").fetchall()
+        self._db.executemany("UPDATE stamps SET source_sha256 = ? WHERE content_id = ?",
+                             [(manifest_source_sha256(m), cid) for cid, m in rows if manifest_source_sha256(m)])
+        self._db.execute(_SOURCE_INDEX)
 
     def _index(self, record: StampRecord) -> None:
         """(Re)write one stamp's look-up index rows, inside the caller's transaction."""
@@ -353,7 +444,7 @@ class Registry:
     def find_by_prefix(self, prefix: str) -> list[StampRecord]:
         """Rows whose content id starts with ``prefix`` (methods that carry only an id prefix)."""
         p = prefix.lower()
-        if not p or any(c not in "0123456789abcdef" for c in p):
+        if not _is_hex(p):
             return []
         # A range on the primary key (ids are lowercase hex, and "g" sorts after "f"): an index
         # seek, where substr() would read every row. provenanceWM carries a 48-bit prefix, so this
@@ -369,18 +460,24 @@ class Registry:
         found = self.find_similar(phash=phash, pdq=(), phash_max=max_distance, pdq_max=-1)
         return [(m.phash_distance, m.record) for m in found if m.phash_distance is not None]
 
+    def find_by_source_sha256(self, sha256: str) -> list[StampRecord]:
+        """Stamps made from the file with this sha256 (``watch``: is this source stamped already?),
+        oldest first."""
+        return self._rows("SELECT * FROM stamps WHERE source_sha256 = ? ORDER BY created_at, content_id",
+                          (sha256.lower(),))
+
     def _candidates(self, kind: str, values: Sequence[int], limit: int) -> set[int]:
         """Stamps whose ``kind`` hash may lie within ``limit`` bits of one of ``values`` (query
         hashes as unsigned integers): a superset of those that do (module doc), usually with
         stamps that share a chunk by chance."""
-        radius, hits = _PROBE[kind]
-        if limit > _exact_limit(kind, radius, hits):  # a wider threshold than the default: probe wider
-            radius, hits = 1, 1
-        probes = ",".join(f"({i},{c})" for i, v in enumerate(values) for c in _probes(v, kind, radius))
-        if not probes:
+        plan, hits = _probe_plan(kind, values, limit)
+        if plan is None:
+            return {key for (key,) in self._db.execute(f"SELECT key FROM fingerprints WHERE {kind} IS NOT NULL")}
+        if not plan:
             return set()
         # Integers this code made, so they go into the statement as literals: one statement of
         # all the probes, joined on the chunk index inside SQLite.
+        probes = ",".join(f"({q},{c})" for q, c in plan)
         sql = f"WITH probe(q, code) AS (VALUES {probes}) SELECT "
         if hits == 1:
             sql += "DISTINCT c.key FROM probe JOIN fingerprint_chunks AS c ON c.code = probe.code"
@@ -406,21 +503,11 @@ class Registry:
             rows = self._db.execute(f"SELECT key, phash, pdq FROM fingerprints WHERE key IN ({listed})").fetchall()
         except sqlite3.Error as e:
             raise RegistryError(f"registry query failed: {e}") from e
-        matches: dict[str, tuple[int | None, int | None, int | None]] = {}
-        for key, ph, blob in rows:
-            dp = (int(phash, 16) ^ (ph & (2**64 - 1))).bit_count() if phash is not None and ph is not None else None
-            dq = vq = None
-            if blob is not None and queries:
-                stored = int.from_bytes(blob, "big")
-                dq, vq = min(((q ^ stored).bit_count(), i) for i, q in enumerate(queries))
-            if (dq is not None and dq <= pdq_max) or (dp is not None and dp <= phash_max):
-                matches[_content_id(key)] = (dq, vq, dp)
+        matches = _near(rows, queries, phash, pdq_max, phash_max)
         if not matches:
             return []
         ids = ",".join("?" * len(matches))
-        records = self._rows(f"SELECT * FROM stamps WHERE content_id IN ({ids})", tuple(matches))
-        found = [SimilarStamp(r, *matches[r.content_id]) for r in records]
-        return sorted(found, key=lambda m: (m.rank, m.record.created_at, m.record.content_id))
+        return _ranked(self._rows(f"SELECT * FROM stamps WHERE content_id IN ({ids})", tuple(matches)), matches)
 
     # --- manifest stores and soft bindings (the resolution service; provenance.serve) -----------
 
@@ -557,6 +644,13 @@ class Registry:
 
     def integrity_ok(self) -> bool:
         return self._db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+    def schema_version(self) -> int:
+        return int(self._db.execute("PRAGMA user_version").fetchone()[0])
+
+
+#: Each schema version after the first, with the step that upgrades a file to it from the one before.
+_MIGRATIONS = [(2, Registry._migrate_to_2), (3, Registry._migrate_to_3)]
 
 
 def _now() -> str:

@@ -32,7 +32,8 @@ from ._metadata import DEFAULT_QUALITY, OUR_PNG_KEYS, encode_image, generator_ex
 from ._payload import new_content_id, normalize_content_id
 from ._record import GenerationRecord
 from ._fingerprint import pdq_hash, perceptual_hash
-from ._registry import Registry, StampRecord
+from ._registry import StampRecord
+from ._registry_backend import RegistryBackend
 from ._softbinding import image_bindings
 from ._version import __version__
 from .watermark import DEFAULT_METHOD, get_method
@@ -149,7 +150,7 @@ def stamp_file(src: str | os.PathLike[str], dst: str | os.PathLike[str] | None =
                identity: SigningIdentity, record: GenerationRecord | None = None, method: str = DEFAULT_METHOD,
                fmt: str | None = None, quality: int = DEFAULT_QUALITY, overwrite: bool = False,
                parent: str | os.PathLike[str] | None = None, parent_action: str = "c2pa.edited",
-               thumbnail: bool = False, registry: Registry | None = None, content_id: str | None = None,
+               thumbnail: bool = False, registry: RegistryBackend | None = None, content_id: str | None = None,
                max_pixels: int = MAX_PIXELS, from_metadata: bool = False, in_place: bool = False,
                backup: bool = False) -> StampResult:
     """Stamp ``src`` into a new file ``dst``; the input is never modified (unless ``in_place``).
@@ -205,7 +206,7 @@ def stamp_file(src: str | os.PathLike[str], dst: str | os.PathLike[str] | None =
 
 def stamp_bytes(data: bytes, dst: str | os.PathLike[str], *, identity: SigningIdentity,
                 record: GenerationRecord | None = None, method: str = DEFAULT_METHOD, fmt: str | None = None,
-                quality: int = DEFAULT_QUALITY, overwrite: bool = False, registry: Registry | None = None,
+                quality: int = DEFAULT_QUALITY, overwrite: bool = False, registry: RegistryBackend | None = None,
                 from_metadata: bool = False, name: str = "<image>", max_pixels: int = MAX_PIXELS) -> StampResult:
     """Stamp an encoded image held in memory (a generator's output before it is ever written, as
     the ComfyUI node does) into ``dst``, as :func:`stamp_file` would stamp it from a file: only
@@ -226,7 +227,7 @@ def stamp_bytes(data: bytes, dst: str | os.PathLike[str], *, identity: SigningId
 
 def _stamp_loaded(image: LoadedImage, t0: float, *, src_p: Path | None, dst_p: Path, fmt: str,
                   identity: SigningIdentity, record: GenerationRecord | None, method: str, quality: int,
-                  overwrite: bool, parent, parent_action: str, thumbnail: bool, registry: Registry | None,
+                  overwrite: bool, parent, parent_action: str, thumbnail: bool, registry: RegistryBackend | None,
                   content_id: str | None, from_metadata: bool, in_place: bool, backup: bool,
                   name: str | None = None) -> StampResult:
     """The part of stamping after the source is decoded, shared by :func:`stamp_file` and :func:`stamp_bytes`."""
@@ -272,14 +273,14 @@ def _stamp_loaded(image: LoadedImage, t0: float, *, src_p: Path | None, dst_p: P
                 created_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds"),
                 output_path=str(dst_p.resolve()), source_path=str(src_p.resolve()) if src_p is not None else None,
                 manifest_json=json.dumps(manifest, ensure_ascii=False), pdq=result.pdq,
-                pdq_quality=result.pdq_quality,
+                pdq_quality=result.pdq_quality, source_sha256=source_sha256,
             )
             if in_place:
                 _check_unchanged(src_p, source_sha256)  # before the registry learns of a stamp we would not write
             registry.add(row, manifest=(result.manifest_id, result.manifest_store, result.bindings)
                          if result.manifest_id and result.manifest_store else None)
             committed = not in_place
-            result.registry = str(registry.path)
+            result.registry = registry.location
             result.timings_ms["registry"] = round((time.perf_counter() - t) * 1000.0, 2)
         if in_place:
             _check_unchanged(src_p, source_sha256)

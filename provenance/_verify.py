@@ -20,7 +20,7 @@ from typing import Callable
 
 from ._errors import ProvenanceError
 from ._imageio import MAX_FILE_BYTES, MAX_PIXELS, LoadedImage, decode_image, read_bytes, sniff_format
-from ._registry import Registry
+from ._registry_backend import RegistryBackend
 from ._text import printable
 from ._verdict import fuse
 from .collectors import CollectContext
@@ -36,7 +36,7 @@ class VerifyOptions:
     trust_anchors_pem: bytes = b""
     #: Trust the public C2PA lists too (shipped, or installed by ``trust update``); --no-public-trust.
     public_trust: bool = True
-    registry: Registry | None = None
+    registry: RegistryBackend | None = None
     forensics: bool = True
     watermark_methods: list[str] | None = None  # None: every registered, installed method
     max_pixels: int = MAX_PIXELS  # larger images are not decoded (their bytes are still read)

@@ -46,3 +46,7 @@ def shared_data() -> Path:
     if not (SHARED_DATA / "real" / "MANIFEST.csv").exists():
         pytest.skip("../shared/data is not present")
     return SHARED_DATA
+
+
+# A real PostgreSQL server (session) and a fresh database per test: tests/support/postgres.py.
+from support.postgres import postgres_server, postgres_url  # noqa: E402,F401

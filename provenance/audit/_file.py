@@ -26,7 +26,7 @@ class AuditFileOptions:
 
     trust_anchors_pem: bytes = b""
     public_trust: bool = True
-    registry_path: str | None = None  # None: no registry lookup
+    registry_path: str | None = None  # a SQLite file or a postgresql:// URL (open_registry); None: no lookup
     registry_note: str = "registry lookup disabled"  # the reports' reason when registry_path is None
     forensics: bool = True
     watermark_methods: tuple[str, ...] | None = None  # None: every method scanned by default
@@ -117,10 +117,10 @@ class _Opened:
     """What a process holds for one set of options: the registry, the read-only cache, verify's options."""
 
     def __init__(self, options: AuditFileOptions) -> None:
-        from .._registry import Registry
+        from .._registry_backend import open_registry
         from ._cache import AuditCache
 
-        self.registry = Registry(options.registry_path) if options.registry_path else None
+        self.registry = open_registry(options.registry_path) if options.registry_path else None
         self.cache = AuditCache(options.cache_path, options.fingerprint, readonly=True) if options.cache_path else None
         self.verify = options.verify_options(self.registry)
 

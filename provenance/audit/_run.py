@@ -35,7 +35,7 @@ class AuditOptions:
 
     trust_anchors_pem: bytes = b""
     public_trust: bool = True  # the public C2PA lists too (--no-public-trust: off)
-    registry_path: str | None = None  # None: no registry lookup
+    registry_path: str | None = None  # a SQLite file or a postgresql:// URL (open_registry); None: no lookup
     registry_note: str = "registry lookup disabled"  # the reports' reason when registry_path is None
     forensics: bool = True
     watermark_methods: list[str] | None = None
@@ -200,9 +200,9 @@ def audit_paths(roots: list[str], options: AuditOptions, *, jsonl: str | None = 
         thumbnails=html is not None, memory_mb=options.memory_mb, resolvers=tuple(options.resolvers),
         resolver_timeout=options.resolver_timeout)
     if options.registry_path:
-        from .._registry import Registry
+        from .._registry_backend import open_registry
 
-        with Registry(options.registry_path) as reg:  # its location and size are part of the key
+        with open_registry(options.registry_path) as reg:  # its location and size are part of the key
             fingerprint = options_fingerprint(file_options.verify_options(reg))
     else:
         fingerprint = options_fingerprint(file_options.verify_options())

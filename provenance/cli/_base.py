@@ -118,6 +118,7 @@ def add_verify_options(p, *, fail_on: tuple[str, ...] = FAIL_ON) -> None:
                    help="only these of our watermark methods (default: every one but rivaGan, which is "
                         "slow and must be named)")
     add_fast(p)
+    add_registry_option(p)
     p.add_argument("--no-registry", action="store_true", help="skip the registry lookup")
     p.add_argument("--no-forensics", action="store_true", help="skip the forensic classifier")
     p.add_argument("--resolver", action="append", metavar="URL",
@@ -218,11 +219,15 @@ def resolvers(args) -> tuple:
         raise UsageError(str(e)) from e
 
 
-def existing_registry():
-    """(the registry, None) when one exists; else (None, why): reading must not create it."""
-    from provenance import Registry, registry_path
+def add_registry_option(p) -> None:
+    p.add_argument("--registry", metavar="PATH|URL",
+                   help="the registry: a SQLite file or a shared PostgreSQL database (postgresql://user@host/db; "
+                        "needs the postgresql extra); default: $PROVENANCE_REGISTRY, else registry.sqlite in "
+                        "$PROVENANCE_HOME or the user data folder")
 
-    path = registry_path()
-    if not path.exists():
-        return None, f"no registry yet ({path} does not exist)"
-    return Registry(path), None
+
+def existing_registry(location: str | None = None):
+    """(the registry, None) when one exists; else (None, why): reading must not create a SQLite file."""
+    from provenance import open_existing_registry
+
+    return open_existing_registry(location)

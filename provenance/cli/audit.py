@@ -13,7 +13,7 @@ SKIPPED_SHOWN = 20  # skipped images the summary names (the reports list them al
 
 
 def cmd_audit(args) -> int:
-    from provenance import UnsafeOutputError, printable, registry_path, trust_anchors
+    from provenance import UnsafeOutputError, open_existing_registry, printable, registry_location, trust_anchors
     from provenance.audit import AuditOptions, audit_paths, default_cache_path
 
     if args.shard_size < 1:
@@ -29,9 +29,12 @@ def cmd_audit(args) -> int:
     pem, _sources = trust_anchors(args.trust)
     reg_path, reg_note = None, "registry lookup disabled"
     if not args.no_registry:  # looking up must not create a registry (as verify)
-        reg_path = registry_path()
-        reg_path, reg_note = (str(reg_path), reg_note) if reg_path.exists() else \
-            (None, f"no registry yet ({reg_path} does not exist)")
+        registry, missing = open_existing_registry(args.registry)  # a server that is down fails here, once
+        if registry is None:
+            reg_note = missing
+        else:
+            registry.close()
+            reg_path = registry_location(args.registry)  # what the workers open (a URL keeps its password)
     options = AuditOptions(
         trust_anchors_pem=pem, public_trust=not args.no_public_trust, registry_path=reg_path, registry_note=reg_note,
         forensics=not args.no_forensics, watermark_methods=args.method or None, fast_watermarks=args.fast,

@@ -1,7 +1,8 @@
 """``provenance generate`` and ``provenance bench``: diffusers pipelines, stamped at the source."""
 from __future__ import annotations
 
-from ._base import EXIT_ERROR, EXIT_OK, UsageError, add_command, add_json, add_key_options, print_json, signing_identity
+from ._base import (EXIT_ERROR, EXIT_OK, UsageError, add_command, add_json, add_key_options, add_registry_option,
+                    print_json, signing_identity)
 
 
 def _load_for_generation(args):
@@ -45,7 +46,7 @@ def _add_model_options(p) -> None:
 
 
 def cmd_generate(args) -> int:
-    from provenance import Registry
+    from provenance import open_registry
     from provenance.generate import StampedPipeline, read_init_image
 
     if args.batch < 1:
@@ -63,7 +64,7 @@ def cmd_generate(args) -> int:
     loaded = _load_for_generation(args)
     if args.quiet_progress:
         loaded.pipe.set_progress_bar_config(disable=True)
-    registry = None if args.no_registry else Registry()
+    registry = None if args.no_registry else open_registry(args.registry)
     try:
         with StampedPipeline(loaded.pipe, identity=identity, out_dir=args.out_dir, registry=registry,
                              record=loaded.record, method=args.method, fmt=args.format,
@@ -165,6 +166,7 @@ def register(commands) -> None:
     p.add_argument("--method", default=DEFAULT_METHOD, choices=method_names(), help="watermark method")
     p.add_argument("--vae-slicing", action="store_true", help="decode a batch one image at a time")
     p.add_argument("--attention-slicing", action="store_true", help="compute attention in slices (less memory)")
+    add_registry_option(p)
     p.add_argument("--no-registry", action="store_true", help="do not record the stamps in the registry")
     from .stamp import add_publish_options
 

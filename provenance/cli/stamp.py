@@ -1,8 +1,8 @@
 """``provenance stamp``: watermark, metadata and a signed C2PA manifest on an existing image."""
 from __future__ import annotations
 
-from ._base import (EXIT_ERROR, EXIT_OK, add_command, add_json, add_key_options, add_max_pixels, print_json, quality,
-                    signing_identity)
+from ._base import (EXIT_ERROR, EXIT_OK, add_command, add_json, add_key_options, add_max_pixels, add_registry_option,
+                    print_json, quality, signing_identity)
 
 
 def _record_from_args(args):
@@ -39,12 +39,12 @@ def cmd_stamp(args) -> int:
 
 
 def _stamp(args) -> int:
-    from provenance import Registry, stamp_file
+    from provenance import open_registry, stamp_file
 
     record = _record_from_args(args)
     identity = signing_identity(args)
     action = {"edited": "c2pa.edited", "resized": "c2pa.resized"}[args.parent_action]
-    registry = None if args.no_registry else Registry()
+    registry = None if args.no_registry else open_registry(args.registry)
     try:
         result = stamp_file(args.src, args.output, identity=identity, record=record, method=args.method,
                             fmt=args.format, quality=args.quality, overwrite=args.overwrite,
@@ -128,6 +128,7 @@ def register(commands) -> None:
     p.add_argument("--parent-action", choices=["edited", "resized"], default="edited",
                    help="what was done to the parent: resized for an upscale (default edited)")
     p.add_argument("--thumbnail", action="store_true", help="embed a C2PA thumbnail (slower, larger)")
+    add_registry_option(p)
     p.add_argument("--no-registry", action="store_true", help="do not record the stamp in the registry")
     p.add_argument("--overwrite", action="store_true", help="replace the output if it exists")
     add_publish_options(p)

@@ -21,7 +21,7 @@ def cmd_verify(args) -> int:
     from provenance import VerifyOptions, trust_anchors, verify_file
 
     pem, _sources = trust_anchors(args.trust)
-    registry, note = (None, "registry lookup disabled") if args.no_registry else existing_registry()
+    registry, note = (None, "registry lookup disabled") if args.no_registry else existing_registry(args.registry)
     options = VerifyOptions(trust_anchors_pem=pem, public_trust=not args.no_public_trust, registry=registry, forensics=not args.no_forensics,
                             watermark_methods=args.method or None, fast_watermarks=args.fast,
                             max_pixels=args.max_pixels, registry_note=note or "registry lookup disabled",

@@ -4,8 +4,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ._base import EXIT_ERROR, EXIT_OK, UsageError, add_command, add_key_options, add_max_pixels, quality, \
-    signing_identity
+from ._base import EXIT_ERROR, EXIT_OK, UsageError, add_command, add_key_options, add_max_pixels, \
+    add_registry_option, quality, signing_identity
 
 
 def _seconds(text: str) -> float:
@@ -46,7 +46,7 @@ def _printer(args):
 def cmd_watch(args) -> int:
     import threading
 
-    from provenance import Registry
+    from provenance import open_registry
     from provenance.watch import Watcher, WatchOptions
 
     if bool(args.out_dir) == bool(args.in_place):
@@ -59,7 +59,7 @@ def cmd_watch(args) -> int:
                            quality=args.quality, max_pixels=args.max_pixels, exclude=tuple(args.exclude or ()),
                            publish=tuple(args.publish or ()), publish_token=_publish_token(args))
     identity = signing_identity(args)  # before watching: a missing key is an error now, not per file
-    with Registry() as registry:
+    with open_registry(args.registry) as registry:
         watcher = Watcher(options, identity=identity, registry=registry, on_event=_printer(args))
         try:
             watcher.start()
@@ -123,6 +123,7 @@ def register(commands) -> None:
     p.add_argument("--method", default=DEFAULT_METHOD, choices=method_names(), help="watermark method")
     p.add_argument("--quality", type=quality, default=95, help="JPEG/WebP quality 1-100 (default 95)")
     add_max_pixels(p)
+    add_registry_option(p)
     add_key_options(p)
     p.add_argument("--json", action="store_true",
                    help="one JSON line per file on stdout: stamped, skipped (with the reason) or error")

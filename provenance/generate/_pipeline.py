@@ -36,7 +36,8 @@ from .._imageio import WRITABLE_FORMATS
 from .._keys import SigningIdentity
 from .._metadata import DEFAULT_QUALITY
 from .._record import GenerationRecord
-from .._registry import Registry, StampRecord
+from .._registry import StampRecord
+from .._registry_backend import RegistryBackend
 from .._stamp import StampResult
 from .._threads import single_threaded_env
 from ..watermark import DEFAULT_METHOD, get_method
@@ -204,7 +205,7 @@ class StampedPipeline:
     """
 
     def __init__(self, pipe, *, identity: SigningIdentity, out_dir: str | os.PathLike[str],
-                 registry: Registry | None = None, record: GenerationRecord | None = None,
+                 registry: RegistryBackend | None = None, record: GenerationRecord | None = None,
                  method: str = DEFAULT_METHOD, fmt: str = "PNG", quality: int = DEFAULT_QUALITY,
                  executor: str = "process", workers: int | None = None, overwrite: bool = False) -> None:
         require_diffusers()
@@ -445,7 +446,7 @@ class StampedPipeline:
         except ProvenanceError:
             job.path.unlink(missing_ok=True)  # never leave a stamped file the registry does not know
             raise
-        r.registry = str(self.registry.path)
+        r.registry = self.registry.location
 
     @staticmethod
     def _build_output(raw: Any, stamped: list[np.ndarray], output_type: str, return_dict: bool) -> Any:

@@ -2,20 +2,16 @@
 
 A file is done when the registry knows its sha256 as a stamp's (it is a stamped output: ours in
 an output folder inside a watched one, or a file stamped in place), or as a stamp's *source*
-whose stamped copy still exists elsewhere. Registry rows keep the source's sha256 in their
-manifest (``org.provenance.generation``'s ``source_sha256``) but not as a column, so the sources
-are indexed once, when the watch starts, from every row, and kept up to date as it stamps.
-(An indexed ``find_by_source_sha256`` in the registry would make that start-up pass unneeded.)
+whose stamped copy still exists elsewhere. Both are indexed look-ups (``find_by_sha256``,
+``find_by_source_sha256``: the registry's ``source_sha256`` column, schema 3), so a watch starts
+at once whatever the registry's size, and sees stamps other processes make meanwhile.
 """
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass
 
-from .._registry import Registry
-
-_SOURCE = re.compile(r'"source_sha256":\s*"([0-9a-f]{64})"')
+from .._registry_backend import RegistryBackend
 
 
 @dataclass
@@ -28,22 +24,10 @@ class Done:
 
 
 class StampedIndex:
-    """The registry's stamps by output sha256 (a query) and by source sha256 (this index)."""
+    """The registry's stamps by output sha256 and by source sha256."""
 
-    def __init__(self, registry: Registry) -> None:
+    def __init__(self, registry: RegistryBackend) -> None:
         self.registry = registry
-        self._sources: dict[str, list[tuple[str, str | None]]] = {}
-        for row in registry.iter_all():
-            match = _SOURCE.search(row.manifest_json or "")
-            if match:
-                self._sources.setdefault(match.group(1), []).append((row.content_id, row.output_path))
-
-    def __len__(self) -> int:
-        return len(self._sources)
-
-    def add(self, source_sha256: str | None, content_id: str, output: str | None) -> None:
-        if source_sha256:
-            self._sources.setdefault(source_sha256, []).append((content_id, output))
 
     def done(self, sha256: str, path: str) -> Done | None:
         """Why the file at ``path`` with this digest needs no stamp, or None when it does."""
@@ -51,9 +35,10 @@ class StampedIndex:
         if rows:
             return Done("stamped-output", rows[0].content_id, rows[0].output_path)
         here = os.path.realpath(path)
-        for content_id, output in self._sources.get(sha256, []):
+        for row in self.registry.find_by_source_sha256(sha256):
             # Its stamped copy must still be there, and elsewhere: a stamp in place that never
             # replaced its file (the rename failed) left the source as it was, to be stamped again.
+            output = row.output_path
             if output and os.path.realpath(output) != here and os.path.isfile(output):
-                return Done("stamped-source", content_id, output)
+                return Done("stamped-source", row.content_id, output)
         return None

@@ -24,7 +24,7 @@ from .._jumbf import locate_manifest_store
 from .._keys import SigningIdentity
 from .._metadata import DEFAULT_QUALITY
 from .._record import GenerationRecord
-from .._registry import Registry
+from .._registry_backend import RegistryBackend
 from .._stamp import stamp_file
 from ..watermark import DEFAULT_METHOD
 from ._complete import Candidate, decodes, observe, read_whole, settled
@@ -83,7 +83,7 @@ class WatchEvent:
 class Watcher:
     """Watch ``options.dirs``; ``run()`` until stopped (or, with ``once``, until what was there is done)."""
 
-    def __init__(self, options: WatchOptions, *, identity: SigningIdentity, registry: Registry,
+    def __init__(self, options: WatchOptions, *, identity: SigningIdentity, registry: RegistryBackend,
                  on_event: Callable[[WatchEvent], None] | None = None) -> None:
         if bool(options.out_dir) == bool(options.in_place):
             raise ValueError("give exactly one of out_dir and in_place")

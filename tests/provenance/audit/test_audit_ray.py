@@ -52,15 +52,16 @@ def _comparable(rows: list[dict]) -> dict[str, dict]:
     return out
 
 
-def _mixed_folder(base: Path) -> Path:
-    """Stamped (and registered), plain, corrupt and not-an-image files."""
-    from provenance import GenerationRecord, Registry, init_keys, load_identity, registry_path, stamp_file
+def _mixed_folder(base: Path, registry_location: str | None = None) -> Path:
+    """Stamped (and registered: in ``registry_location``, else the home's SQLite registry), plain,
+    corrupt and not-an-image files."""
+    from provenance import GenerationRecord, init_keys, load_identity, open_registry, registry_path, stamp_file
 
     folder = base / "imgs"
     folder.mkdir()
     init_keys(org="Ray Test Org")
     identity = load_identity()
-    with Registry(registry_path()) as registry:
+    with open_registry(registry_location or str(registry_path())) as registry:
         for i in range(3):
             src = save_png(base / f"src{i}.png", 40 + i)
             stamp_file(src, folder / f"stamped{i}.png", identity=identity, registry=registry,
@@ -87,6 +88,20 @@ def test_same_rows_as_the_local_pool(cluster, home, tmp_path, capsys):
     assert stamped["verdict"]["label"] == "ai-generated" and stamped["registry"]["match"] != "none"
     assert on_ray[str(folder / "corrupt.png")]["audit"]["status"] == "error"
     assert len((tmp_path / "ray.csv").read_text().splitlines()) == 1 + 9
+
+
+def test_workers_look_up_a_shared_postgresql_registry(cluster, home, tmp_path, postgres_url):
+    """--registry postgresql://...: the workers query the shared registry itself (no snapshot), and
+    find what was stamped into it, as the local pool does."""
+    folder = _mixed_folder(tmp_path, postgres_url)
+    common = ["audit", str(folder), "--no-cache", "--no-forensics", "--registry", postgres_url]
+    assert cli.main([*common, "--jsonl", str(tmp_path / "local.jsonl")]) == cli.EXIT_ERROR
+    assert cli.main([*common, "--engine", "ray", "--ray-address", cluster.address, "--shard-size", "2",
+                     "--jsonl", str(tmp_path / "ray.jsonl")]) == cli.EXIT_ERROR
+    local, on_ray = _comparable(read_jsonl(tmp_path / "local.jsonl")), _comparable(read_jsonl(tmp_path / "ray.jsonl"))
+    assert on_ray == local
+    matched = [r for r in on_ray.values() if r["registry"]["match"] not in ("none", None)]
+    assert sorted(Path(r["file"]).name for r in matched) == ["stamped0.png", "stamped1.png", "stamped2.png"]
 
 
 def test_a_lost_worker_node_loses_no_file(cluster, tmp_path, caplog):

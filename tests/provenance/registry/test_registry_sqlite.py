@@ -1,43 +1,16 @@
-"""The SQLite registry: lookups, export, and two processes stamping at once."""
+"""The SQLite registry itself: its query plans, WAL and several processes at once, and files made by
+older versions (schema 1 and 2) migrated as they open. What every backend does: test_registry_contract.py."""
 from __future__ import annotations
 
-import csv
-import io
 import json
 import multiprocessing as mp
 import sqlite3
 
 import pytest
 
-from provenance import Registry, StampRecord
-from provenance import new_content_id
-from provenance import export_records
-
-
-def _row(content_id: str | None = None, phash: str = "ffff0000ffff0000", **kw) -> StampRecord:
-    base = dict(content_id=content_id or new_content_id(), sha256="0" * 64, phash=phash, method="dwtDctSvd",
-                format="PNG", width=512, height=512, signer="CN=Test", created_at="2026-11-26T00:00:00+00:00",
-                output_path="/tmp/x.png", source_path="/tmp/in.png", manifest_json=json.dumps({"title": "x"}))
-    base.update(kw)
-    return StampRecord(**base)
-
-
-def test_add_get_and_lookups(tmp_path):
-    """Rows come back by content id, id prefix, sha256 and perceptual hash distance."""
-    with Registry(tmp_path / "r.sqlite") as reg:
-        a = _row(sha256="a" * 64, phash="ffff0000ffff0000")
-        b = _row(sha256="b" * 64, phash="0000ffff0000ffff")
-        reg.add(a)
-        reg.add(b)
-        assert reg.get(a.content_id) == a
-        assert reg.get(a.content_id.upper()) == a
-        assert reg.find_by_prefix(a.content_id[:6]) == [a]
-        assert reg.find_by_prefix("zz") == []
-        assert reg.find_by_prefix(a.content_id) == [a] and reg.find_by_prefix(a.content_id[:12].upper()) == [a]
-        assert reg.find_by_sha256("b" * 64) == [b]
-        near = reg.find_by_phash("ffff0000ffff0001", max_distance=4)
-        assert [(d, r.content_id) for d, r in near] == [(1, a.content_id)]
-        assert reg.count() == 2 and reg.integrity_ok()
+from provenance import Registry, RegistryError
+from provenance._registry import SCHEMA_VERSION, _index_rows
+from support.registries import stamp_row as _row
 
 
 def test_prefix_lookup_is_an_index_range(tmp_path):
@@ -58,36 +31,6 @@ def test_prefix_lookup_is_an_index_range(tmp_path):
         [sql] = [q for q in seen if q.lstrip().upper().startswith("SELECT")]
         plan = " ".join(str(row[-1]) for row in reg._db.execute("EXPLAIN QUERY PLAN " + sql))
         assert "SEARCH stamps USING INDEX" in plan and "SCAN stamps" not in plan, plan
-
-
-def test_duplicate_content_id_is_refused(tmp_path):
-    """A content id is recorded once; a second row with it is an error, not an overwrite."""
-    from provenance import RegistryError
-
-    with Registry(tmp_path / "r.sqlite") as reg:
-        r = _row()
-        reg.add(r)
-        with pytest.raises(RegistryError, match=r.content_id):
-            reg.add(_row(r.content_id, sha256="c" * 64))
-        assert reg.get(r.content_id).sha256 == "0" * 64
-
-
-@pytest.mark.parametrize("fmt", ["json", "jsonl", "csv"])
-def test_export_formats(tmp_path, fmt):
-    """Every row is exported, with its manifest, in each format."""
-    with Registry(tmp_path / "r.sqlite") as reg:
-        rows = [_row() for _ in range(3)]
-        for r in rows:
-            reg.add(r)
-        text = export_records(list(reg.iter_all()), fmt)
-    ids = {r.content_id for r in rows}
-    if fmt == "json":
-        assert {d["content_id"] for d in json.loads(text)} == ids
-    elif fmt == "jsonl":
-        parsed = [json.loads(line) for line in text.splitlines()]
-        assert {d["content_id"] for d in parsed} == ids and parsed[0]["manifest"] == {"title": "x"}
-    else:
-        assert {d["content_id"] for d in csv.DictReader(io.StringIO(text))} == ids
 
 
 def _writer(path: str, n: int, queue) -> None:
@@ -171,7 +114,7 @@ def test_version_1_registry_is_migrated_and_reindexed(tmp_path, monkeypatch, cap
     db.commit()
     db.close()
     with Registry() as reg:
-        assert reg._db.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert reg.schema_version() == SCHEMA_VERSION == 3
         assert [r.content_id for _, r in reg.find_by_phash(perceptual_hash(img))] == ["00112233445566ff"]
         assert reg.get("00112233445566ff").pdq is None
     code, out_text, _ = run_cli(capsys, "registry", "reindex", "--json")
@@ -182,28 +125,57 @@ def test_version_1_registry_is_migrated_and_reindexed(tmp_path, monkeypatch, cap
         assert m.record.content_id == "00112233445566ff" and m.pdq_distance == 0 and m.pdq_variant == 5
 
 
-def test_find_similar_is_exact_within_the_thresholds(tmp_path):
-    """Every stamp within the PDQ and pHash thresholds is found, whichever chunks the differing
-    bits fall in, and nothing farther: the index never changes the answer of a full scan."""
-    import random
+#: Schema 2 exactly as the version before the source_sha256 column wrote it.
+_V2_SCHEMA = """
+CREATE TABLE stamps (content_id TEXT PRIMARY KEY, sha256 TEXT NOT NULL, phash TEXT, method TEXT NOT NULL,
+    format TEXT NOT NULL, width INTEGER, height INTEGER, signer TEXT, created_at TEXT NOT NULL,
+    output_path TEXT, source_path TEXT, manifest_json TEXT, pdq TEXT, pdq_quality INTEGER);
+CREATE INDEX stamps_sha256 ON stamps(sha256);
+CREATE INDEX stamps_created ON stamps(created_at);
+CREATE TABLE fingerprints (key INTEGER PRIMARY KEY, phash INTEGER, pdq BLOB);
+CREATE TABLE fingerprint_chunks (code INTEGER NOT NULL, key INTEGER NOT NULL, PRIMARY KEY (code, key)) WITHOUT ROWID;
+PRAGMA user_version=2;
+"""
 
-    from provenance._registry import PDQ_MAX_DISTANCE, PHASH_MAX_DISTANCE
 
-    rng = random.Random(3)
-    rows = [_row(phash=f"{rng.getrandbits(64):016x}", pdq=f"{rng.getrandbits(256):064x}", pdq_quality=100)
-            for _ in range(300)]
-    with Registry(tmp_path / "r.sqlite") as reg:
-        reg.add_many(rows)
-        for base in rows[:40]:
-            pdq, ph = int(base.pdq, 16), int(base.phash, 16)
-            d = rng.randint(0, PDQ_MAX_DISTANCE + 3)
-            for b in rng.sample(range(256), d):
-                pdq ^= 1 << b
-            e = rng.randint(0, PHASH_MAX_DISTANCE + 2)
-            for b in rng.sample(range(64), e):
-                ph ^= 1 << b
-            got = {m.record.content_id for m in reg.find_similar(pdq=[f"{pdq:064x}"], phash=f"{ph:016x}")}
-            want = {r.content_id for r in rows
-                    if (int(r.pdq, 16) ^ pdq).bit_count() <= PDQ_MAX_DISTANCE
-                    or (int(r.phash, 16) ^ ph).bit_count() <= PHASH_MAX_DISTANCE}
-            assert got == want and (base.content_id in got) == (d <= PDQ_MAX_DISTANCE or e <= PHASH_MAX_DISTANCE)
+def test_version_2_registry_gets_source_sha256_from_its_manifests(tmp_path):
+    """A schema-2 file (PDQ index, no source column) opens as version 3: each stamp's source sha256
+    is read from its manifest's generation assertion into the new indexed column, rows without
+    one stay None, and the PDQ index still answers."""
+    path = tmp_path / "v2.sqlite"
+    db = sqlite3.connect(path)
+    db.executescript(_V2_SCHEMA)
+    src = "5" * 64
+    manifest = {"assertions": [{"label": "org.provenance.generation", "data": {"prompt": "a", "source_sha256": src}}]}
+    with_source = _row(pdq="12" * 32, pdq_quality=90, manifest_json=json.dumps(manifest))
+    without = _row(pdq="34" * 32, pdq_quality=90, manifest_json=None)
+    for r in (with_source, without):
+        db.execute("INSERT INTO stamps VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                   [getattr(r, c) for c in list(r.__dataclass_fields__)[:14]])
+        row, chunks = _index_rows(r)
+        db.execute("INSERT INTO fingerprints VALUES (?,?,?)", row)
+        db.executemany("INSERT INTO fingerprint_chunks VALUES (?,?)", chunks)
+    db.commit()
+    db.close()
+    with Registry(path) as reg:
+        assert reg.schema_version() == 3 and reg.count() == 2 and reg.integrity_ok()
+        assert reg.find_by_source_sha256(src) == [_row(**{**with_source.__dict__, "source_sha256": src})]
+        assert reg.get(without.content_id).source_sha256 is None
+        assert [m.record.content_id for m in reg.find_similar(pdq=["34" * 32])] == [without.content_id]
+        plan = " ".join(str(r[-1]) for r in reg._db.execute(
+            "EXPLAIN QUERY PLAN SELECT * FROM stamps WHERE source_sha256 = ?", (src,)))
+        assert "USING INDEX stamps_source_sha256" in plan, plan
+    with Registry(path) as reg:  # opening again migrates nothing more
+        assert reg.schema_version() == 3 and reg.count() == 2
+
+
+def test_newer_schema_is_refused(tmp_path):
+    """A file from a newer version of the tool is an error naming both versions, and stays as it was."""
+    path = tmp_path / "future.sqlite"
+    Registry(path).close()
+    db = sqlite3.connect(path)
+    db.execute(f"PRAGMA user_version={SCHEMA_VERSION + 1}")
+    db.close()
+    with pytest.raises(RegistryError, match=f"schema version {SCHEMA_VERSION + 1}.*upgrade provenance"):
+        Registry(path)
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION + 1
