@@ -246,7 +246,6 @@ class Watcher:
                             method=self.options.method, quality=self.options.quality, registry=self.registry,
                             max_pixels=self.options.max_pixels, from_metadata=True,
                             in_place=self.options.in_place, backup=self.options.backup)
-        self.index.add(result.source_sha256, result.content_id, result.output)
         event = WatchEvent("stamped", path, output=result.output, content_id=result.content_id,
                            generator=result.generator)
         if self.options.publish:
